@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The test command: set up (scripts/setup.sh), then lint, type-check and run the test suite.
+# Extra arguments go to pytest, e.g. scripts/test.sh -k capture -x
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh dev
+# shellcheck disable=SC1091
+. .venv/bin/activate
+echo "==> ruff"
+ruff check src tests bench examples
+ruff format --check src tests bench examples
+echo "==> mypy --strict"
+mypy
+echo "==> pytest"
+python -m pytest "$@"

@@ -1,0 +1,42 @@
+"""tether: an experiment tracker that holds every process of a training job together.
+
+>>> import tether                                               # doctest: +SKIP
+>>> with tether.init(project="mnist", config={"lr": 3e-4}) as run:   # doctest: +SKIP
+...     for step in range(100):
+...         run.log({"train/loss": 1 / (step + 1)})
+
+``import tether`` imports only the standard library and msgspec; it starts no thread, opens no
+file and patches nothing until ``init()``.
+"""
+
+from __future__ import annotations
+
+from tether._api import current_run, finish, flush, init, log
+from tether._diagnostics import TetherWarning
+from tether._mappings import Config, Summary
+from tether._run import Run
+from tether.errors import RunNotFoundError, StoreError, TetherError, UsageError
+from tether.store.run_data import ConsoleLine, RunData, WriterInfo, load_run
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Config",
+    "ConsoleLine",
+    "Run",
+    "RunData",
+    "RunNotFoundError",
+    "StoreError",
+    "Summary",
+    "TetherError",
+    "TetherWarning",
+    "UsageError",
+    "WriterInfo",
+    "__version__",
+    "current_run",
+    "finish",
+    "flush",
+    "init",
+    "load_run",
+    "log",
+]

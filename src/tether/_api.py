@@ -1,0 +1,281 @@
+"""The module-level API: ``init``, ``log``, ``finish``, ``flush`` and the current run.
+
+``init()`` decides between three things: attaching this process to a run started by a parent
+process (spawned children), resuming a run by id, or starting a new run. The rest is small.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from tether import procs
+from tether._names import friendly_name
+from tether._run import Run, writer_header
+from tether._settings import ENV_ATTACH_DIR, ENV_CONSOLE, ENV_WRITER_LABEL, Settings, resolve
+from tether._values import config_mapping
+from tether.errors import UsageError
+from tether.store import layout
+from tether.store.writer import Writer
+
+ENV_ATTACH_PID = "TETHER_ATTACH_OWNER_PID"
+
+_stack: list[Run] = []
+_stack_lock = threading.RLock()
+_fork_hook = False
+
+
+def init(
+    project: str | None = None,
+    name: str | None = None,
+    *,
+    config: Any = None,
+    dir: str | os.PathLike[str] | None = None,
+    mode: str | None = None,
+    group: str | None = None,
+    job_type: str | None = None,
+    tags: list[str] | tuple[str, ...] | None = None,
+    notes: str | None = None,
+    id: str | None = None,
+    resume: str | bool | None = None,
+    console: str | None = None,
+    label: str | None = None,
+) -> Run:
+    """Start a run (or join the one a parent process started) and make it current.
+
+    Runs live under ``<dir>/tether/`` (``dir`` defaults to the working directory).
+    ``mode="disabled"`` returns a run whose every call is a cheap no-op. Every argument can
+    also come from a ``TETHER_*`` environment variable (see ``docs/architecture.md``).
+
+    >>> run = tether.init(project="mnist", config={"lr": 3e-4})   # doctest: +SKIP
+    >>> run.log({"loss": 0.25})                                   # doctest: +SKIP
+    >>> run.finish()                                              # doctest: +SKIP
+    """
+    settings = resolve(
+        project=project,
+        name=name,
+        dir=dir,
+        mode=mode,
+        group=group,
+        job_type=job_type,
+        tags=tags,
+        notes=notes,
+        id=id,
+        resume=resume,
+        console=console,
+        writer_label=label,
+    )
+    initial_config = config_mapping(config, where="init(config=...)")
+    if settings.mode == "disabled":
+        from tether._disabled import DisabledRun
+
+        disabled = DisabledRun(settings, initial_config)
+        _push(disabled)
+        return disabled
+    parent_dir = _parent_run_dir(settings)
+    if parent_dir is not None:
+        run = attach(parent_dir, label=settings.writer_label, console=settings.console)
+        if initial_config:
+            run.config.update(initial_config)
+        return run
+    return _start(settings, initial_config)
+
+
+def _parent_run_dir(settings: Settings) -> Path | None:
+    """The run a parent process exported for us to join, if we should join it."""
+    exported = os.environ.get(ENV_ATTACH_DIR)
+    if not exported or settings.group is not None:
+        return None
+    if os.environ.get(ENV_ATTACH_PID) == str(os.getpid()):
+        return None  # our own export: a nested init() in the creating process
+    if settings.run_id is not None and settings.run_id != layout.run_id_of(Path(exported)):
+        return None
+    return Path(exported)
+
+
+def attach(
+    run_dir: Path,
+    *,
+    run_id: str | None = None,
+    name: str | None = None,
+    project: str | None = None,
+    label: str | None = None,
+    console: str | None = None,
+) -> Run:
+    """Join the run in ``run_dir`` as a new writer of this process (spawned children)."""
+    for active in procs.active_runs():
+        if active.dir == run_dir:
+            _push(active)
+            return active
+    run_id = run_id or layout.run_id_of(run_dir)
+    writer = Writer(
+        run_dir,
+        header=writer_header(run_id, main=False),
+        label=procs.attached_label(label or os.environ.get(ENV_WRITER_LABEL)),
+    )
+    run = Run(
+        run_id=run_id,
+        run_dir=run_dir,
+        name=name or run_id,
+        project=project or "",
+        writer=writer,
+        owner=False,
+    )
+    writer.flush()  # the parent's readers see this process as soon as it joins
+    procs.register(run)
+    _start_capture(run, console or os.environ.get(ENV_CONSOLE) or "wrap")
+    _push(run)
+    return run
+
+
+def _start(settings: Settings, initial_config: dict[str, Any]) -> Run:
+    runs_dir = settings.runs_dir
+    start = time.time()
+    run_id = settings.run_id or layout.new_run_id()
+    existing = layout.find_run_by_id(runs_dir, run_id) if settings.run_id else None
+    first_step = 0
+    name = settings.name
+    if existing is not None:
+        if settings.resume in (None, "never"):
+            raise UsageError(
+                f"tether.init(): run id {run_id!r} already exists at {existing}; pass "
+                "resume='allow' to continue it, or choose another id"
+            )
+        run_dir = existing
+        from tether.store.run_data import read_run_dir
+
+        previous = read_run_dir(existing)
+        first_step = (previous.last_step or -1) + 1
+        name = name or previous.name
+        initial_config = {**previous.config, **initial_config}
+    else:
+        if settings.resume == "must":
+            raise UsageError(
+                f"tether.init(resume='must'): no run {run_id!r} under {runs_dir}; check the id "
+                "and dir, or use resume='allow' to start it"
+            )
+        run_dir = runs_dir / layout.run_dir_name(run_id, start)
+    name = name or friendly_name()
+    header = {
+        **writer_header(run_id, main=True),
+        "project": settings.project,
+        "name": name,
+        "group": settings.group,
+        "job_type": settings.job_type,
+        "tags": list(settings.tags),
+        "notes": settings.notes,
+        "resumed": existing is not None,
+        "python": platform.python_version(),
+        "tether": _version(),
+        "cwd": os.getcwd(),
+    }
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(
+            f"tether.init(): cannot create the run directory {run_dir} ({exc.strerror}); "
+            "pass dir= (or TETHER_DIR) pointing to a writable directory"
+        ) from exc
+    writer = Writer(
+        run_dir,
+        header=header,
+        label=procs.owner_label(settings.writer_label),
+        first_step=first_step,
+    )
+    run = Run(
+        run_id=run_id,
+        run_dir=run_dir,
+        name=name,
+        project=settings.project,
+        writer=writer,
+        owner=True,
+        settings=settings,
+    )
+    if initial_config:
+        run.config.update(initial_config)
+    writer.flush()  # the run exists on disk from here on, even if the process dies now
+    procs.register(run)
+    run._start_watching()
+    os.environ[ENV_ATTACH_DIR] = str(run_dir)
+    os.environ[ENV_ATTACH_PID] = str(os.getpid())
+    _start_capture(run, settings.console)
+    _push(run)
+    return run
+
+
+def _start_capture(run: Run, console: str) -> None:
+    if console == "off":
+        return
+    from tether.capture.session import CaptureSession
+
+    run._capture = CaptureSession.start(run, mode=console)
+
+
+def _version() -> str:
+    from tether import __version__
+
+    return __version__
+
+
+def _push(run: Run) -> None:
+    global _fork_hook
+    if not _fork_hook and hasattr(os, "register_at_fork"):
+        _fork_hook = True
+        os.register_at_fork(after_in_child=_reset_after_fork)
+    with _stack_lock:
+        if run in _stack:
+            _stack.remove(run)
+        _stack.append(run)
+
+
+def forget(run: Run) -> None:
+    """Called by ``Run.finish``: the run is no longer anyone's current run."""
+    with _stack_lock:
+        if run in _stack:
+            _stack.remove(run)
+        owners = [r for r in _stack if r._owner]
+    if run._owner and os.environ.get(ENV_ATTACH_PID) == str(os.getpid()):
+        if owners:
+            os.environ[ENV_ATTACH_DIR] = str(owners[-1].dir)
+        elif os.environ.get(ENV_ATTACH_DIR) == str(run.dir):
+            os.environ.pop(ENV_ATTACH_DIR, None)
+            os.environ.pop(ENV_ATTACH_PID, None)
+
+
+def current_run() -> Run | None:
+    """The run ``tether.log()`` writes to in this process, if any."""
+    with _stack_lock:
+        return _stack[-1] if _stack else None
+
+
+def _require_run(call: str) -> Run:
+    run = current_run()
+    if run is None:
+        raise UsageError(f"tether.{call}() needs a run: call tether.init() first")
+    return run
+
+
+def log(data: dict[str, Any], *, step: int | None = None) -> None:
+    """Log to the current run; see ``Run.log``."""
+    _require_run("log").log(data, step=step)
+
+
+def finish(exit_code: int = 0) -> None:
+    """Finish the current run; see ``Run.finish``."""
+    run = current_run()
+    if run is not None:
+        run.finish(exit_code)
+
+
+def flush() -> bool:
+    """Return once everything logged so far in this process is on disk."""
+    return all([run.flush() for run in procs.active_runs()])
+
+
+def _reset_after_fork() -> None:
+    global _stack_lock
+    _stack_lock = threading.RLock()  # a parent thread may have held it at fork time

@@ -1,0 +1,80 @@
+"""``mode="disabled"``: a run whose every call is a cheap no-op.
+
+Code written for tether keeps running unchanged with tracking switched off: ``log`` returns
+at once without looking at its argument, config and summary behave as plain dicts, and
+nothing is written, started or patched.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from tether._mappings import Config, Summary
+from tether._run import Run
+from tether._settings import Settings
+
+
+def _ignore(record: list[Any]) -> None:
+    return None
+
+
+class DisabledRun(Run):
+    """Has the shape of a ``Run``; records nothing."""
+
+    def __init__(self, settings: Settings, config: dict[str, Any]) -> None:
+        self._id = "disabled"
+        self._dir = Path(settings.runs_dir)
+        self._name = settings.name or "disabled"
+        self._project = settings.project
+        self._owner = False
+        self._capture = None
+        self.config = Config(_ignore, config)
+        self.summary = Summary(_ignore)
+        self._finished = False
+
+    @property
+    def state(self) -> str:
+        return "finished" if self._finished else "disabled"
+
+    @property
+    def writer_label(self) -> str:
+        return "disabled"
+
+    @property
+    def step(self) -> int:
+        return 0
+
+    def log(self, data: dict[str, Any], *, step: int | None = None) -> None:
+        return None
+
+    def flush(self) -> bool:
+        return True
+
+    def finish(self, exit_code: int = 0, *, state: str | None = None) -> None:
+        if not self._finished:
+            self._finished = True
+            from tether import _api
+
+            _api.forget(self)
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.finish()
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        return (_disabled_again, (self._name, self._project))
+
+    def __repr__(self) -> str:
+        return f"<tether.Run disabled {self._name!r}>"
+
+
+def _disabled_again(name: str, project: str) -> Run:
+    from tether import _api
+
+    return _api.init(project=project, name=name, mode="disabled")

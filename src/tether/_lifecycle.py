@@ -1,0 +1,91 @@
+"""How a run learns that its process is ending: exceptions, SIGTERM, SIGINT.
+
+Installed only in the process that created the run, only from the main thread, and removed
+by ``finish()`` only if nobody replaced our handler since (otherwise theirs is left alone).
+
+* An uncaught exception marks the run ``failed`` (``KeyboardInterrupt``: ``killed``); the
+  previous ``sys.excepthook`` then runs as before.
+* ``SIGTERM`` marks the run ``killed`` and writes everything out, then the previous handler
+  runs; with the default handler, the process then dies of SIGTERM as it would have.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable
+from types import FrameType, TracebackType
+from typing import Any
+
+ExitFn = Callable[[str, int], None]
+
+ExceptHook = Callable[[type[BaseException], BaseException, TracebackType | None], Any]
+
+
+class ExitWatch:
+    """Calls ``on_exit(state, exit_code)`` when the process dies of an exception or SIGTERM."""
+
+    def __init__(self, on_exit: ExitFn) -> None:
+        self._on_exit = on_exit
+        self._pid = os.getpid()
+        self._previous_hook: ExceptHook | None = None
+        self._previous_term: Any = None
+        self._installed_term = False
+        self.seen_exception: str | None = None
+
+    def install(self) -> None:
+        self._previous_hook = sys.excepthook
+        sys.excepthook = self._excepthook
+        if threading.current_thread() is not threading.main_thread():
+            return  # signal handlers can only be set from the main thread
+        try:
+            previous = signal.getsignal(signal.SIGTERM)
+            if previous is signal.SIG_IGN:
+                return  # the user chose to survive SIGTERM: so do we
+            signal.signal(signal.SIGTERM, self._on_sigterm)
+        except (ValueError, OSError):
+            return
+        self._previous_term = previous
+        self._installed_term = True
+
+    def uninstall(self) -> None:
+        if sys.excepthook == self._excepthook and self._previous_hook is not None:
+            sys.excepthook = self._previous_hook
+        if not self._installed_term or os.getpid() != self._pid:
+            return
+        if threading.current_thread() is not threading.main_thread():
+            return
+        try:
+            if signal.getsignal(signal.SIGTERM) == self._on_sigterm:
+                signal.signal(signal.SIGTERM, self._previous_term)
+        except (ValueError, OSError):
+            pass
+        self._installed_term = False
+
+    def _excepthook(
+        self, kind: type[BaseException], value: BaseException, tb: TracebackType | None
+    ) -> None:
+        state = "killed" if issubclass(kind, KeyboardInterrupt) else "failed"
+        self.seen_exception = state
+        try:
+            self._on_exit(state, 130 if state == "killed" else 1)
+        finally:
+            hook = self._previous_hook or sys.__excepthook__
+            hook(kind, value, tb)
+
+    def _on_sigterm(self, signum: int, frame: FrameType | None) -> None:
+        if os.getpid() == self._pid:
+            self._on_exit("killed", 128 + signum)
+        else:  # a fork child inherited this handler: write out the child's own data
+            from tether import procs
+
+            procs.exit_flush()
+        previous = self._previous_term
+        if callable(previous):
+            previous(signum, frame)
+            return
+        # Default disposition: die of the signal, as the process would have without us.
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)

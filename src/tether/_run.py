@@ -1,0 +1,240 @@
+"""``Run``: the handle user code holds; a thin facade over config, summary and this
+process's writer.
+
+A ``Run`` object may live in many processes at once (copied by fork, pickled to spawned
+children). Whatever process it is in, it writes only through that process's own writer.
+"""
+
+from __future__ import annotations
+
+import enum
+import operator
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from tether import _diagnostics, procs
+from tether._lifecycle import ExitWatch
+from tether._mappings import Config, Summary
+from tether._settings import ENV_ATTACH_DIR, Settings
+from tether._values import flatten_metrics
+from tether.errors import UsageError
+from tether.store import format as fmt
+from tether.store.writer import Writer
+
+
+class RunState(enum.Enum):
+    RUNNING = "running"
+    FINISHED = "finished"
+    FAILED = "failed"
+    KILLED = "killed"
+
+
+class Run:
+    """A run being written. Make one with ``tether.init()``; don't construct it directly.
+
+    >>> with tether.init(project="mnist", config={"lr": 3e-4}) as run:   # doctest: +SKIP
+    ...     run.log({"loss": 0.25})
+    """
+
+    def __init__(
+        self,
+        *,
+        run_id: str,
+        run_dir: Path,
+        name: str,
+        project: str,
+        writer: Writer,
+        owner: bool,
+        config: dict[str, Any] | None = None,
+        settings: Settings | None = None,
+    ) -> None:
+        self._id = run_id
+        self._dir = run_dir
+        self._name = name
+        self._project = project
+        self._writer = writer
+        self._owner = owner
+        self._settings = settings
+        self._state = RunState.RUNNING
+        self._finish_lock = threading.Lock()
+        self._exit_watch: ExitWatch | None = None
+        self._capture: Any = None
+        self.config = Config(self._record, config)
+        self.summary = Summary(self._record)
+
+    # -- identity ------------------------------------------------------------------------
+    @property
+    def id(self) -> str:
+        return self._id
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def project(self) -> str:
+        return self._project
+
+    @property
+    def dir(self) -> Path:
+        """The run directory, holding one segment file per writer process."""
+        return self._dir
+
+    @property
+    def state(self) -> str:
+        return self._state.value
+
+    @property
+    def writer_label(self) -> str:
+        """The label of this process's writer (``main``, ``rank1``, ``worker0``, ``pid…``)."""
+        return self._writer.label
+
+    @property
+    def step(self) -> int:
+        """The step the next ``log()`` without ``step=`` gets in this process."""
+        return self._writer.next_step
+
+    # -- writing -------------------------------------------------------------------------
+    def log(self, data: dict[str, Any], *, step: int | None = None) -> None:
+        """Record one row of metrics; returns at once (the write happens in the background).
+
+        ``data`` maps string keys to scalars; nested dicts flatten to ``"a/b"``. Without
+        ``step`` each process counts its own steps from 0; a ``step`` given out of order
+        is kept as given.
+        """
+        if self._state is not RunState.RUNNING:
+            raise UsageError(
+                f"run {self._id} is {self._state.value}; log() after finish() is lost. "
+                "Call tether.init() to start another run"
+            )
+        values = flatten_metrics(data)
+        if step is not None and (type(step) is not int or step < 0):
+            step = _checked_step(step)
+        self._writer.log_row(values, step)
+        self.summary.observe(values)
+
+    def flush(self) -> bool:
+        """Return once everything logged so far is on disk (False if a write failed)."""
+        return self._writer.flush()
+
+    def finish(self, exit_code: int = 0, *, state: str | None = None) -> None:
+        """End the run: write the final state and everything still in memory. Idempotent."""
+        if state is None:
+            state = "finished" if exit_code == 0 else "failed"
+        self._end(RunState(state), exit_code)
+
+    def _record(self, record: list[Any]) -> None:
+        if self._state is not RunState.RUNNING:
+            raise UsageError(f"run {self._id} is {self._state.value}; it can no longer change")
+        self._writer.append(record)
+
+    def _end(self, state: RunState, exit_code: int) -> None:
+        with self._finish_lock:
+            if self._state is not RunState.RUNNING:
+                return
+            self._state = state
+        try:
+            if self._capture is not None:
+                self._capture.stop()
+                self._capture = None
+            self._writer.append([fmt.K_FINAL, time.time(), state.value, exit_code])
+            self._writer.close()
+        except Exception:
+            _diagnostics.warn_failure("finish", f"could not write the end of run {self._id}")
+        finally:
+            procs.unregister(self)
+            if self._owner:
+                if self._exit_watch is not None:
+                    self._exit_watch.uninstall()
+                if os.environ.get(ENV_ATTACH_DIR) == str(self._dir):
+                    del os.environ[ENV_ATTACH_DIR]
+            from tether import _api
+
+            _api.forget(self)
+
+    # -- context manager -------------------------------------------------------------------
+    def __enter__(self) -> Run:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if kind is None:
+            self.finish()
+        elif issubclass(kind, KeyboardInterrupt):
+            self._end(RunState.KILLED, 130)
+        else:
+            self._end(RunState.FAILED, 1)
+
+    # -- processes ---------------------------------------------------------------------------
+    def _start_watching(self) -> None:
+        """In the creating process: mark the run failed/killed on exceptions and SIGTERM."""
+        watch = ExitWatch(lambda state, code: self._end(RunState(state), code))
+        watch.install()
+        self._exit_watch = watch
+
+    def _become_fork_child(self) -> None:
+        """Called in a fork child: take a writer of our own; the parent's is not ours."""
+        parent_label = self._writer.label if self._writer._label else "main"
+        self._writer = self._writer.forked(
+            header=self._writer_header(main=False), label=procs.forked_label(parent_label)
+        )
+        self._owner = False
+        self._finish_lock = threading.Lock()
+        self._exit_watch = None
+        if self._capture is not None:
+            self._capture.after_fork()
+
+    def _on_process_exit(self) -> None:
+        state = RunState.RUNNING
+        if self._owner and self._exit_watch is not None and self._exit_watch.seen_exception:
+            state = RunState(self._exit_watch.seen_exception)
+        if state is RunState.RUNNING:
+            exit_code = 0
+            state = RunState.FINISHED
+        else:
+            exit_code = 1
+        self._end(state, exit_code)
+
+    def _writer_header(self, *, main: bool) -> dict[str, Any]:
+        return writer_header(self._id, main=main)
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        # A Run crosses to spawned processes as its address; the other side attaches.
+        return (_unpickle_run, (str(self._dir), self._id, self._name, self._project))
+
+    def __repr__(self) -> str:
+        return f"<tether.Run {self._id} {self._name!r} {self.state} writer={self._writer.label}>"
+
+
+def writer_header(run_id: str, *, main: bool) -> dict[str, Any]:
+    return {"run_id": run_id, "main": main, "argv": list(sys.argv)}
+
+
+def _checked_step(step: object) -> int:
+    try:
+        if isinstance(step, bool):
+            raise TypeError
+        value = operator.index(step)  # type: ignore[arg-type]
+    except TypeError:
+        raise TypeError(
+            f"tether.log(): step must be an int, got {type(step).__name__} {step!r}; "
+            "pass step=int(value)"
+        ) from None
+    if value < 0:
+        raise ValueError(f"tether.log(): step must be >= 0, got {value}")
+    return value
+
+
+def _unpickle_run(run_dir: str, run_id: str, name: str, project: str) -> Run:
+    from tether import _api
+
+    return _api.attach(Path(run_dir), run_id=run_id, name=name, project=project)

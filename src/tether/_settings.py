@@ -1,0 +1,146 @@
+"""Run settings: arguments, then ``TETHER_*`` environment variables, then defaults.
+
+Every environment variable tether reads is named here once. Values are read when ``init()``
+runs, never at import, and a bad value raises naming the variable and the accepted values.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Final
+
+from tether.errors import UsageError
+
+ENV_PROJECT: Final = "TETHER_PROJECT"
+ENV_NAME: Final = "TETHER_NAME"
+ENV_DIR: Final = "TETHER_DIR"
+ENV_MODE: Final = "TETHER_MODE"
+ENV_GROUP: Final = "TETHER_GROUP"
+ENV_JOB_TYPE: Final = "TETHER_JOB_TYPE"
+ENV_TAGS: Final = "TETHER_TAGS"
+ENV_NOTES: Final = "TETHER_NOTES"
+ENV_RUN_ID: Final = "TETHER_RUN_ID"
+ENV_RESUME: Final = "TETHER_RESUME"
+ENV_CONSOLE: Final = "TETHER_CONSOLE"
+ENV_WRITER_LABEL: Final = "TETHER_WRITER_LABEL"
+# Set by init() so that spawned children attach to the parent's run (see procs.py).
+ENV_ATTACH_DIR: Final = "TETHER_ATTACH_RUN_DIR"
+
+MODES: Final = ("offline", "disabled")
+RESUME_MODES: Final = ("allow", "must", "never")
+CONSOLE_MODES: Final = ("wrap", "fd", "off")
+DEFAULT_PROJECT: Final = "default"
+
+
+@dataclass(frozen=True)
+class Settings:
+    project: str
+    name: str | None
+    root: Path
+    mode: str
+    group: str | None
+    job_type: str | None
+    tags: tuple[str, ...]
+    notes: str | None
+    run_id: str | None
+    resume: str | None
+    console: str
+    writer_label: str | None
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def runs_dir(self) -> Path:
+        """Where run directories live: ``<dir>/tether``."""
+        return self.root / "tether"
+
+
+def _choice(value: str | None, env: str, allowed: tuple[str, ...], arg: str) -> str | None:
+    if value is None:
+        return None
+    lowered = value.strip().lower()
+    if lowered not in allowed:
+        source = f"argument {arg}=" if env == "" else f"environment variable {env}="
+        raise UsageError(
+            f"tether.init(): {source}{value!r} is not one of {', '.join(allowed)}; "
+            f"pick one of those"
+        )
+    return lowered
+
+
+def resolve(
+    *,
+    project: str | None,
+    name: str | None,
+    dir: str | os.PathLike[str] | None,
+    mode: str | None,
+    group: str | None,
+    job_type: str | None,
+    tags: list[str] | tuple[str, ...] | None,
+    notes: str | None,
+    id: str | None,
+    resume: str | bool | None,
+    console: str | None,
+    writer_label: str | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Combine arguments and environment; arguments win."""
+    env = os.environ if environ is None else environ
+    mode_value = _choice(mode, "", (*MODES, "online"), "mode") if mode is not None else None
+    if mode_value is None:
+        mode_value = _choice(env.get(ENV_MODE), ENV_MODE, (*MODES, "online"), "mode")
+    if mode_value == "online":
+        raise UsageError(
+            "tether.init(mode='online') needs the tether server, which this version does not "
+            "ship yet; use mode='offline' and upload later"
+        )
+    if resume is True:
+        resume = "allow"
+    elif resume is False:
+        resume = None
+    resume_value = (
+        _choice(resume, "", RESUME_MODES, "resume")
+        if resume is not None
+        else _choice(env.get(ENV_RESUME), ENV_RESUME, RESUME_MODES, "resume")
+    )
+    console_value = (
+        _choice(console, "", CONSOLE_MODES, "console")
+        if console is not None
+        else _choice(env.get(ENV_CONSOLE), ENV_CONSOLE, CONSOLE_MODES, "console")
+    )
+    tag_values: tuple[str, ...]
+    if tags is not None:
+        if isinstance(tags, str):
+            raise UsageError(f"tether.init(): tags must be a list of strings, not {tags!r}")
+        tag_values = tuple(str(t) for t in tags)
+    else:
+        raw = env.get(ENV_TAGS, "")
+        tag_values = tuple(t.strip() for t in raw.split(",") if t.strip())
+    run_id = id if id is not None else env.get(ENV_RUN_ID)
+    if run_id is not None:
+        _check_run_id(run_id)
+    root = Path(dir) if dir is not None else Path(env.get(ENV_DIR) or os.getcwd())
+    return Settings(
+        project=project or env.get(ENV_PROJECT) or DEFAULT_PROJECT,
+        name=name or env.get(ENV_NAME),
+        root=root.expanduser().absolute(),
+        mode=mode_value or "offline",
+        group=group or env.get(ENV_GROUP),
+        job_type=job_type or env.get(ENV_JOB_TYPE),
+        tags=tag_values,
+        notes=notes if notes is not None else env.get(ENV_NOTES),
+        run_id=run_id,
+        resume=resume_value,
+        console=console_value or "wrap",
+        writer_label=writer_label or env.get(ENV_WRITER_LABEL),
+    )
+
+
+def _check_run_id(run_id: str) -> None:
+    ok = 0 < len(run_id) <= 64 and all(c.isalnum() or c in "-_" for c in run_id)
+    if not ok:
+        raise UsageError(
+            f"tether.init(): run id {run_id!r} must be 1-64 letters, digits, '-' or '_'"
+        )

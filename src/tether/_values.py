@@ -1,0 +1,183 @@
+"""Turn what users log into what the store keeps, or say precisely why not.
+
+Metrics (``log``) are scalars: int, float (NaN and infinities kept), bool, str, None, numpy
+scalars and 0-d arrays, 0-d torch tensors. Nested mappings flatten to ``"a/b"`` keys.
+Config and summary values may also be lists and nested mappings (kept nested).
+
+This sits on the hot path of ``log()``: the common case (a flat dict of str -> float) must
+take a handful of type checks per item and nothing else.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import math
+import os
+from collections.abc import Mapping
+from typing import Any, Final
+
+Scalar = int | float | bool | str | None
+
+RESERVED_KEYS: Final = frozenset({"_step", "_time", "_writer"})
+_INT_MIN: Final = -(2**63)
+_INT_MAX: Final = 2**64 - 1
+_PASS_THROUGH: Final = frozenset({float, bool, str, type(None)})
+
+
+def flatten_metrics(data: object, *, where: str = "log") -> dict[str, Scalar]:
+    """Validate and flatten one ``log()`` payload into ``{"a/b": scalar}``."""
+    if type(data) is not dict and not isinstance(data, Mapping):
+        raise TypeError(
+            f"tether.{where}() takes a dict of metrics, got {type(data).__name__}; "
+            f"write tether.{where}({{'loss': value}})"
+        )
+    out: dict[str, Scalar] = {}
+    _flatten_into(out, "", data, where)
+    return out
+
+
+def _flatten_into(out: dict[str, Scalar], prefix: str, data: Mapping[Any, Any], where: str) -> None:
+    for key, value in data.items():
+        if type(key) is not str:
+            raise TypeError(
+                f"tether.{where}(): key {key!r} (under {prefix or 'the top level'!r}) is a "
+                f"{type(key).__name__}, but keys must be strings; use str({key!r}) as the key"
+            )
+        if not key:
+            raise ValueError(f"tether.{where}(): an empty key under {prefix or 'the top level'!r}")
+        full = prefix + key
+        kind = type(value)
+        if kind in _PASS_THROUGH:
+            out[full] = value
+        elif kind is int:
+            out[full] = _checked_int(full, value, where)
+        elif kind is dict or isinstance(value, Mapping):
+            _flatten_into(out, full + "/", value, where)
+        else:
+            out[full] = to_scalar(full, value, where=where)
+    if not prefix:
+        clash = RESERVED_KEYS.intersection(out)
+        if clash:
+            key = sorted(clash)[0]
+            raise ValueError(
+                f"tether.{where}(): key {key!r} is reserved for the row's own fields; "
+                f"pass the step as log(..., step=N) or rename the key (e.g. {key[1:]!r})"
+            )
+
+
+def _checked_int(key: str, value: int, where: str) -> int:
+    if _INT_MIN <= value <= _INT_MAX:
+        return value
+    raise ValueError(
+        f"tether.{where}(): the int for key {key!r} ({value}) does not fit in 64 bits; "
+        f"log it as float({value}) or str({value})"
+    )
+
+
+def to_scalar(key: str, value: object, *, where: str = "log") -> Scalar:
+    """Convert one non-builtin metric value (numpy, torch, bool subclasses...) or raise."""
+    if isinstance(value, bool):
+        return bool(value)
+    if isinstance(value, int):
+        return _checked_int(key, int(value), where)
+    if isinstance(value, float):
+        return float(value)
+    if isinstance(value, str):
+        return str(value)
+    module = type(value).__module__.split(".", 1)[0]
+    if module in ("numpy", "torch", "jax", "jaxlib", "tensorflow"):
+        return _array_scalar(key, value, where)
+    raise TypeError(
+        f"tether.{where}(): key {key!r} has a value of type {type(value).__qualname__}, which "
+        "is not a metric tether can store; log an int, float, bool, str or None (for a "
+        "sequence, log one key per element, for an object, log the fields you need)"
+    )
+
+
+def _array_scalar(key: str, value: Any, where: str) -> Scalar:
+    shape = tuple(getattr(value, "shape", ()))
+    if shape:
+        raise ValueError(
+            f"tether.{where}(): key {key!r} holds a {type(value).__qualname__} of shape "
+            f"{shape}; metrics are scalars, so log value.mean().item() or one key per element"
+        )
+    item = getattr(value, "item", None)
+    if item is None:
+        raise TypeError(f"tether.{where}(): key {key!r}: cannot read a scalar from {value!r}")
+    result = item()
+    if isinstance(result, complex):
+        raise TypeError(
+            f"tether.{where}(): key {key!r} is complex ({result}); log its .real and .imag "
+            "as two keys"
+        )
+    if isinstance(result, bool | float | str) or result is None:
+        return result
+    if isinstance(result, int):
+        return _checked_int(key, result, where)
+    raise TypeError(f"tether.{where}(): key {key!r}: {type(value).__qualname__} is not a scalar")
+
+
+def to_config_value(key: str, value: object, *, where: str = "config") -> Any:
+    """Normalise a config or summary value: scalars, lists and string-keyed mappings."""
+    kind = type(value)
+    if kind in _PASS_THROUGH:
+        return value
+    if kind is int:
+        return _checked_int(key, value, where)  # type: ignore[arg-type]
+    if isinstance(value, Mapping):
+        return {
+            _config_key(f"{key}/{k}" if key else k, k, where): to_config_value(
+                f"{key}/{k}", v, where=where
+            )
+            for k, v in value.items()
+        }
+    if isinstance(value, list | tuple | set | frozenset):
+        return [to_config_value(f"{key}[{i}]", v, where=where) for i, v in enumerate(value)]
+    if isinstance(value, enum.Enum):
+        return to_config_value(key, value.value, where=where)
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return to_config_value(key, dataclasses.asdict(value), where=where)
+    try:
+        return to_scalar(key, value, where=where)
+    except TypeError:
+        raise TypeError(
+            f"tether.{where}: key {key!r} has a value of type {type(value).__qualname__} that "
+            "tether cannot store; use numbers, strings, bools, None, lists or dicts of them "
+            f"(for example str(value))"
+        ) from None
+
+
+def _config_key(path: str, key: object, where: str) -> str:
+    if type(key) is not str:
+        raise TypeError(
+            f"tether.{where}: key {key!r} at {path!r} is a {type(key).__name__}, but keys must "
+            f"be strings; use str({key!r})"
+        )
+    return key
+
+
+def config_mapping(source: object, *, where: str = "config") -> dict[str, Any]:
+    """Accept a mapping, an ``argparse.Namespace`` or a dataclass as a config dict."""
+    if source is None:
+        return {}
+    if isinstance(source, Mapping):
+        items = dict(source)
+    elif dataclasses.is_dataclass(source) and not isinstance(source, type):
+        items = dataclasses.asdict(source)
+    elif hasattr(source, "__dict__") and type(source).__name__ == "Namespace":
+        items = dict(vars(source))
+    else:
+        raise TypeError(
+            f"tether.{where}: expected a dict, an argparse.Namespace or a dataclass, got "
+            f"{type(source).__qualname__}"
+        )
+    return {
+        _config_key(str(k), k, where): to_config_value(k, v, where=where) for k, v in items.items()
+    }
+
+
+def is_finite_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)

@@ -1,0 +1,169 @@
+"""Console capture for the runs of this process.
+
+One ``_ProcessConsole`` per process installs the capture once (``wrap``: proxies on
+``sys.stdout``/``sys.stderr``; ``fd``: pipes under file descriptors 1 and 2) and sends each
+finished line to the writer of the innermost active run *of this process*. It never looks at
+another process: a fork child resets it (``after_fork``) and records into its own writer.
+
+``CaptureSession`` is a run's handle on it: ``stop()`` flushes the run's unfinished lines and,
+when no run of the process needs capture any more, restores exactly what was replaced, and
+only where nobody replaced it since.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from tether._diagnostics import warn_failure
+from tether.capture.fd import FdCapture, inherited_capture_pipe
+from tether.capture.lines import LineAssembler
+from tether.capture.streams import StreamProxy
+from tether.store import format as fmt
+
+if TYPE_CHECKING:
+    from tether._run import Run
+
+_STREAMS = ((fmt.STREAM_STDOUT, "stdout"), (fmt.STREAM_STDERR, "stderr"))
+
+
+class _ProcessConsole:
+    """What this process captured, and for which runs."""
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self.targets: list[Run] = []
+        self.assemblers = {stream: LineAssembler(self._emitter(stream)) for stream, _ in _STREAMS}
+        self.proxies: dict[str, StreamProxy] = {}
+        self.replaced: dict[str, Any] = {}
+        self.fd: FdCapture | None = None
+        self.lock = threading.Lock()
+
+    # -- installing and removing ------------------------------------------------------------
+    def add(self, run: Run, mode: str) -> None:
+        with self.lock:
+            if run not in self.targets:
+                self.targets.append(run)
+            if mode == "fd" and self.fd is None and not self.proxies:
+                self._start_fd()
+            elif mode != "fd" and self.fd is None and not self.proxies:
+                self._wrap_streams()
+
+    def remove(self, run: Run) -> None:
+        for assembler in self.assemblers.values():
+            assembler.flush_partial()
+        with self.lock:
+            if run in self.targets:
+                self.targets.remove(run)
+            if self.targets:
+                return
+            self._unwrap_streams()
+            if self.fd is not None:
+                self.fd.stop()
+                self.fd = None
+
+    def _wrap_streams(self) -> None:
+        for stream, attr in _STREAMS:
+            current = getattr(sys, attr, None)
+            if current is None:
+                continue
+            assembler = self.assemblers[stream]
+            proxy = StreamProxy(current, assembler.feed)
+            self.replaced[attr] = current
+            self.proxies[attr] = proxy
+            setattr(sys, attr, proxy)
+
+    def _unwrap_streams(self) -> None:
+        for attr, proxy in list(self.proxies.items()):
+            if getattr(sys, attr, None) is proxy:
+                setattr(sys, attr, self.replaced[attr])
+            else:  # someone wrapped us since: leave their object, make ours a pass-through
+                proxy.disable()
+        self.proxies.clear()
+        self.replaced.clear()
+
+    def _start_fd(self) -> None:
+        try:
+            self.fd = FdCapture.start(
+                {stream: self.assemblers[stream].feed for stream, _ in _STREAMS}
+            )
+        except OSError as exc:
+            warn_failure("capture", f"fd capture unavailable ({exc}); capturing sys.stdout instead")
+            self._wrap_streams()
+
+    # -- lines --------------------------------------------------------------------------------
+    def _emitter(self, stream: int) -> Callable[[str], None]:
+        return lambda line: self._emit(stream, line)
+
+    def _emit(self, stream: int, line: str) -> None:
+        targets = self.targets
+        if not targets:
+            return
+        run = targets[-1]
+        if run._state.value != "running":
+            return
+        run._writer.append([fmt.K_CONSOLE, time.time(), stream, line])
+
+    # -- fork ---------------------------------------------------------------------------------
+    def after_fork(self) -> None:
+        """In a fork child: own locks, no inherited partial lines, own capture path."""
+        if self.pid == os.getpid():
+            return
+        self.pid = os.getpid()
+        self.lock = threading.Lock()
+        for assembler in self.assemblers.values():
+            assembler.reset()
+        if self.fd is not None:
+            # The parent's pipe readers did not survive the fork: put the child's fds back
+            # on the real terminal and capture the child at the Python level instead.
+            self.fd.detach_in_child()
+            self.fd = None
+            self._wrap_streams()
+
+
+_console: _ProcessConsole | None = None
+_console_lock = threading.Lock()
+
+
+def _process_console() -> _ProcessConsole:
+    global _console
+    if _console is None:
+        with _console_lock:
+            if _console is None:
+                _console = _ProcessConsole()
+    return _console
+
+
+class CaptureSession:
+    """A run's share of this process's console capture."""
+
+    def __init__(self, run: Run, console: _ProcessConsole) -> None:
+        self._run = run
+        self._console = console
+
+    @classmethod
+    def start(cls, run: Run, *, mode: str) -> CaptureSession | None:
+        console = _process_console()
+        if console.fd is None and inherited_capture_pipe():
+            # A spawned child writing into its parent's fd-capture pipe: the parent records
+            # these lines already; a second copy would duplicate them.
+            return None
+        try:
+            console.add(run, mode)
+        except Exception as exc:
+            warn_failure("capture", f"console capture could not start ({exc!r})")
+            return None
+        return cls(run, console)
+
+    def stop(self) -> None:
+        try:
+            self._console.remove(self._run)
+        except Exception as exc:
+            warn_failure("capture", f"console capture could not stop cleanly ({exc!r})")
+
+    def after_fork(self) -> None:
+        self._console.after_fork()

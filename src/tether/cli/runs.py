@@ -1,0 +1,168 @@
+"""``tether ls`` and ``tether show``: what runs there are, and what one of them holds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.table import Table
+
+from tether.cli.output import (
+    STATE_STYLES,
+    console,
+    dump_json,
+    fail,
+    fmt_duration,
+    fmt_time,
+    fmt_value,
+)
+from tether.errors import TetherError
+from tether.store import layout
+from tether.store.run_data import RunData, load_run, read_run_dir
+
+
+def _run_row(run: RunData) -> dict[str, Any]:
+    last = run.last_step
+    return {
+        "id": run.id,
+        "name": run.name,
+        "project": run.project,
+        "state": run.state,
+        "steps": 0 if last is None else last + 1,
+        "duration": run.duration,
+        "start": run.start_time,
+        "writers": len(run.writers),
+        "dir": str(run.dir),
+    }
+
+
+@click.command("ls")
+@click.argument("directory", required=False, type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def ls_command(directory: Path | None, as_json: bool) -> None:
+    """List the runs under DIRECTORY (default: the current directory)."""
+    base = directory or Path.cwd()
+    try:
+        runs = [read_run_dir(path) for path in layout.list_run_dirs(base)]
+    except TetherError as exc:
+        raise fail(exc) from exc
+    rows = [_run_row(run) for run in runs]
+    if as_json:
+        dump_json(rows)
+        return
+    out = console()
+    if not rows:
+        out.print(f"No runs under {layout.runs_root(base)}. Start one with tether.init().")
+        return
+    table = Table(title=f"runs in {layout.runs_root(base)}", title_justify="left")
+    for column in ("id", "name", "project", "state", "steps", "duration", "start"):
+        table.add_column(column, justify="right" if column == "steps" else "left")
+    for row in rows:
+        state = row["state"]
+        table.add_row(
+            row["id"],
+            row["name"],
+            row["project"],
+            f"[{STATE_STYLES.get(state, '')}]{state}[/]",
+            str(row["steps"]),
+            fmt_duration(row["duration"]),
+            fmt_time(row["start"]),
+        )
+    out.print(table)
+
+
+def _show_data(run: RunData, lines: int) -> dict[str, Any]:
+    return {
+        **_run_row(run),
+        "group": run.group,
+        "job_type": run.job_type,
+        "tags": run.tags,
+        "notes": run.notes,
+        "exit_code": run.exit_code,
+        "config": run.config,
+        "summary": run.summary,
+        "history_keys": run.keys,
+        "history_rows": len(run.history),
+        "writers": [
+            {
+                "label": w.label,
+                "pid": w.pid,
+                "host": w.host,
+                "main": w.main,
+                "rows": w.rows,
+                "console_lines": w.console_lines,
+                "state": w.final_state,
+                "torn_bytes": w.torn_bytes,
+            }
+            for w in run.writers
+        ],
+        "console_tail": [
+            {"writer": c.writer, "stream": c.stream, "text": c.text, "time": c.time}
+            for c in run.console[-lines:]
+        ]
+        if lines
+        else [],
+    }
+
+
+@click.command("show")
+@click.argument("run_ref", metavar="RUN")
+@click.option("--dir", "directory", type=click.Path(path_type=Path), help="Where to look for RUN.")
+@click.option("--lines", default=10, show_default=True, help="Console lines to show.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
+def show_command(run_ref: str, directory: Path | None, lines: int, as_json: bool) -> None:
+    """Show one run: config, summary, history keys, writers, last console lines.
+
+    RUN is a run directory, a run id (or a unique prefix of one), or 'latest'.
+    """
+    try:
+        run = load_run(run_ref, dir=directory)
+    except TetherError as exc:
+        raise fail(exc) from exc
+    data = _show_data(run, lines)
+    if as_json:
+        dump_json(data)
+        return
+    out = console()
+    state = data["state"]
+    out.print(
+        f"[bold]{run.name}[/] ({run.id})  project [bold]{run.project}[/]  "
+        f"[{STATE_STYLES.get(state, '')}]{state}[/]  {data['steps']} steps  "
+        f"{fmt_duration(run.duration)}  started {fmt_time(run.start_time)}"
+    )
+    out.print(f"[dim]{run.dir}[/]")
+    out.print(_mapping_table("config", run.config))
+    out.print(_mapping_table("summary", run.summary))
+    keys = ", ".join(run.keys) or "-"
+    out.print(f"[bold]history keys[/] ({len(run.keys)}): {keys}")
+    writers = Table(title="writers", title_justify="left")
+    for column in ("label", "pid", "host", "rows", "console lines", "state"):
+        writers.add_column(column)
+    for w in data["writers"]:
+        writers.add_row(
+            w["label"] + (" (main)" if w["main"] else ""),
+            str(w["pid"]),
+            w["host"],
+            str(w["rows"]),
+            str(w["console_lines"]),
+            w["state"] or "-",
+        )
+    out.print(writers)
+    if data["console_tail"]:
+        out.print(f"[bold]last {len(data['console_tail'])} console lines[/]")
+        for line in data["console_tail"]:
+            style = "red" if line["stream"] == "stderr" else "dim"
+            out.print(f"[{style}]{line['writer']:>10}[/] ", end="")
+            out.out(line["text"], highlight=False)
+
+
+def _mapping_table(title: str, mapping: dict[str, Any]) -> Table:
+    table = Table(title=title, title_justify="left")
+    table.add_column("key")
+    table.add_column("value")
+    for key, value in sorted(mapping.items()):
+        table.add_row(key, fmt_value(value))
+    if not mapping:
+        table.add_row("-", "-")
+    return table

@@ -1,0 +1,151 @@
+"""How a process becomes a writer of a run: fork children, spawned children, labels.
+
+* **Fork.** ``os.register_at_fork`` calls ``_after_fork_in_child`` in every fork child before
+  user code runs there; each run that was active in the parent gets a brand-new writer (own
+  segment, buffer, locks; its thread starts on first use). Nothing of the parent's writer,
+  thread or process handle is ever touched from the child.
+* **Spawn.** ``init()`` exports the run directory in ``TETHER_ATTACH_RUN_DIR``; a spawned
+  child calling ``tether.init()`` attaches to it as a new writer. A ``Run`` pickles as its
+  directory, and unpickling it in another process attaches the same way.
+* **Exit.** ``atexit`` finishes the runs of a process that exits normally. ``multiprocessing``
+  children leave through ``os._exit`` and skip ``atexit``; they do join non-daemon threads
+  first (``threading._shutdown`` in ``BaseProcess._bootstrap``), so the flusher is a
+  non-daemon thread that writes out the buffer and ends as soon as the main thread is gone.
+
+Labels say which process wrote what: ``main``, ``rank3``, ``worker2``, ``pid12345``, or the
+user's own (``TETHER_WRITER_LABEL`` / ``init(label=...)``).
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import sys
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from tether import _diagnostics
+
+if TYPE_CHECKING:
+    from tether._run import Run
+
+_active: list[Run] = []
+_active_lock = threading.Lock()
+_hooks_installed = False
+
+
+def register(run: Run) -> None:
+    _install_hooks()
+    with _active_lock:
+        _active.append(run)
+
+
+def unregister(run: Run) -> None:
+    with _active_lock:
+        if run in _active:
+            _active.remove(run)
+
+
+def active_runs() -> list[Run]:
+    with _active_lock:
+        return list(_active)
+
+
+def _install_hooks() -> None:
+    global _hooks_installed
+    if _hooks_installed:
+        return
+    _hooks_installed = True
+    atexit.register(exit_flush)
+    if hasattr(os, "register_at_fork"):
+        os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def _after_fork_in_child() -> None:
+    global _active_lock
+    # Locks may have been held by a parent thread at fork time: never reuse them.
+    _active_lock = threading.Lock()
+    _diagnostics.reset_after_fork()
+    for run in list(_active):
+        try:
+            run._become_fork_child()
+        except Exception:  # a failing hook must not break the user's child process
+            _diagnostics.warn_failure("fork", "could not give a forked process its own writer")
+
+
+def exit_flush() -> None:
+    """Close every active run's writer in this process; never raises."""
+    for run in active_runs():
+        try:
+            run._on_process_exit()
+        except Exception:
+            _diagnostics.warn_failure("exit", "could not flush run data at exit")
+
+
+# -- labels ------------------------------------------------------------------------------
+def owner_label(explicit: str | None) -> Callable[[], str]:
+    """The label of the process that created the run."""
+    if explicit:
+        return lambda: explicit
+    rank = _env_rank()
+    return (lambda: f"rank{rank}") if rank is not None else (lambda: "main")
+
+
+def attached_label(explicit: str | None) -> Callable[[], str]:
+    """The label of a spawned process that attached to an existing run."""
+    if explicit:
+        return lambda: explicit
+
+    def resolve() -> str:
+        rank = _distributed_rank()
+        if rank is None:
+            rank = _env_rank()
+        return f"rank{rank}" if rank is not None else f"pid{os.getpid()}"
+
+    return resolve
+
+
+def forked_label(parent_label: str) -> Callable[[], str]:
+    """The label of a fork child: a DataLoader worker, or the child's pid."""
+
+    def resolve() -> str:
+        worker = _dataloader_worker_id()
+        if worker is None:
+            return f"pid{os.getpid()}"
+        if parent_label.startswith("rank"):
+            return f"{parent_label}-worker{worker}"
+        return f"worker{worker}"
+
+    return resolve
+
+
+def _env_rank() -> int | None:
+    for name in ("RANK", "LOCAL_RANK"):
+        value = os.environ.get(name)
+        if value is not None and value.strip().isdigit():
+            return int(value)
+    return None
+
+
+def _distributed_rank() -> int | None:
+    dist: Any = sys.modules.get("torch.distributed")
+    if dist is None:
+        return None
+    try:
+        if dist.is_available() and dist.is_initialized():
+            return int(dist.get_rank())
+    except Exception:
+        return None
+    return None
+
+
+def _dataloader_worker_id() -> int | None:
+    data: Any = sys.modules.get("torch.utils.data")
+    if data is None:
+        return None
+    try:
+        info = data.get_worker_info()
+    except Exception:
+        return None
+    return None if info is None else int(info.id)

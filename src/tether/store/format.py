@@ -1,0 +1,102 @@
+"""The on-disk format of a run: segment files made of framed, checksummed records.
+
+Documented for people in ``docs/format.md``; this module is the one place that knows it.
+
+A segment file starts with ``MAGIC`` and is followed by frames::
+
+    [u32 little-endian payload length][u32 little-endian crc32(payload)][payload]
+
+A payload is a msgpack array ``[first_seq, record, record, ...]``: record ``i`` of the frame
+has sequence number ``first_seq + i`` within its writer. A record is a msgpack array whose
+first item is its kind (the ``K_*`` constants below). Frames are written whole with one
+``write`` call and a failed write is truncated away, so a reader only ever meets a torn frame
+at the very end of a file (a crash mid-write), where it stops and keeps everything before.
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from collections.abc import Iterator
+from typing import Any, Final
+
+import msgspec
+
+FORMAT_VERSION: Final = 1
+MAGIC: Final = b"TETHSEG\x01"
+SEGMENT_SUFFIX: Final = ".tseg"
+SEGMENTS_DIR: Final = "segments"
+
+FRAME_HEADER: Final = struct.Struct("<II")
+# A frame larger than this is treated as corruption by readers (a torn length field).
+MAX_FRAME_BYTES: Final = 256 * 1024 * 1024
+
+# Record kinds. Records are positional arrays to keep the store compact.
+K_HEADER: Final = 1  # [1, {writer and run metadata}]
+K_KEYS: Final = 2  # [2, schema_id, [key, ...]]          a row layout, defined once per segment
+K_ROW: Final = 3  # [3, schema_id, step, ms, v0, v1, ...]  ms since the segment's start time
+K_CONFIG: Final = 4  # [4, time, {key: value}, [deleted key, ...]]
+K_SUMMARY: Final = 5  # [5, time, {key: value}, [deleted key, ...]]
+K_CONSOLE: Final = 6  # [6, time, stream, text]            stream 1 = stdout, 2 = stderr
+K_FINAL: Final = 7  # [7, time, state, exit_code]
+K_SYSTEM: Final = 8  # [8, time, {metric: value}]           reserved for the system sampler
+K_FILE: Final = 9  # [9, time, {path, kind, ...}]         reserved for media and artifacts
+K_LABEL: Final = 10  # [10, label]  the writer learned a better label (its rank) after starting
+
+STREAM_STDOUT: Final = 1
+STREAM_STDERR: Final = 2
+STREAM_NAMES: Final = {STREAM_STDOUT: "stdout", STREAM_STDERR: "stderr"}
+
+_encoder = msgspec.msgpack.Encoder()
+_decoder = msgspec.msgpack.Decoder()
+
+
+def encode_frame(first_seq: int, records: list[Any]) -> bytes:
+    """Frame ``records`` (the sequence numbers from ``first_seq`` on) as bytes to append."""
+    payload = _encoder.encode([first_seq, *records])
+    return FRAME_HEADER.pack(len(payload), zlib.crc32(payload)) + payload
+
+
+class Frame(msgspec.Struct, frozen=True):
+    first_seq: int
+    records: list[Any]
+
+
+class ScanResult(msgspec.Struct):
+    frames: list[Frame]
+    # Bytes at the end of the file that did not form a whole, valid frame (a torn tail).
+    torn_bytes: int
+    valid_bytes: int
+
+
+def iter_frames(data: bytes) -> Iterator[Frame]:
+    """Yield whole, checksummed frames; stop quietly at the first torn or corrupt one."""
+    yield from scan_frames(data).frames
+
+
+def scan_frames(data: bytes) -> ScanResult:
+    """Split a segment's bytes into frames, stopping at the first that does not check out."""
+    if not data.startswith(MAGIC):
+        return ScanResult(frames=[], torn_bytes=len(data), valid_bytes=0)
+    frames: list[Frame] = []
+    offset = len(MAGIC)
+    size = len(data)
+    view = memoryview(data)
+    while offset + FRAME_HEADER.size <= size:
+        length, crc = FRAME_HEADER.unpack_from(data, offset)
+        start = offset + FRAME_HEADER.size
+        end = start + length
+        if length > MAX_FRAME_BYTES or end > size:
+            break
+        payload = view[start:end]
+        if zlib.crc32(payload) != crc:
+            break
+        try:
+            decoded = _decoder.decode(payload)
+        except msgspec.DecodeError:
+            break
+        if not isinstance(decoded, list) or not decoded or not isinstance(decoded[0], int):
+            break
+        frames.append(Frame(first_seq=decoded[0], records=decoded[1:]))
+        offset = end
+    return ScanResult(frames=frames, torn_bytes=size - offset, valid_bytes=offset)

@@ -1,0 +1,240 @@
+"""A run read back from disk: every writer's segment merged into one view.
+
+``load_run()`` is the public entry point. The merged view orders history rows and console
+lines by time across writers; each row and line keeps the label of the writer that made it.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tether.store import layout
+from tether.store.reader import Segment, list_segments, read_segment
+from tether.store.writer import HEARTBEAT_S, process_start_ticks
+
+if TYPE_CHECKING:
+    import pandas
+
+STATES = ("running", "finished", "failed", "killed", "crashed")
+
+
+@dataclass(frozen=True)
+class WriterInfo:
+    """One process that wrote to the run."""
+
+    id: str
+    label: str
+    pid: int
+    host: str
+    start_time: float
+    main: bool
+    rows: int
+    console_lines: int
+    torn_bytes: int
+    final_state: str | None
+    path: Path
+
+
+@dataclass(frozen=True)
+class ConsoleLine:
+    writer: str
+    stream: str
+    text: str
+    time: float
+
+
+class RunData:
+    """Everything a run holds on disk; see ``load_run``."""
+
+    def __init__(self, run_dir: Path, segments: list[Segment]) -> None:
+        self.dir = run_dir
+        self._segments = sorted(segments, key=lambda s: (not s.is_main, s.start_time))
+        mains = [s for s in self._segments if s.is_main]
+        self._main = max(mains, key=lambda s: s.start_time) if mains else None
+        first_main = mains[0] if mains else None
+        header = first_main.header if first_main else {}
+        self.id: str = str(header.get("run_id", layout.run_id_of(run_dir)))
+        self.name: str = str(header.get("name") or self.id)
+        self.project: str = str(header.get("project", ""))
+        self.group: str | None = header.get("group")
+        self.job_type: str | None = header.get("job_type")
+        self.tags: list[str] = list(header.get("tags") or [])
+        self.notes: str | None = header.get("notes")
+        self.start_time: float = min((s.start_time for s in segments), default=0.0)
+        self._history: list[dict[str, Any]] | None = None
+        self._console: list[ConsoleLine] | None = None
+
+    # -- state ------------------------------------------------------------------------
+    @property
+    def state(self) -> str:
+        """``running``, ``finished``, ``failed``, ``killed`` or ``crashed``."""
+        main = self._main
+        if main is None:
+            return "crashed" if not any(_alive(s) for s in self._segments) else "running"
+        if main.final is not None:
+            return main.final[1]
+        return "running" if _alive(main) else "crashed"
+
+    @property
+    def exit_code(self) -> int | None:
+        return self._main.final[2] if self._main and self._main.final else None
+
+    @property
+    def end_time(self) -> float | None:
+        if self._main and self._main.final:
+            return self._main.final[0]
+        if self.state == "crashed":
+            return max((s.mtime for s in self._segments), default=None)
+        return None
+
+    @property
+    def duration(self) -> float | None:
+        end = self.end_time
+        return None if end is None else max(0.0, end - self.start_time)
+
+    # -- contents -----------------------------------------------------------------------
+    @property
+    def writers(self) -> list[WriterInfo]:
+        return [
+            WriterInfo(
+                id=s.writer_id,
+                label=s.label,
+                pid=int(s.header.get("pid", 0)),
+                host=str(s.header.get("host", "")),
+                start_time=s.start_time,
+                main=s.is_main,
+                rows=len(s.rows),
+                console_lines=len(s.console),
+                torn_bytes=s.torn_bytes,
+                final_state=s.final[1] if s.final else None,
+                path=s.path,
+            )
+            for s in self._segments
+        ]
+
+    @property
+    def history(self) -> list[dict[str, Any]]:
+        """Every logged row with ``_step``, ``_time`` and ``_writer``, ordered by time."""
+        if self._history is None:
+            rows: list[dict[str, Any]] = []
+            for segment in self._segments:
+                label = segment.label
+                for step, when, values in segment.rows:
+                    rows.append({"_step": step, "_time": when, "_writer": label, **values})
+            rows.sort(key=_by_time)
+            self._history = rows
+        return self._history
+
+    def history_frame(self) -> pandas.DataFrame:
+        """The history as a pandas DataFrame (needs pandas installed)."""
+        try:
+            import pandas
+        except ImportError:
+            raise ImportError(
+                "RunData.history_frame() needs pandas: pip install 'tether[pandas]'"
+            ) from None
+        return pandas.DataFrame.from_records(self.history)
+
+    @property
+    def keys(self) -> list[str]:
+        """Every history key, in the order first logged."""
+        seen: dict[str, None] = {}
+        for segment in self._segments:
+            for _, _, values in segment.rows:
+                seen.update(dict.fromkeys(values))
+        return list(seen)
+
+    @property
+    def config(self) -> dict[str, Any]:
+        return _apply_updates(u for s in self._segments for u in s.config)
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        """Last logged value of each key, unless the user set the key in ``run.summary``."""
+        result: dict[str, Any] = {}
+        for row in self.history:
+            for key, value in row.items():
+                if not key.startswith("_"):
+                    result[key] = value
+        result.update(_apply_updates(u for s in self._segments for u in s.summary))
+        return result
+
+    @property
+    def last_step(self) -> int | None:
+        steps = [row[0] for s in self._segments for row in s.rows]
+        return max(steps) if steps else None
+
+    @property
+    def console(self) -> list[ConsoleLine]:
+        """Console lines of every writer, ordered by time."""
+        if self._console is None:
+            lines = [
+                ConsoleLine(writer=s.label, stream=_stream_name(stream), text=text, time=when)
+                for s in self._segments
+                for when, stream, text in s.console
+            ]
+            lines.sort(key=lambda line: line.time)
+            self._console = lines
+        return self._console
+
+    def __repr__(self) -> str:
+        return f"<RunData {self.id} {self.name!r} {self.state}>"
+
+
+def load_run(
+    path_or_id: str | os.PathLike[str], *, dir: str | os.PathLike[str] | None = None
+) -> RunData:
+    """Read a run back from disk by path, id, unique id prefix, or ``"latest"``.
+
+    >>> run = tether.load_run("latest")          # doctest: +SKIP
+    >>> run.history[-1]["loss"], run.state        # doctest: +SKIP
+    """
+    run_dir = layout.find_run_dir(path_or_id, directory=Path(dir) if dir is not None else None)
+    return read_run_dir(run_dir)
+
+
+def read_run_dir(run_dir: Path) -> RunData:
+    segments = [s for s in map(read_segment, list_segments(run_dir)) if s is not None]
+    return RunData(run_dir, segments)
+
+
+def _by_time(row: dict[str, Any]) -> float:
+    return float(row["_time"])
+
+
+def _stream_name(stream: int) -> str:
+    from tether.store.format import STREAM_NAMES
+
+    return STREAM_NAMES.get(stream, str(stream))
+
+
+def _apply_updates(updates: Any) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for _, changed, deleted in sorted(updates, key=lambda u: u[0]):
+        result.update(changed)
+        for key in deleted:
+            result.pop(key, None)
+    return result
+
+
+def _alive(segment: Segment) -> bool:
+    """Is the process that writes ``segment`` still running?"""
+    import time
+
+    host = segment.header.get("host")
+    if host == os.uname().nodename:
+        pid = int(segment.header.get("pid", 0))
+        if pid <= 0:
+            return False
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        recorded = segment.header.get("proc_start")
+        return recorded is None or process_start_ticks(pid) in (None, recorded)
+    return time.time() - segment.mtime < 3 * HEARTBEAT_S

@@ -1,0 +1,299 @@
+"""One writer per process: an in-memory buffer, a flusher thread, and one segment file.
+
+``log_row()`` and ``append()`` only append to a list under a lock and return; a flusher
+thread (started on the first record) frames and writes the buffer about every
+``FLUSH_INTERVAL_S``. ``flush()`` writes everything appended so far, from the calling thread.
+
+The flusher is deliberately *not* a daemon thread: ``multiprocessing`` children (DataLoader
+workers, pool workers, spawned ranks) leave through ``os._exit`` and skip ``atexit``, but they
+join non-daemon threads first. The flusher notices that the main thread has ended, writes
+out the buffer, and ends, so those children lose nothing and never hang.
+
+Keys are written once per segment: a row's key tuple becomes a *schema* (a ``K_KEYS``
+record) the first time it is seen and rows refer to it by a small integer.
+
+A failed write (disk full, file system gone) is truncated back to the last whole frame and
+its frames stay in memory to be written by the next drain, so a reader never sees a torn
+frame in the middle of a file and nothing logged is lost while the process lives.
+
+Nothing here is shared with another process: a fork child gets a brand-new ``Writer``
+(``forked()``) with its own file, buffer, locks and thread, and never touches the parent's.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Final
+
+from tether._diagnostics import warn_failure
+from tether.store import format as fmt
+
+FLUSH_INTERVAL_S: Final = 0.05
+HEARTBEAT_S: Final = 30.0
+# Records per frame: keeps frames small, so a torn tail costs little.
+RECORDS_PER_FRAME: Final = 4096
+
+LabelFn = Callable[[], str]
+
+
+def new_writer_id() -> str:
+    return secrets.token_hex(6)
+
+
+class Writer:
+    """Appends this process's records to its own segment file in ``run_dir``."""
+
+    def __init__(
+        self,
+        run_dir: Path,
+        *,
+        header: dict[str, Any],
+        label: LabelFn,
+        first_step: int = 0,
+    ) -> None:
+        self.run_dir = run_dir
+        self.writer_id = new_writer_id()
+        self.pid = os.getpid()
+        self.start_time = time.time()
+        self.path: Path | None = None
+        self._header = header
+        self._label_fn = label
+        self._label: str | None = None
+        self._lock = threading.Lock()
+        self._io_lock = threading.Lock()
+        self._pending: list[Any] = []
+        self._unwritten: list[bytes] = []
+        self._schemas: dict[tuple[str, ...], int] = {}
+        self._next_seq = 0
+        self._next_step = first_step
+        self._fd = -1
+        self._good_size = 0
+        self._last_write = time.monotonic()
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self.closed = False
+        self.degraded = False
+
+    # -- the hot path -------------------------------------------------------------------
+    def log_row(self, values: dict[str, Any], step: int | None) -> int:
+        """Queue one history row; returns the step it was given."""
+        now = time.time()
+        with self._lock:
+            if step is None:
+                step = self._next_step
+                self._next_step = step + 1
+            elif step >= self._next_step:
+                self._next_step = step + 1
+            self._pending.append((step, now, values))
+        if self._thread is None:
+            self._start_thread()
+        return step
+
+    def append(self, record: list[Any]) -> None:
+        """Queue a non-row record (``[kind, ...]``), written in order with the rows."""
+        with self._lock:
+            self._pending.append(record)
+        if self._thread is None:
+            self._start_thread()
+
+    @property
+    def label(self) -> str:
+        if self._label is None:
+            self._label = self._label_fn()
+        return self._label
+
+    @property
+    def next_step(self) -> int:
+        return self._next_step
+
+    # -- getting bytes to disk ----------------------------------------------------------
+    def flush(self) -> bool:
+        """Write everything queued so far; returns False if some of it could not be written."""
+        return self._drain()
+
+    def close(self) -> bool:
+        """Flush, stop the flusher and close the file; idempotent."""
+        self._stop.set()
+        ok = self._drain()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=1.0)
+        with self._io_lock:
+            if not self._unwritten and self._fd >= 0:
+                try:
+                    os.close(self._fd)
+                except OSError:
+                    pass
+                self._fd = -1
+            self.closed = True
+        return ok
+
+    def forked(self, header: dict[str, Any], label: LabelFn) -> Writer:
+        """The writer a fork child uses instead of this one (called in the child)."""
+        if self._fd >= 0:
+            try:  # the parent's descriptor: never written from the child
+                os.close(self._fd)
+            except OSError:
+                pass
+        return Writer(self.run_dir, header=header, label=label)
+
+    def _start_thread(self) -> None:
+        with self._lock:
+            if self._thread is not None or self.closed:
+                return
+            thread = threading.Thread(target=self._run_flusher, name="tether-flusher", daemon=False)
+            self._thread = thread
+        try:
+            thread.start()
+        except RuntimeError:  # interpreter shutting down: flush() and exit hooks still write
+            pass
+
+    def _run_flusher(self) -> None:
+        main = threading.main_thread()
+        while not self._stop.wait(FLUSH_INTERVAL_S):
+            self._drain()
+            if not main.is_alive():
+                self._drain()  # the process is leaving: write what came in meanwhile
+                return
+            if self._fd >= 0 and time.monotonic() - self._last_write > HEARTBEAT_S:
+                self._heartbeat()
+
+    def _heartbeat(self) -> None:
+        # The segment's mtime tells readers on other hosts that this writer is alive.
+        self._last_write = time.monotonic()
+        try:
+            os.utime(self._fd)
+        except OSError:
+            pass
+
+    def _drain(self) -> bool:
+        try:
+            with self._io_lock:
+                with self._lock:
+                    pending, self._pending = self._pending, []
+                if pending or (self._label is not None and is_provisional(self._label)):
+                    self._encode(pending)
+                if self._unwritten:
+                    return self._write_unwritten()
+                return True
+        except Exception as exc:  # our failure must never reach the training loop
+            self.degraded = True
+            warn_failure("write", f"could not write run data ({exc!r}); it is kept in memory")
+            return False
+
+    def _encode(self, pending: list[Any]) -> None:
+        records: list[Any] = []
+        if self._next_seq == 0:
+            records.append([fmt.K_HEADER, self._header_record()])
+        elif self._label is not None and is_provisional(self._label):
+            better = self._label_fn()
+            if better != self._label:
+                self._label = better
+                records.append([fmt.K_LABEL, better])
+        schemas = self._schemas
+        t0 = self.start_time
+        for item in pending:
+            if type(item) is tuple:
+                step, when, values = item
+                keys = tuple(values)
+                schema = schemas.get(keys)
+                if schema is None:
+                    schema = len(schemas)
+                    schemas[keys] = schema
+                    records.append([fmt.K_KEYS, schema, list(keys)])
+                records.append(
+                    [fmt.K_ROW, schema, step, round((when - t0) * 1000), *values.values()]
+                )
+            else:
+                records.append(item)
+        for start in range(0, len(records), RECORDS_PER_FRAME):
+            chunk = records[start : start + RECORDS_PER_FRAME]
+            self._unwritten.append(fmt.encode_frame(self._next_seq, chunk))
+            self._next_seq += len(chunk)
+
+    def _header_record(self) -> dict[str, Any]:
+        return {
+            "format_version": fmt.FORMAT_VERSION,
+            "writer_id": self.writer_id,
+            "label": self.label,
+            "pid": self.pid,
+            "host": _hostname(),
+            "start_time": self.start_time,
+            "proc_start": process_start_ticks(self.pid),
+            **self._header,
+        }
+
+    def _open(self) -> None:
+        segments = self.run_dir / fmt.SEGMENTS_DIR
+        segments.mkdir(parents=True, exist_ok=True)
+        safe_label = "".join(c if c.isalnum() or c in "-_" else "_" for c in self.label)
+        self.path = segments / f"{safe_label}-{self.pid}-{self.writer_id}{fmt.SEGMENT_SUFFIX}"
+        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_CLOEXEC", 0)
+        self._fd = os.open(self.path, flags, 0o644)
+        os.write(self._fd, fmt.MAGIC)
+        self._good_size = len(fmt.MAGIC)
+
+    def _write_unwritten(self) -> bool:
+        if self._fd < 0:
+            self._open()
+        fd = self._fd
+        while self._unwritten:
+            frame = self._unwritten[0]
+            try:
+                view = memoryview(frame)
+                while view:
+                    written = os.write(fd, view)
+                    view = view[written:]
+            except OSError as exc:
+                self._truncate_torn_frame()
+                self.degraded = True
+                warn_failure(
+                    "write",
+                    f"could not write to {self.path} ({exc.strerror or exc}); "
+                    f"{len(self._unwritten)} frame(s) kept in memory and retried",
+                )
+                return False
+            self._good_size += len(frame)
+            self._unwritten.pop(0)
+        self._last_write = time.monotonic()
+        return True
+
+    def _truncate_torn_frame(self) -> None:
+        try:
+            os.ftruncate(self._fd, self._good_size)
+        except OSError:
+            pass
+
+
+def is_provisional(label: str) -> bool:
+    """A ``pid…`` label is replaced once the process learns its rank (``K_LABEL``)."""
+    return label.startswith("pid")
+
+
+def _hostname() -> str:
+    try:
+        return os.uname().nodename
+    except AttributeError:  # pragma: no cover - Windows
+        import socket
+
+        return socket.gethostname()
+
+
+def process_start_ticks(pid: int) -> int | None:
+    """The kernel's start time of ``pid`` (Linux), to tell a live writer from a reused pid."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            stat = handle.read()
+    except OSError:
+        return None
+    # Field 22 (starttime) counted after the ')' that closes the command name.
+    fields = stat.rsplit(b")", 1)[-1].split()
+    try:
+        return int(fields[19])
+    except (IndexError, ValueError):
+        return None
