@@ -9,8 +9,6 @@
 file and patches nothing until ``init()``.
 """
 
-from __future__ import annotations
-
 from tether._api import current_run, finish, flush, init, log
 from tether._diagnostics import TetherWarning
 from tether._mappings import Config, Summary

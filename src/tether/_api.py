@@ -6,6 +6,7 @@ process (spawned children), resuming a run by id, or starting a new run. The res
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import platform
 import threading
@@ -23,6 +24,8 @@ from tether.store import layout
 from tether.store.writer import Writer
 
 ENV_ATTACH_PID = "TETHER_ATTACH_OWNER_PID"
+# How long ranks 1..N of a torchrun launch wait for rank 0 to create the shared run.
+RANK0_WAIT_S = 30.0
 
 _stack: list[Run] = []
 _stack_lock = threading.RLock()
@@ -77,12 +80,37 @@ def init(
         _push(disabled)
         return disabled
     parent_dir = _parent_run_dir(settings)
+    launch = procs.launcher_rank() if settings.group is None else None
+    if parent_dir is None and launch is not None and launch[1] > 1:
+        settings = dataclasses.replace(
+            settings, run_id=settings.run_id or procs.launcher_run_id(), resume="allow"
+        )
+        if launch[0] == 0:
+            return _start(settings, initial_config)
+        parent_dir = _wait_for_rank0(settings)
     if parent_dir is not None:
         run = attach(parent_dir, label=settings.writer_label, console=settings.console)
         if initial_config:
             run.config.update(initial_config)
         return run
     return _start(settings, initial_config)
+
+
+def _wait_for_rank0(settings: Settings) -> Path:
+    """A rank other than 0 of a launch: join the run rank 0 creates (or create its folder)."""
+    assert settings.run_id is not None
+    deadline = time.monotonic() + RANK0_WAIT_S
+    while True:
+        found = layout.find_run_by_id(settings.runs_dir, settings.run_id)
+        if found is not None:
+            return found
+        if time.monotonic() >= deadline:
+            break
+        time.sleep(0.05)
+    # Rank 0 is late or logs nowhere: make the folder; rank 0 joins it when it comes.
+    run_dir = settings.runs_dir / layout.run_dir_name(settings.run_id, time.time())
+    run_dir.mkdir(parents=True, exist_ok=True)
+    return run_dir
 
 
 def _parent_run_dir(settings: Settings) -> Path | None:
@@ -127,6 +155,7 @@ def attach(
     )
     writer.flush()  # the parent's readers see this process as soon as it joins
     procs.register(run)
+    run._start_watching()
     _start_capture(run, console or os.environ.get(ENV_CONSOLE) or "wrap")
     _push(run)
     return run
@@ -149,7 +178,7 @@ def _start(settings: Settings, initial_config: dict[str, Any]) -> Run:
         from tether.store.run_data import read_run_dir
 
         previous = read_run_dir(existing)
-        first_step = (previous.last_step or -1) + 1
+        first_step = previous.main_next_step
         name = name or previous.name
         initial_config = {**previous.config, **initial_config}
     else:

@@ -20,7 +20,7 @@ from typing import Any
 from tether import _diagnostics, procs
 from tether._lifecycle import ExitWatch
 from tether._mappings import Config, Summary
-from tether._settings import ENV_ATTACH_DIR, Settings
+from tether._settings import Settings
 from tether._values import flatten_metrics
 from tether.errors import UsageError
 from tether.store import format as fmt
@@ -123,22 +123,29 @@ class Run:
         return self._writer.flush()
 
     def finish(self, exit_code: int = 0, *, state: str | None = None) -> None:
-        """End the run: write the final state and everything still in memory. Idempotent."""
+        """End the run: write the final state and everything still in memory. Idempotent.
+
+        Child processes still writing to the run get a bounded grace time to exit
+        (``TETHER_FINISH_GRACE_S``, default 2 s); what they write later is still kept.
+        """
         if state is None:
             state = "finished" if exit_code == 0 else "failed"
-        self._end(RunState(state), exit_code)
+        self._end(RunState(state), exit_code, grace=_finish_grace())
 
     def _record(self, record: list[Any]) -> None:
         if self._state is not RunState.RUNNING:
             raise UsageError(f"run {self._id} is {self._state.value}; it can no longer change")
         self._writer.append(record)
 
-    def _end(self, state: RunState, exit_code: int) -> None:
+    def _end(self, state: RunState, exit_code: int, *, grace: float = 0.2) -> None:
         with self._finish_lock:
             if self._state is not RunState.RUNNING:
                 return
             self._state = state
         try:
+            if self._owner and grace > 0:
+                self._writer.flush()
+                procs.wait_for_child_writers(self._dir, grace)
             if self._capture is not None:
                 self._capture.stop()
                 self._capture = None
@@ -148,11 +155,8 @@ class Run:
             _diagnostics.warn_failure("finish", f"could not write the end of run {self._id}")
         finally:
             procs.unregister(self)
-            if self._owner:
-                if self._exit_watch is not None:
-                    self._exit_watch.uninstall()
-                if os.environ.get(ENV_ATTACH_DIR) == str(self._dir):
-                    del os.environ[ENV_ATTACH_DIR]
+            if self._exit_watch is not None:
+                self._exit_watch.uninstall()
             from tether import _api
 
             _api.forget(self)
@@ -176,7 +180,11 @@ class Run:
 
     # -- processes ---------------------------------------------------------------------------
     def _start_watching(self) -> None:
-        """In the creating process: mark the run failed/killed on exceptions and SIGTERM."""
+        """Mark this process's part of the run failed/killed on exceptions and SIGTERM.
+
+        In the creating process that ends the run; in a process that attached, it ends (and
+        writes out) that process's writer before the signal takes the process down.
+        """
         watch = ExitWatch(lambda state, code: self._end(RunState(state), code))
         watch.install()
         self._exit_watch = watch
@@ -213,6 +221,16 @@ class Run:
 
     def __repr__(self) -> str:
         return f"<tether.Run {self._id} {self._name!r} {self.state} writer={self._writer.label}>"
+
+
+def _finish_grace() -> float:
+    raw = os.environ.get("TETHER_FINISH_GRACE_S", "2")
+    try:
+        return max(0.0, float(raw))
+    except ValueError:
+        raise UsageError(
+            f"TETHER_FINISH_GRACE_S={raw!r} is not a number of seconds; set it to e.g. 2"
+        ) from None
 
 
 def writer_header(run_id: str, *, main: bool) -> dict[str, Any]:

@@ -22,7 +22,9 @@ import atexit
 import os
 import sys
 import threading
+import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tether import _diagnostics
@@ -33,6 +35,8 @@ if TYPE_CHECKING:
 _active: list[Run] = []
 _active_lock = threading.Lock()
 _hooks_installed = False
+# A child's segment unchanged this long holds everything the child logged (3 flush intervals).
+QUIET_S = 0.15
 
 
 def register(run: Run) -> None:
@@ -83,6 +87,70 @@ def exit_flush() -> None:
             _diagnostics.warn_failure("exit", "could not flush run data at exit")
 
 
+# -- children at finish ------------------------------------------------------------------
+def wait_for_child_writers(run_dir: Path, timeout: float) -> list[int]:
+    """Give this process's children that are still writing to ``run_dir`` time to finish.
+
+    A child counts as busy while it is alive and its segment changed within the last
+    ``QUIET_S`` (its flusher writes within one interval of a record, so a quiet segment
+    holds everything the child logged). Never waits longer than ``timeout``: whatever a
+    child writes afterwards still lands in its own segment. Returns the busy pids left.
+    """
+    me = os.getpid()
+    deadline = time.monotonic() + timeout
+    while True:
+        now = time.time()
+        busy = [
+            pid
+            for pid, mtime in _segment_writers(run_dir)
+            if pid != me and now - mtime < QUIET_S and _descends_from(pid, me)
+        ]
+        if not busy or time.monotonic() >= deadline:
+            return busy
+        time.sleep(0.02)
+
+
+def _segment_writers(run_dir: Path) -> list[tuple[int, float]]:
+    """``(pid, mtime)`` of every segment in ``run_dir``."""
+    from tether.store.format import SEGMENT_SUFFIX, SEGMENTS_DIR
+
+    found: list[tuple[int, float]] = []
+    directory = run_dir / SEGMENTS_DIR
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return found
+    for name in names:
+        if not name.endswith(SEGMENT_SUFFIX):
+            continue
+        parts = name[: -len(SEGMENT_SUFFIX)].rsplit("-", 2)
+        if len(parts) == 3 and parts[1].isdigit():
+            try:
+                found.append((int(parts[1]), os.stat(directory / name).st_mtime))
+            except OSError:
+                continue
+    return found
+
+
+def _descends_from(pid: int, ancestor: int) -> bool:
+    """Is live process ``pid`` a descendant of ``ancestor``? (Linux /proc; False elsewhere.)"""
+    for _ in range(64):
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as handle:
+                fields = handle.read().rsplit(b")", 1)[-1].split()
+        except OSError:
+            return False
+        if fields[0] in (b"Z", b"X"):
+            return False  # exited already
+        parent = int(fields[1])
+        if parent == ancestor:
+            return True
+        if parent <= 1:
+            return False
+        pid = parent
+    return False
+
+
 # -- labels ------------------------------------------------------------------------------
 def owner_label(explicit: str | None) -> Callable[[], str]:
     """The label of the process that created the run."""
@@ -101,6 +169,9 @@ def attached_label(explicit: str | None) -> Callable[[], str]:
         rank = _distributed_rank()
         if rank is None:
             rank = _env_rank()
+        worker = _dataloader_worker_id()
+        if worker is not None:  # a DataLoader worker started with the spawn context
+            return f"rank{rank}-worker{worker}" if rank is not None else f"worker{worker}"
         return f"rank{rank}" if rank is not None else f"pid{os.getpid()}"
 
     return resolve
@@ -118,6 +189,39 @@ def forked_label(parent_label: str) -> Callable[[], str]:
         return f"worker{worker}"
 
     return resolve
+
+
+def launcher_rank() -> tuple[int, int] | None:
+    """``(rank, world_size)`` when a launcher such as torchrun started this process."""
+    rank, world = os.environ.get("RANK"), os.environ.get("WORLD_SIZE")
+    if rank is None or world is None or not rank.isdigit() or not world.isdigit():
+        return None
+    if "TORCHELASTIC_RUN_ID" not in os.environ and "TETHER_RUN_ID" not in os.environ:
+        return None
+    return int(rank), int(world)
+
+
+def launcher_run_id() -> str:
+    """A run id every rank of one launch derives alike, so they all join one run.
+
+    torchrun gives all ranks the same rendezvous id and master address; with the default
+    rendezvous id ("none") the launching agent's pid tells launches apart on one node.
+    On several nodes, set ``TETHER_RUN_ID`` to a value the nodes share (a job id).
+    """
+    import hashlib
+
+    explicit = os.environ.get("TETHER_RUN_ID")
+    if explicit:
+        return explicit
+    parts = [
+        os.environ.get("TORCHELASTIC_RUN_ID", ""),
+        os.environ.get("MASTER_ADDR", ""),
+        os.environ.get("MASTER_PORT", ""),
+        os.environ.get("TORCHELASTIC_RESTART_COUNT", "0"),
+    ]
+    if parts[0] in ("", "none"):
+        parts.append(str(os.getppid()))
+    return "dist-" + hashlib.sha1("|".join(parts).encode()).hexdigest()[:10]
 
 
 def _env_rank() -> int | None:

@@ -168,6 +168,12 @@ class RunData:
         return max(steps) if steps else None
 
     @property
+    def main_next_step(self) -> int:
+        """Where the main writer's steps continue when the run is resumed."""
+        steps = [row[0] for s in self._segments if s.is_main for row in s.rows]
+        return max(steps) + 1 if steps else 0
+
+    @property
     def console(self) -> list[ConsoleLine]:
         """Console lines of every writer, ordered by time."""
         if self._console is None:
@@ -235,6 +241,9 @@ def _alive(segment: Segment) -> bool:
             return False
         except PermissionError:
             return True
+        now = process_start_ticks(pid)
+        if now == -1:
+            return False  # a zombie: exited, its parent has not reaped it yet
         recorded = segment.header.get("proc_start")
-        return recorded is None or process_start_ticks(pid) in (None, recorded)
+        return recorded is None or now in (None, recorded)
     return time.time() - segment.mtime < 3 * HEARTBEAT_S

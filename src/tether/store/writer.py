@@ -35,6 +35,7 @@ from tether.store import format as fmt
 
 FLUSH_INTERVAL_S: Final = 0.05
 HEARTBEAT_S: Final = 30.0
+LABEL_CHECK_S: Final = 0.25
 # Records per frame: keeps frames small, so a torn tail costs little.
 RECORDS_PER_FRAME: Final = 4096
 
@@ -64,6 +65,8 @@ class Writer:
         self._header = header
         self._label_fn = label
         self._label: str | None = None
+        self._label_open = True  # not yet known, or only a pid: look again now and then
+        self._label_checked = 0.0
         self._lock = threading.Lock()
         self._io_lock = threading.Lock()
         self._pending: list[Any] = []
@@ -83,6 +86,8 @@ class Writer:
     def log_row(self, values: dict[str, Any], step: int | None) -> int:
         """Queue one history row; returns the step it was given."""
         now = time.time()
+        if self._label_open and now - self._label_checked > LABEL_CHECK_S:
+            self._relabel(now)
         with self._lock:
             if step is None:
                 step = self._next_step
@@ -96,6 +101,10 @@ class Writer:
 
     def append(self, record: list[Any]) -> None:
         """Queue a non-row record (``[kind, ...]``), written in order with the rows."""
+        if self._label_open:
+            now = time.time()
+            if now - self._label_checked > LABEL_CHECK_S:
+                self._relabel(now)
         with self._lock:
             self._pending.append(record)
         if self._thread is None:
@@ -105,7 +114,22 @@ class Writer:
     def label(self) -> str:
         if self._label is None:
             self._label = self._label_fn()
+            self._label_open = is_provisional(self._label)
         return self._label
+
+    def _relabel(self, now: float) -> None:
+        # Called from user threads: what a process knows of its rank (torch.distributed's
+        # process group) can be per-thread, so the flusher thread cannot ask.
+        self._label_checked = now
+        if self._label is None:
+            _ = self.label
+            return
+        better = self._label_fn()
+        if better != self._label:
+            with self._lock:
+                self._pending.append([fmt.K_LABEL, better])
+            self._label = better
+        self._label_open = is_provisional(better)
 
     @property
     def next_step(self) -> int:
@@ -155,6 +179,9 @@ class Writer:
 
     def _run_flusher(self) -> None:
         main = threading.main_thread()
+        # Write the first records at once: the segment then exists for the parent to see
+        # (finish() waits for busy children), even in a child that lives only milliseconds.
+        self._drain()
         while not self._stop.wait(FLUSH_INTERVAL_S):
             self._drain()
             if not main.is_alive():
@@ -176,7 +203,7 @@ class Writer:
             with self._io_lock:
                 with self._lock:
                     pending, self._pending = self._pending, []
-                if pending or (self._label is not None and is_provisional(self._label)):
+                if pending:
                     self._encode(pending)
                 if self._unwritten:
                     return self._write_unwritten()
@@ -190,11 +217,6 @@ class Writer:
         records: list[Any] = []
         if self._next_seq == 0:
             records.append([fmt.K_HEADER, self._header_record()])
-        elif self._label is not None and is_provisional(self._label):
-            better = self._label_fn()
-            if better != self._label:
-                self._label = better
-                records.append([fmt.K_LABEL, better])
         schemas = self._schemas
         t0 = self.start_time
         for item in pending:
@@ -285,15 +307,20 @@ def _hostname() -> str:
 
 
 def process_start_ticks(pid: int) -> int | None:
-    """The kernel's start time of ``pid`` (Linux), to tell a live writer from a reused pid."""
+    """The kernel's start time of ``pid`` (Linux), to tell a live writer from a reused pid.
+
+    Returns -1 for a zombie (exited, not yet reaped): it writes nothing any more.
+    """
     try:
         with open(f"/proc/{pid}/stat", "rb") as handle:
             stat = handle.read()
     except OSError:
         return None
-    # Field 22 (starttime) counted after the ')' that closes the command name.
+    # Fields after the ')' that closes the command name: state is 3rd, starttime 22nd.
     fields = stat.rsplit(b")", 1)[-1].split()
     try:
+        if fields[0] in (b"Z", b"X"):
+            return -1
         return int(fields[19])
     except (IndexError, ValueError):
         return None
