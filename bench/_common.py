@@ -11,6 +11,7 @@ import datetime as dt
 import importlib.metadata
 import importlib.util
 import json
+import math
 import os
 import platform
 import shutil
@@ -56,7 +57,7 @@ def median(values: Iterable[float]) -> float:
 
 def fmt_num(value: float | None, digits: int = 3) -> str:
     """A number with ``digits`` significant digits and thousands separators."""
-    if value is None or value != value:
+    if value is None or math.isnan(value):
         return "n/a"
     if value == 0:
         return "0"
@@ -68,10 +69,10 @@ def fmt_num(value: float | None, digits: int = 3) -> str:
 
 
 def fmt_ratio(value: float | None, base: float | None) -> str:
-    """``value / base`` as ``×1.23`` (the tables' "vs tether" column)."""
-    if value is None or base is None or base == 0 or value != value or base != base:
+    """``value / base`` as ``x1.23`` (the tables' "vs tether" column)."""
+    if value is None or base is None or base == 0 or math.isnan(value) or math.isnan(base):
         return "n/a"
-    return f"×{fmt_num(value / base)}"
+    return f"x{fmt_num(value / base)}"
 
 
 def table(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
@@ -148,7 +149,7 @@ def scratch(prefix: str) -> Iterator[Path]:
 
 
 # -- children -----------------------------------------------------------------------------------
-class ChildFailed(RuntimeError):
+class ChildError(RuntimeError):
     pass
 
 
@@ -173,11 +174,11 @@ def run_child(
                 check=False,
             )
         except subprocess.TimeoutExpired as exc:
-            raise ChildFailed(f"{spec} timed out after {timeout:.0f} s") from exc
+            raise ChildError(f"{spec} timed out after {timeout:.0f} s") from exc
         wall = time.perf_counter() - start
     if proc.returncode != 0 or not result_path.exists():
         tail = log_path.read_text(errors="replace")[-3000:]
-        raise ChildFailed(f"{spec} exited {proc.returncode}:\n{tail}")
+        raise ChildError(f"{spec} exited {proc.returncode}:\n{tail}")
     return json.loads(result_path.read_text()), wall
 
 

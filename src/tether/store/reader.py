@@ -82,7 +82,10 @@ def read_segment(path: Path) -> Segment | None:
             elif kind == fmt.K_KEYS:
                 keys_by_schema[record[1]] = record[2]
             elif kind == fmt.K_HEADER:
-                segment = Segment(path=path, header=dict(record[1]))
+                if segment is None:
+                    segment = Segment(path=path, header=dict(record[1]))
+                else:  # repeated after the writer had to start its file again
+                    segment.header.update(record[1])
             elif segment is None:
                 continue
             elif kind == fmt.K_CONSOLE:

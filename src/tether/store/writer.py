@@ -251,16 +251,38 @@ class Writer:
         }
 
     def _open(self) -> None:
-        segments = self.run_dir / fmt.SEGMENTS_DIR
-        segments.mkdir(parents=True, exist_ok=True)
-        safe_label = "".join(c if c.isalnum() or c in "-_" else "_" for c in self.label)
-        self.path = segments / f"{safe_label}-{self.pid}-{self.writer_id}{fmt.SEGMENT_SUFFIX}"
+        """Open (or, after a failure, reopen) this writer's segment for appending.
+
+        A segment that is missing or empty on reopen (deleted under us) is started again
+        with the header and every row layout, so the frames still in memory stay readable.
+        """
+        if self.path is None:
+            segments = self.run_dir / fmt.SEGMENTS_DIR
+            safe_label = "".join(c if c.isalnum() or c in "-_" else "_" for c in self.label)
+            self.path = segments / f"{safe_label}-{self.pid}-{self.writer_id}{fmt.SEGMENT_SUFFIX}"
+        self.path.parent.mkdir(parents=True, exist_ok=True)
         flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_CLOEXEC", 0)
-        self._fd = os.open(self.path, flags, 0o644)
-        os.write(self._fd, fmt.MAGIC)
-        self._good_size = len(fmt.MAGIC)
+        fd = os.open(self.path, flags, 0o644)
+        size = os.fstat(fd).st_size
+        if size == 0:
+            preamble = fmt.MAGIC
+            if self._good_size:  # we had written before: the file was lost, not new
+                preamble += self._restart_frame()
+            os.write(fd, preamble)
+            size = len(preamble)
+        self._fd = fd
+        self._good_size = size
+
+    def _restart_frame(self) -> bytes:
+        records: list[Any] = [[fmt.K_HEADER, self._header_record()]]
+        records += [[fmt.K_KEYS, schema, list(keys)] for keys, schema in self._schemas.items()]
+        frame = fmt.encode_frame(self._next_seq, records)
+        self._next_seq += len(records)
+        return frame
 
     def _write_unwritten(self) -> bool:
+        if self._fd >= 0 and _unlinked(self._fd):
+            self._after_write_error()  # the file was deleted under us: start it again
         if self._fd < 0:
             self._open()
         fd = self._fd
@@ -272,8 +294,7 @@ class Writer:
                     written = os.write(fd, view)
                     view = view[written:]
             except OSError as exc:
-                self._truncate_torn_frame()
-                self.degraded = True
+                self._after_write_error()
                 warn_failure(
                     "write",
                     f"could not write to {self.path} ({exc.strerror or exc}); "
@@ -285,11 +306,26 @@ class Writer:
         self._last_write = time.monotonic()
         return True
 
-    def _truncate_torn_frame(self) -> None:
+    def _after_write_error(self) -> None:
+        # Cut a partly written frame off, so readers never meet a torn frame mid-file, and
+        # reopen on the next drain: that heals a closed descriptor or a deleted file.
+        self.degraded = True
         try:
             os.ftruncate(self._fd, self._good_size)
         except OSError:
             pass
+        try:
+            os.close(self._fd)
+        except OSError:
+            pass
+        self._fd = -1
+
+
+def _unlinked(fd: int) -> bool:
+    try:
+        return os.fstat(fd).st_nlink == 0
+    except OSError:
+        return True
 
 
 def is_provisional(label: str) -> bool:

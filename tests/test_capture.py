@@ -1,0 +1,254 @@
+"""Console capture: what it records, and that everything that looks at sys.stdout still works."""
+
+from __future__ import annotations
+
+import fcntl
+import io
+import os
+import pty
+import struct
+import subprocess
+import sys
+import termios
+import warnings
+from pathlib import Path
+
+import pytest
+
+import tether
+from tether.capture.lines import LineAssembler
+
+from .conftest import only_run, run_script, write_script
+
+
+def _lines(chunks: list[str]) -> list[str]:
+    out: list[str] = []
+    assembler = LineAssembler(out.append)
+    for chunk in chunks:
+        assembler.feed(chunk)
+    assembler.flush_partial()
+    return out
+
+
+def test_carriage_returns_fold_like_a_terminal() -> None:
+    bars = [f"\r{p:3d}%|{'#' * (p // 10):<10}|" for p in range(0, 101, 5)]
+    assert _lines(["start\n", *bars, "\n", "done\n"]) == ["start", "100%|##########|", "done"]
+    assert _lines(["abcdef\rXY\n"]) == ["XYcdef"]
+    assert _lines(["windows\r\n", "line\r\n"]) == ["windows", "line"]
+    assert _lines(["a", "b", "\nc"]) == ["ab", "c"]
+    assert _lines(["\x1b[31mred\x1b[0m\n"]) == ["\x1b[31mred\x1b[0m"]
+
+
+def test_print_is_recorded_and_still_reaches_the_stream(run_dir: Path) -> None:
+    real = sys.stdout
+    run = tether.init(dir=run_dir)
+    assert sys.stdout is not real
+    print("to stdout")
+    print("to stderr", file=sys.stderr)
+    sys.stdout.writelines(["a\n", "b\n"])
+    run.finish()
+    assert sys.stdout is real
+    console = [(c.stream, c.text) for c in tether.load_run(run.dir).console]
+    assert console == [
+        ("stdout", "to stdout"),
+        ("stderr", "to stderr"),
+        ("stdout", "a"),
+        ("stdout", "b"),
+    ]
+
+
+def test_proxy_behaves_like_the_stream_it_wraps(run_dir: Path) -> None:
+    real = sys.stdout
+    with tether.init(dir=run_dir):
+        proxy = sys.stdout
+        assert isinstance(proxy, io.TextIOBase)
+        for attribute in ("encoding", "errors", "line_buffering", "buffer", "closed", "name"):
+            assert getattr(proxy, attribute) == getattr(real, attribute), attribute
+        assert proxy.isatty() == real.isatty()
+        assert proxy.writable()
+        proxy.flush()
+        assert proxy.reconfigure == real.reconfigure  # type: ignore[attr-defined]
+
+
+def test_finish_leaves_a_later_wrapper_in_place(run_dir: Path) -> None:
+    real = sys.stdout
+
+    class Wrapper(io.TextIOBase):
+        def __init__(self, inner: object) -> None:
+            self.inner = inner
+
+        def write(self, text: str) -> int:
+            return self.inner.write(text)  # type: ignore[attr-defined,no-any-return]
+
+    run = tether.init(dir=run_dir)
+    ours = sys.stdout
+    theirs = Wrapper(ours)
+    sys.stdout = theirs
+    run.finish()
+    assert sys.stdout is theirs  # not ripped out from under them
+    print("after finish")  # still works, through our now pass-through proxy
+    sys.stdout = real
+    assert ours.__dict__["_tee"] is None
+    assert all(c.text != "after finish" for c in tether.load_run(run.dir).console)
+
+
+def test_nested_init_and_finish(run_dir: Path) -> None:
+    real = sys.stdout
+    outer = tether.init(dir=run_dir, name="outer")
+    print("outer 1")
+    inner = tether.init(dir=run_dir, name="inner")
+    print("inner 1")
+    inner.finish()
+    print("outer 2")
+    outer.finish()
+    assert sys.stdout is real
+    assert [c.text for c in tether.load_run(outer.dir).console] == ["outer 1", "outer 2"]
+    assert [c.text for c in tether.load_run(inner.dir).console] == ["inner 1"]
+
+
+def test_our_own_write_failure_never_reaches_the_caller(run_dir: Path) -> None:
+    run = tether.init(dir=run_dir)
+    run.log({"x": 1})
+    assert run.flush()
+    # The store breaks underneath us: the segment's descriptor now refuses writes (EBADF).
+    read_only = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(read_only, run._writer._fd)
+    os.close(read_only)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for i in range(100):
+            run.log({"x": i})
+            print("still printing")
+        assert run.flush() is False  # said, not raised
+    assert any(issubclass(w.category, tether.TetherWarning) for w in caught)
+    run.finish()  # reopens the segment: the data waited in memory
+    data = tether.load_run(run.dir)
+    assert len(data.history) == 101 and data.state == "finished"
+    assert data.writers[0].torn_bytes == 0
+
+
+def test_a_deleted_run_directory_is_written_again(run_dir: Path) -> None:
+    import shutil
+
+    run = tether.init(dir=run_dir, console="off")
+    run.log({"x": 0})
+    assert run.flush()
+    shutil.rmtree(run.dir)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for i in range(1, 10):
+            run.log({"x": i})
+        run.flush()
+    run.finish()
+    data = tether.load_run(run.dir)
+    assert [r["x"] for r in data.history] == list(range(1, 10))
+    assert data.state == "finished" and data.id == run.id
+
+
+COMPAT = """
+import faulthandler, logging, subprocess, sys
+early = logging.StreamHandler()          # made before init(): holds the real stderr
+logging.getLogger("early").addHandler(early)
+{imports}
+import tether
+run = tether.init(dir=".")
+{late_imports}
+from prompt_toolkit.output.defaults import create_output
+output = create_output()
+print("prompt_toolkit output:", type(output).__name__, output.get_size().columns > 0)
+from IPython.terminal.debugger import TerminalPdb
+TerminalPdb()  # builds a prompt_toolkit session on our sys.stdout
+faulthandler.enable()
+faulthandler.dump_traceback(all_threads=False)
+subprocess.run([sys.executable, "-c", "print('child inherits stdout')"], stdout=sys.stdout,
+               stderr=sys.stderr, check=True)
+logging.getLogger("early").warning("early handler works")
+from tqdm import tqdm
+for _ in tqdm(range(50), file=sys.stderr, mininterval=0, ascii=True):
+    pass
+import rich
+from rich.console import Console
+Console(force_terminal=True).print("[bold red]rich text[/]")
+run.finish()
+print("after finish")
+"""
+
+
+@pytest.mark.parametrize("order", ["ipdb-first", "ipdb-after-init"])
+def test_capture_compatibility_on_a_terminal(run_dir: Path, order: str) -> None:
+    imports, late = ("import ipdb", "") if order == "ipdb-first" else ("", "import ipdb")
+    script = write_script(run_dir, COMPAT.format(imports=imports, late_imports=late))
+    leader, follower = pty.openpty()
+    # A fresh pty is 0x0; tqdm and prompt_toolkit size their output from it.
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TETHER_")}
+    env["TERM"] = "xterm"
+    proc = subprocess.Popen(
+        [sys.executable, str(script)],
+        cwd=run_dir,
+        stdin=follower,
+        stdout=follower,
+        stderr=follower,
+        env=env,
+    )
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            data = os.read(leader, 65536)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    assert proc.wait(timeout=120) == 0
+    os.close(leader)
+    screen = b"".join(chunks).decode(errors="replace")
+    assert "prompt_toolkit output: Vt100_Output True" in screen
+    assert "Traceback" not in screen.split("Current thread")[0]
+    for text in ("child inherits stdout", "early handler works", "rich text", "after finish"):
+        assert text in screen
+    console = only_run(run_dir).console
+    texts = [line.text for line in console]
+    assert "prompt_toolkit output: Vt100_Output True" in texts
+    bars = [t for t in texts if "it/s]" in t or "50/50" in t]
+    assert len(bars) == 1 and "100%" in bars[0]  # the bar, folded to its last state
+    assert any("\x1b[" in t and "rich text" in t for t in texts)  # colours kept
+    assert "after finish" not in texts
+
+
+def test_fork_while_another_thread_prints_never_hangs(run_dir: Path) -> None:
+    result = run_script(
+        run_dir,
+        """
+        import multiprocessing as mp, sys, threading
+        import tether
+
+        def chatter(stop):
+            while not stop.is_set():
+                print("thread line")
+                sys.stderr.write("partial without newline ")
+
+        def child(i):
+            print(f"child {i}")
+
+        if __name__ == "__main__":
+            run = tether.init(dir=".")
+            stop = threading.Event()
+            thread = threading.Thread(target=chatter, args=(stop,))
+            thread.start()
+            ctx = mp.get_context("fork")
+            for i in range(30):
+                proc = ctx.Process(target=child, args=(i,))
+                proc.start()
+                proc.join(20)
+                assert proc.exitcode == 0, (i, proc.exitcode)
+            stop.set()
+            thread.join()
+            run.finish()
+        """,
+        timeout=120,
+    )
+    assert result.returncode == 0
+    texts = {line.text for line in only_run(run_dir).console}
+    assert {f"child {i}" for i in range(30)} <= texts
