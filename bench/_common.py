@@ -28,6 +28,10 @@ from typing import Any
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
 RESULTS = BENCH_DIR / "RESULTS.md"
+# Bytecode caches of everything the children import (git-ignored). Children write and reuse
+# them like any normal Python install would, even where the calling shell sets
+# PYTHONDONTWRITEBYTECODE, and without writing into the source tree.
+PYCACHE = BENCH_DIR / "_work" / "pycache"
 
 PEERS = ("wandb", "mlflow")
 
@@ -133,9 +137,12 @@ def child_env(tmp: Path) -> dict[str, str]:
             "WANDB_ARTIFACT_DIR": str(tmp / ".wandb-artifacts"),
             "MLFLOW_TRACKING_URI": f"sqlite:///{tmp}/mlflow.db",
             "GIT_PYTHON_REFRESH": "quiet",
+            "PYTHONPYCACHEPREFIX": str(PYCACHE),
         }
     )
+    # Measured as users run: stdout block-buffered when redirected, bytecode cached.
     env.pop("PYTHONUNBUFFERED", None)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     return env
 
 
@@ -199,6 +206,16 @@ def dir_bytes(path: Path) -> int:
 
 
 def max_rss_mib() -> float:
+    """Peak RSS of this process in MiB.
+
+    ``VmHWM`` (the peak of this process's own address space) rather than ``getrusage``'s
+    ``ru_maxrss``: on Linux the latter also carries the peak of the parent that forked this
+    process before ``exec``, which would charge the benchmark driver's memory to the child.
+    """
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
     import resource
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux

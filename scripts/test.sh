@@ -7,8 +7,8 @@ bash scripts/setup.sh dev
 # shellcheck disable=SC1091
 . .venv/bin/activate
 echo "==> ruff"
-ruff check src tests bench examples
-ruff format --check src tests bench examples
+ruff check
+ruff format --check
 echo "==> mypy --strict"
 mypy
 echo "==> pytest"
