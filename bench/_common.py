@@ -34,6 +34,7 @@ RESULTS = BENCH_DIR / "RESULTS.md"
 PYCACHE = BENCH_DIR / "_work" / "pycache"
 
 PEERS = ("wandb", "mlflow")
+KEYS = tuple(f"metric_{j}" for j in range(10))
 
 RESULTS_HEADER = """# tether benchmarks
 
@@ -87,6 +88,23 @@ def table(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
 
 def check(ok: bool) -> str:
     return "yes" if ok else "**NO**"
+
+
+def make_row(i: int) -> dict[str, float]:
+    """The row logged at step ``i``: 10 float scalars (built fresh for every call)."""
+    x = i * 1e-3
+    return {
+        "metric_0": x,
+        "metric_1": x + 1.0,
+        "metric_2": x + 2.0,
+        "metric_3": x + 3.0,
+        "metric_4": x + 4.0,
+        "metric_5": x + 5.0,
+        "metric_6": x + 6.0,
+        "metric_7": x + 7.0,
+        "metric_8": x + 8.0,
+        "metric_9": x + 9.0,
+    }
 
 
 # -- environment --------------------------------------------------------------------------------

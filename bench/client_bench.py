@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from _common import (
+    KEYS,
     ChildError,
     check,
     child_env,
@@ -33,6 +34,7 @@ from _common import (
     fmt_ratio,
     installed,
     machine_lines,
+    make_row,
     max_rss_mib,
     median,
     run_child,
@@ -46,7 +48,6 @@ from _common import (
 
 SCRIPT = Path(__file__).resolve()
 SECTION = "client_bench"
-KEYS = tuple(f"metric_{j}" for j in range(10))
 
 # Targets for tether's own figures.
 TARGET_IMPORT_MS = 50.0
@@ -61,23 +62,6 @@ LABELS = {
     "mlflow_sync": "MLflow (sqlite, sync)",
     "mlflow_async": "MLflow (sqlite, synchronous=False)",
 }
-
-
-def make_row(i: int) -> dict[str, float]:
-    """The row logged at step ``i``: 10 float scalars (built fresh for every call)."""
-    x = i * 1e-3
-    return {
-        "metric_0": x,
-        "metric_1": x + 1.0,
-        "metric_2": x + 2.0,
-        "metric_3": x + 3.0,
-        "metric_4": x + 4.0,
-        "metric_5": x + 5.0,
-        "metric_6": x + 6.0,
-        "metric_7": x + 7.0,
-        "metric_8": x + 8.0,
-        "metric_9": x + 9.0,
-    }
 
 
 # ============================================================================================

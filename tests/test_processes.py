@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
+
+import tether
+from tether.store import layout
 
 from .conftest import only_run, run_script
 
@@ -356,3 +361,72 @@ def test_fd_capture_records_c_level_and_subprocess_output(run_dir: Path) -> None
     } <= texts
     assert ("stdout", "after finish") not in texts
     assert os.environ.get("TETHER_CAPTURE_PIPES") is None
+
+
+def test_group_starts_one_run_per_process(run_dir: Path) -> None:
+    run_script(
+        run_dir,
+        """
+        import multiprocessing as mp
+        import tether
+
+        def child(index):
+            with tether.init(group="sweep", name=f"member-{index}") as run:
+                run.log({"index": index})
+
+        if __name__ == "__main__":
+            parent = tether.init(group="sweep", name="member-main")
+            procs = [mp.get_context("spawn").Process(target=child, args=(i,)) for i in range(2)]
+            for proc in procs:
+                proc.start()
+            for proc in procs:
+                proc.join(60)
+            parent.finish()
+        """,
+    )
+    runs = [tether.load_run(path) for path in layout.list_run_dirs(run_dir)]
+    assert sorted(r.name for r in runs) == ["member-0", "member-1", "member-main"]
+    assert {r.group for r in runs} == {"sweep"} and len({r.id for r in runs}) == 3
+    assert sorted(r.history[0]["index"] for r in runs if r.history) == [0, 1]
+
+
+def test_console_off_and_env_switch(run_dir: Path) -> None:
+    code = """
+    import sys, tether
+    real = sys.stdout
+    run = tether.init(dir=".")
+    assert (sys.stdout is real) == (sys.argv[1] == "off")
+    print("a line")
+    run.finish()
+    """
+    run_script(run_dir, code, env={"TETHER_CONSOLE": "off"}, args=["off"])
+    assert only_run(run_dir).console == []
+
+
+def test_logs_follow_tails_a_live_run(run_dir: Path) -> None:
+    script = run_dir / "live.py"
+    script.write_text(
+        "import time, tether\n"
+        "run = tether.init(dir='.')\n"
+        "for i in range(5):\n"
+        "    print(f'live {i}', flush=True)\n"
+        "    time.sleep(0.2)\n"
+        "run.finish()\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TETHER_")}
+    trainer = subprocess.Popen([sys.executable, str(script)], cwd=run_dir, env=env)
+    try:
+        deadline = time.monotonic() + 30
+        while not (run_dir / "tether").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        follow = subprocess.run(
+            [sys.executable, "-m", "tether.cli", "logs", "latest", "--follow", "--no-prefix"],
+            cwd=run_dir,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+    finally:
+        trainer.wait(timeout=60)
+    assert follow.stdout.split() == [word for i in range(5) for word in ("live", str(i))]
