@@ -11,5 +11,14 @@ ruff check
 ruff format --check
 echo "==> mypy --strict"
 mypy
+echo "==> postgresql"
+if url=$(bash scripts/postgres.sh); then
+  export TETHER_TEST_POSTGRES_URL="$url"
+elif [ "${CI:-}" = "true" ]; then
+  echo "PostgreSQL could not be started; CI needs it" >&2
+  exit 1
+else
+  echo "PostgreSQL unavailable: its tests will be skipped" >&2
+fi
 echo "==> pytest"
 python -m pytest "$@"

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 import tether
+from tether.server.testing import LiveServer
 
 
 @dataclass
@@ -84,3 +85,13 @@ def only_run(directory: Path) -> tether.RunData:
     dirs = layout.list_run_dirs(directory)
     assert len(dirs) == 1, dirs
     return tether.load_run(dirs[0])
+
+
+@pytest.fixture
+def live_server(tmp_path: Path) -> Iterator[LiveServer]:
+    """A real ``tether server`` (SQLite) on 127.0.0.1; ``.stop()``/``.start()`` restart it."""
+    server = LiveServer(tmp_path / "server-data").start()
+    try:
+        yield server
+    finally:
+        server.stop()

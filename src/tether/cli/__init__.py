@@ -7,6 +7,7 @@ import click
 from tether import __version__
 from tether.cli.logs import logs_command
 from tether.cli.runs import ls_command, show_command
+from tether.server.cli import server_group
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -18,6 +19,7 @@ def cli() -> None:
 cli.add_command(ls_command)
 cli.add_command(show_command)
 cli.add_command(logs_command)
+cli.add_command(server_group)
 
 
 def main() -> None:

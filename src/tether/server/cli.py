@@ -1,0 +1,99 @@
+"""``tether server``: run the server, and manage its users and keys."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from tether.server.config import ENV_ADMIN_KEY, ServerSettings, server_settings
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+
+@click.group("server", invoke_without_command=True)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8080, show_default=True, help="Port (0: any free port).")
+@click.option("--data-dir", type=click.Path(path_type=Path), help="Database and files.")
+@click.option("--database-url", help="postgresql://user@host/db (default: SQLite in data dir).")
+@click.pass_context
+def server_group(
+    ctx: click.Context, host: str, port: int, data_dir: Path | None, database_url: str | None
+) -> None:
+    """Run the tether server (FastAPI + uvicorn), or manage users and keys."""
+    ctx.obj = server_settings(data_dir, database_url)
+    if ctx.invoked_subcommand is None:
+        _serve(ctx.obj, host, port)
+
+
+def _serve(settings: ServerSettings, host: str, port: int) -> None:
+    import socket
+
+    import uvicorn
+
+    from tether.server.app import create_app
+    from tether.server.auth import bootstrap_admin
+
+    app = create_app(settings)
+    new_key = bootstrap_admin(app.state.engine, os.environ.get(ENV_ADMIN_KEY))
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    bound = sock.getsockname()[1]
+    url = f"http://{host}:{bound}"
+    if new_key:
+        click.echo(f"created user 'admin'; its API key (shown once): {new_key}")
+        click.echo(f"log in with:  tether login --host {url} {new_key}")
+    click.echo(f"tether server listening on {url} (data in {settings.data_dir})", err=True)
+    config = uvicorn.Config(app, log_level="warning", access_log=False)
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+@server_group.group("user")
+def user_group() -> None:
+    """Manage users."""
+
+
+@user_group.command("add")
+@click.argument("name")
+@click.option("--admin", is_flag=True, help="Make the user an administrator.")
+@click.pass_obj
+def user_add(settings: ServerSettings, name: str, admin: bool) -> None:
+    """Add user NAME and print its first API key."""
+    engine = _engine(settings)
+    from tether.server.auth import add_user, create_key
+
+    try:
+        add_user(engine, name, admin=admin)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(create_key(engine, name))
+
+
+@server_group.group("key")
+def key_group() -> None:
+    """Manage API keys."""
+
+
+@key_group.command("create")
+@click.argument("user")
+@click.pass_obj
+def key_create(settings: ServerSettings, user: str) -> None:
+    """Create an API key for USER and print it (shown once)."""
+    from tether.server.auth import create_key
+
+    try:
+        click.echo(create_key(_engine(settings), user))
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _engine(settings: ServerSettings) -> Engine:
+    from tether.server.storage.db import make_engine, migrate
+
+    engine = make_engine(settings.database_url)
+    migrate(engine)
+    return engine

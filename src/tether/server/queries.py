@@ -1,0 +1,276 @@
+"""Reading runs back out of the database: what the API and the UI ask for."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Connection, and_, func, select
+
+from tether.server.auth import User
+from tether.server.series import Series, decode_values
+from tether.server.storage.schema import (
+    console_lines,
+    metric_keys,
+    projects,
+    runs,
+    series_chunks,
+    writers,
+)
+
+
+class NotFoundError(Exception):
+    """The project or run does not exist for this user (or belongs to someone else)."""
+
+
+def list_projects(connection: Connection, user: User) -> list[dict[str, Any]]:
+    counts = (
+        select(runs.c.project_id, func.count().label("runs")).group_by(runs.c.project_id).subquery()
+    )
+    rows = connection.execute(
+        select(projects.c.name, projects.c.updated_at, counts.c.runs)
+        .outerjoin(counts, counts.c.project_id == projects.c.id)
+        .where(projects.c.owner_id == user.id)
+        .order_by(projects.c.name)
+    )
+    return [{"name": r.name, "runs": int(r.runs or 0), "updated_at": r.updated_at} for r in rows]
+
+
+def project_pk(connection: Connection, user: User, name: str) -> int:
+    found = connection.execute(
+        select(projects.c.id).where(projects.c.owner_id == user.id, projects.c.name == name)
+    ).scalar()
+    if found is None:
+        raise NotFoundError(f"no project {name!r} for user {user.name!r}")
+    return int(found)
+
+
+def run_row(connection: Connection, user: User, project: str, run_id: str) -> Any:
+    pk = project_pk(connection, user, project)
+    row = connection.execute(
+        select(runs).where(runs.c.project_id == pk, runs.c.run_id == run_id)
+    ).first()
+    if row is None:
+        raise NotFoundError(f"no run {run_id!r} in project {project!r}")
+    return row
+
+
+def run_json(row: Any, project: str, user: User, writer_count: int) -> dict[str, Any]:
+    summary = {**dict(row.summary), **dict(row.user_summary)}
+    end = row.end_time
+    return {
+        "id": row.run_id,
+        "name": row.name,
+        "project": project,
+        "user": user.name,
+        "state": row.state,
+        "group": row.group_name,
+        "job_type": row.job_type,
+        "tags": list(row.tags),
+        "notes": row.notes,
+        "config": dict(row.config),
+        "summary": summary,
+        "start_time": row.start_time,
+        "end_time": end,
+        "duration": (end if end is not None else row.updated_at) - row.start_time,
+        "last_step": row.last_step,
+        "host": row.host,
+        "writers": writer_count,
+        "updated_at": row.updated_at,
+    }
+
+
+def list_runs(
+    connection: Connection,
+    user: User,
+    project: str,
+    *,
+    state: str | None,
+    group: str | None,
+    tag: str | None,
+    search: str | None,
+    order: str,
+    limit: int,
+    offset: int,
+) -> dict[str, Any]:
+    pk = project_pk(connection, user, project)
+    conditions = [runs.c.project_id == pk]
+    if state:
+        conditions.append(runs.c.state == state)
+    if group:
+        conditions.append(runs.c.group_name == group)
+    if search:
+        conditions.append(runs.c.name.contains(search, autoescape=True))
+    where = and_(*conditions)
+    writer_counts = (
+        select(writers.c.run_pk, func.count().label("n")).group_by(writers.c.run_pk).subquery()
+    )
+    query = select(runs, writer_counts.c.n).outerjoin(
+        writer_counts, writer_counts.c.run_pk == runs.c.id
+    )
+    rows = list(connection.execute(query.where(where)))
+    if tag:
+        rows = [r for r in rows if tag in (r.tags or [])]
+    items = [run_json(r, project, user, int(r.n or 0)) for r in rows]
+    items.sort(key=_sort_key(order), reverse=order.startswith("-"))
+    return {"runs": items[offset : offset + limit], "total": len(items)}
+
+
+def _sort_key(order: str) -> Any:
+    field = order.lstrip("-")
+    if field.startswith(("summary.", "config.")):
+        section, key = field.split(".", 1)
+
+        def nested(item: dict[str, Any]) -> tuple[int, Any]:
+            value = item[section].get(key)
+            return _comparable(value)
+
+        return nested
+    return lambda item: _comparable(item.get(field))
+
+
+def _comparable(value: Any) -> tuple[int, Any]:
+    # Numbers before strings before missing values, whatever the direction.
+    if isinstance(value, bool):
+        return (0, float(value))
+    if isinstance(value, int | float):
+        return (0, float(value))
+    if value is None:
+        return (2, "")
+    return (1, str(value))
+
+
+def run_detail(connection: Connection, user: User, project: str, run_id: str) -> dict[str, Any]:
+    row = run_row(connection, user, project, run_id)
+    writer_rows = list(connection.execute(select(writers).where(writers.c.run_pk == row.id)))
+    keys = [
+        r.key
+        for r in connection.execute(
+            select(metric_keys.c.key)
+            .where(metric_keys.c.run_pk == row.id)
+            .order_by(metric_keys.c.id)
+        )
+    ]
+    detail = run_json(row, project, user, len(writer_rows))
+    detail["keys"] = keys
+    detail["writer_list"] = [
+        {
+            "id": w.writer_id,
+            "label": w.label,
+            "pid": w.pid,
+            "host": w.host,
+            "main": bool(w.main),
+            "rows": int(w.rows),
+            "state": w.final_state,
+        }
+        for w in writer_rows
+    ]
+    return detail
+
+
+def segment_offsets(
+    connection: Connection, user: User, project: str, run_id: str
+) -> dict[str, dict[str, int]]:
+    row = run_row(connection, user, project, run_id)
+    return {
+        w.writer_id: {"offset": int(w.received_bytes), "last_seq": int(w.last_seq)}
+        for w in connection.execute(select(writers).where(writers.c.run_pk == row.id))
+    }
+
+
+def history(
+    connection: Connection,
+    user: User,
+    project: str,
+    run_id: str,
+    *,
+    keys: list[str] | None,
+    writer: str | None,
+    samples: int | None,
+) -> dict[str, Any]:
+    row = run_row(connection, user, project, run_id)
+    query = (
+        select(
+            metric_keys.c.key,
+            writers.c.label,
+            series_chunks.c.kind,
+            series_chunks.c.steps,
+            series_chunks.c.times,
+            series_chunks.c.vals,
+        )
+        .join(metric_keys, metric_keys.c.id == series_chunks.c.key_id)
+        .join(writers, writers.c.id == series_chunks.c.writer_pk)
+        .where(series_chunks.c.run_pk == row.id)
+        .order_by(series_chunks.c.id)
+    )
+    if keys:
+        query = query.where(metric_keys.c.key.in_(keys))
+    if writer:
+        query = query.where(writers.c.label == writer)
+    parts: dict[tuple[str, str], list[Any]] = {}
+    for chunk in connection.execute(query):
+        parts.setdefault((chunk.key, chunk.label), []).append(chunk)
+    series = []
+    sampled = False
+    for (key, label), chunks in parts.items():
+        whole = Series(
+            key=key,
+            writer=label,
+            steps=np.concatenate([np.frombuffer(c.steps, dtype="<i8") for c in chunks]),
+            times=np.concatenate([np.frombuffer(c.times, dtype="<f8") for c in chunks]),
+            values=_concat_values(chunks),
+        ).sorted_by_step()
+        if samples is not None and len(whole.steps) > samples:
+            whole = whole.downsampled(samples)
+            sampled = True
+        series.append(whole.to_json())
+    return {"series": series, "sampled": sampled}
+
+
+def _concat_values(chunks: list[Any]) -> Any:
+    arrays = [decode_values(c.kind, c.vals) for c in chunks]
+    if all(a.dtype != object for a in arrays):
+        return np.concatenate(arrays)
+    return np.concatenate([a.astype(object) for a in arrays])
+
+
+def console(
+    connection: Connection,
+    user: User,
+    project: str,
+    run_id: str,
+    *,
+    writer: str | None,
+    stream: str | None,
+    after: int,
+    limit: int,
+) -> dict[str, Any]:
+    row = run_row(connection, user, project, run_id)
+    query = (
+        select(
+            console_lines.c.id,
+            writers.c.label,
+            console_lines.c.stream,
+            console_lines.c.text,
+            console_lines.c.time,
+        )
+        .join(writers, writers.c.id == console_lines.c.writer_pk)
+        .where(console_lines.c.run_pk == row.id, console_lines.c.id > after)
+        .order_by(console_lines.c.id)
+        .limit(limit)
+    )
+    if writer:
+        query = query.where(writers.c.label == writer)
+    if stream:
+        query = query.where(console_lines.c.stream == (1 if stream == "stdout" else 2))
+    lines = [
+        {
+            "id": r.id,
+            "writer": r.label,
+            "stream": "stdout" if r.stream == 1 else "stderr",
+            "text": r.text,
+            "time": r.time,
+        }
+        for r in connection.execute(query)
+    ]
+    return {"lines": lines, "next": lines[-1]["id"] if lines else after}

@@ -1,0 +1,115 @@
+"""Reading: who am I, projects, runs, history, console."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query
+
+from tether.server import queries
+from tether.server.deps import EngineDep, UserDep
+from tether.server.routes.ingest import ProjectPath, RunPath
+
+router = APIRouter()
+
+ORDER_PATTERN = r"^-?(start_time|name|state|duration|last_step|(summary|config)\.[^\s]{1,256})$"
+
+
+@router.get("/viewer")
+def viewer(user: UserDep) -> dict[str, Any]:
+    return {"user": user.name, "admin": user.admin}
+
+
+@router.get("/projects")
+def projects(user: UserDep, engine: EngineDep) -> list[dict[str, Any]]:
+    with engine.connect() as connection:
+        return queries.list_projects(connection, user)
+
+
+@router.get("/projects/{project}/runs")
+def runs(
+    project: ProjectPath,
+    user: UserDep,
+    engine: EngineDep,
+    state: Annotated[str | None, Query(max_length=16)] = None,
+    group: Annotated[str | None, Query(max_length=256)] = None,
+    tag: Annotated[str | None, Query(max_length=256)] = None,
+    search: Annotated[str | None, Query(max_length=256)] = None,
+    order: Annotated[str, Query(pattern=ORDER_PATTERN)] = "-start_time",
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 50,
+    offset: Annotated[int, Query(ge=0, le=2**31)] = 0,
+) -> dict[str, Any]:
+    with engine.connect() as connection:
+        try:
+            return queries.list_runs(
+                connection,
+                user,
+                project,
+                state=state,
+                group=group,
+                tag=tag,
+                search=search,
+                order=order,
+                limit=limit,
+                offset=offset,
+            )
+        except queries.NotFoundError as exc:
+            raise HTTPException(404, str(exc)) from None
+
+
+@router.get("/projects/{project}/runs/{run_id}")
+def run(project: ProjectPath, run_id: RunPath, user: UserDep, engine: EngineDep) -> dict[str, Any]:
+    with engine.connect() as connection:
+        try:
+            return queries.run_detail(connection, user, project, run_id)
+        except queries.NotFoundError as exc:
+            raise HTTPException(404, str(exc)) from None
+
+
+@router.get("/projects/{project}/runs/{run_id}/history")
+def history(
+    project: ProjectPath,
+    run_id: RunPath,
+    user: UserDep,
+    engine: EngineDep,
+    keys: Annotated[
+        str | None, Query(max_length=65536, description="Comma-separated keys.")
+    ] = None,
+    writer: Annotated[str | None, Query(max_length=128)] = None,
+    samples: Annotated[int | None, Query(ge=2, le=1_000_000)] = None,
+) -> dict[str, Any]:
+    wanted = [k for k in keys.split(",") if k] if keys else None
+    with engine.connect() as connection:
+        try:
+            return queries.history(
+                connection, user, project, run_id, keys=wanted, writer=writer, samples=samples
+            )
+        except queries.NotFoundError as exc:
+            raise HTTPException(404, str(exc)) from None
+
+
+@router.get("/projects/{project}/runs/{run_id}/console")
+def console(
+    project: ProjectPath,
+    run_id: RunPath,
+    user: UserDep,
+    engine: EngineDep,
+    writer: Annotated[str | None, Query(max_length=128)] = None,
+    stream: Annotated[str | None, Query(pattern="^(stdout|stderr)$")] = None,
+    after: Annotated[int, Query(ge=0, le=2**53)] = 0,
+    limit: Annotated[int, Query(ge=1, le=100_000)] = 1000,
+) -> dict[str, Any]:
+    with engine.connect() as connection:
+        try:
+            return queries.console(
+                connection,
+                user,
+                project,
+                run_id,
+                writer=writer,
+                stream=stream,
+                after=after,
+                limit=limit,
+            )
+        except queries.NotFoundError as exc:
+            raise HTTPException(404, str(exc)) from None

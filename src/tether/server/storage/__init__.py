@@ -1,0 +1,1 @@
+"""The server's database: schema, engine set-up and migrations."""

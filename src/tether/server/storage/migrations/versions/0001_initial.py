@@ -1,0 +1,38 @@
+"""The first schema: users, keys, projects, runs, writers, history chunks, console.
+
+Revision ID: 0001
+Revises:
+"""
+
+from alembic import op
+
+from tether.server.storage.schema import metadata
+
+revision = "0001"
+down_revision = None
+branch_labels = None
+depends_on = None
+
+# The baseline is the schema module as of this revision; later revisions are explicit
+# operations (op.add_column, ...) so that an upgrade never rebuilds a table with data.
+_TABLES = (
+    "users",
+    "api_keys",
+    "projects",
+    "runs",
+    "writers",
+    "row_schemas",
+    "metric_keys",
+    "series_chunks",
+    "console_lines",
+)
+
+
+def upgrade() -> None:
+    bind = op.get_bind()
+    metadata.create_all(bind, tables=[metadata.tables[name] for name in _TABLES])
+
+
+def downgrade() -> None:
+    bind = op.get_bind()
+    metadata.drop_all(bind, tables=[metadata.tables[name] for name in reversed(_TABLES)])

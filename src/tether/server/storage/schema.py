@@ -1,0 +1,150 @@
+"""The database schema, as SQLAlchemy Core tables (one ``MetaData`` for all).
+
+History is stored as *chunks*: for one (run, writer, key), the steps, times and values of one
+upload, as packed arrays. Reading a 1,000,000-point series is then a few hundred blob reads,
+and the server can downsample it with numpy instead of walking a million rows.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(128), nullable=False, unique=True),
+    Column("admin", Boolean, nullable=False, default=False),
+    Column("created_at", Float, nullable=False),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("prefix", String(16), nullable=False),
+    # sha256 of the key: keys are random, so a fast hash is enough and lookups stay O(1).
+    Column("digest", String(64), nullable=False, unique=True),
+    Column("created_at", Float, nullable=False),
+)
+
+projects = Table(
+    "projects",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("owner_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(128), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    UniqueConstraint("owner_id", "name", name="uq_project_owner_name"),
+)
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("project_id", Integer, ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    Column("run_id", String(64), nullable=False),
+    Column("name", String(256), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("group_name", String(256)),
+    Column("job_type", String(256)),
+    Column("tags", JSON, nullable=False),
+    Column("notes", Text),
+    Column("host", String(256)),
+    Column("config", JSON, nullable=False),
+    Column("summary", JSON, nullable=False),
+    Column("summary_times", JSON, nullable=False),
+    Column("user_summary", JSON, nullable=False),
+    Column("start_time", Float, nullable=False),
+    Column("end_time", Float),
+    Column("last_step", BigInteger),
+    Column("updated_at", Float, nullable=False),
+    Column("crashed", Boolean, nullable=False, default=False),
+    UniqueConstraint("project_id", "run_id", name="uq_run_project_id"),
+    Index("ix_runs_project_start", "project_id", "start_time"),
+)
+
+writers = Table(
+    "writers",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("run_pk", Integer, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("writer_id", String(64), nullable=False),
+    Column("label", String(128), nullable=False),
+    Column("pid", Integer),
+    Column("host", String(256)),
+    Column("main", Boolean, nullable=False, default=False),
+    Column("start_time", Float, nullable=False),
+    Column("received_bytes", BigInteger, nullable=False, default=0),
+    Column("last_seq", BigInteger, nullable=False, default=-1),
+    Column("rows", BigInteger, nullable=False, default=0),
+    Column("final_state", String(16)),
+    Column("final_time", Float),
+    Column("exit_code", Integer),
+    UniqueConstraint("run_pk", "writer_id", name="uq_writer_run_id"),
+)
+
+row_schemas = Table(
+    "row_schemas",
+    metadata,
+    Column("writer_pk", Integer, ForeignKey("writers.id", ondelete="CASCADE"), primary_key=True),
+    Column("schema_id", Integer, primary_key=True, autoincrement=False),
+    Column("key_names", JSON, nullable=False),
+)
+
+metric_keys = Table(
+    "metric_keys",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("run_pk", Integer, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("key", String(512), nullable=False),
+    UniqueConstraint("run_pk", "key", name="uq_metric_key"),
+)
+
+series_chunks = Table(
+    "series_chunks",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("run_pk", Integer, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("writer_pk", Integer, ForeignKey("writers.id", ondelete="CASCADE"), nullable=False),
+    Column("key_id", Integer, ForeignKey("metric_keys.id", ondelete="CASCADE"), nullable=False),
+    Column("count", Integer, nullable=False),
+    # "f8": values are little-endian float64; "mp": a msgpack list (strings, bools, None).
+    Column("kind", String(4), nullable=False),
+    Column("steps", LargeBinary, nullable=False),
+    Column("times", LargeBinary, nullable=False),
+    Column("vals", LargeBinary, nullable=False),
+    Index("ix_chunks_run_key", "run_pk", "key_id"),
+)
+
+console_lines = Table(
+    "console_lines",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("run_pk", Integer, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("writer_pk", Integer, ForeignKey("writers.id", ondelete="CASCADE"), nullable=False),
+    Column("time", Float, nullable=False),
+    Column("stream", SmallInteger, nullable=False),
+    Column("text", Text, nullable=False),
+    Index("ix_console_run_id", "run_pk", "id"),
+)

@@ -1,0 +1,84 @@
+"""Two server processes on one real PostgreSQL database serve the same runs consistently."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+import tether
+from tether.server.testing import LiveServer
+from tether.store import format as fmt
+
+ADMIN_URL = os.environ.get("TETHER_TEST_POSTGRES_URL")
+pytestmark = pytest.mark.skipif(
+    not ADMIN_URL, reason="TETHER_TEST_POSTGRES_URL not set (scripts/test.sh sets it)"
+)
+
+
+@pytest.fixture
+def database_url() -> Iterator[str]:
+    """A fresh database of our own, dropped afterwards."""
+    import psycopg
+
+    assert ADMIN_URL is not None
+    name = "tether_test_" + secrets.token_hex(4)
+    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {name}")
+    try:
+        yield ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    finally:
+        with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def test_two_servers_on_one_postgres(tmp_path: Path, database_url: str, run_dir: Path) -> None:
+    key = "tth_" + secrets.token_urlsafe(16)
+    one = LiveServer(tmp_path / "one", database_url=database_url, api_key=key)
+    two = LiveServer(tmp_path / "two", database_url=database_url, api_key=key)
+    # Started together: both migrate the same empty database at once.
+    starters = [threading.Thread(target=server.start) for server in (one, two)]
+    for thread in starters:
+        thread.start()
+    for thread in starters:
+        thread.join(120)
+    try:
+        with tether.init(project="pg", dir=run_dir, console="off") as run:
+            for i in range(20_000):
+                run.log({"loss": 1.0 / (i + 1), "acc": i / 20_000})
+        [segment] = list((run.dir / fmt.SEGMENTS_DIR).iterdir())
+        writer = segment.stem.rsplit("-", 1)[1]
+        data = segment.read_bytes()
+        url = f"/api/v1/projects/pg/runs/{run.id}/segments/{writer}"
+        results: list[int] = []
+
+        def upload(server: LiveServer) -> None:
+            with httpx.Client(base_url=server.base_url, headers=server.headers, timeout=60) as c:
+                for _ in range(5):  # both servers race on the same writer; losers retry
+                    response = c.put(url, content=data)
+                    if response.status_code == 200:
+                        results.append(response.json()["records"])
+                        return
+                    assert response.status_code == 409, response.text
+
+        racers = [threading.Thread(target=upload, args=(s,)) for s in (one, two)]
+        for thread in racers:
+            thread.start()
+        for thread in racers:
+            thread.join(120)
+        assert sorted(results)[0] == 0  # whoever came second stored nothing
+        for server in (one, two):
+            with httpx.Client(base_url=server.base_url, headers=server.headers) as c:
+                history = c.get(f"/api/v1/projects/pg/runs/{run.id}/history").json()
+                steps = {s["key"]: s["steps"] for s in history["series"]}
+                assert steps["loss"] == list(range(20_000)) == steps["acc"]
+                detail = c.get(f"/api/v1/projects/pg/runs/{run.id}").json()
+                assert detail["state"] == "finished" and detail["last_step"] == 19_999
+    finally:
+        one.stop()
+        two.stop()
