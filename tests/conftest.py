@@ -30,11 +30,18 @@ def run_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture(autouse=True)
-def _no_leaked_runs() -> Iterator[None]:
-    """Every test starts and ends with no active run and no exported run in the env."""
+def _no_leaked_runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Every test starts and ends with no active run and no exported run in the env, and
+    with a user config directory of its own (no login of the machine's user leaks in)."""
     for key in [k for k in os.environ if k.startswith("TETHER_")]:
         os.environ.pop(key)
+    saved_config_home = os.environ.get("XDG_CONFIG_HOME")
+    os.environ["XDG_CONFIG_HOME"] = str(tmp_path_factory.mktemp("config-home"))
     yield
+    if saved_config_home is None:
+        os.environ.pop("XDG_CONFIG_HOME", None)
+    else:
+        os.environ["XDG_CONFIG_HOME"] = saved_config_home
     while (run := tether.current_run()) is not None:
         run.finish()
     for key in [k for k in os.environ if k.startswith("TETHER_")]:

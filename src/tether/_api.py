@@ -181,6 +181,12 @@ def _start(settings: Settings, initial_config: dict[str, Any]) -> Run:
         first_step = previous.main_next_step
         name = name or previous.name
         initial_config = {**previous.config, **initial_config}
+    elif (remote := _remote_run(settings, run_id)) is not None:
+        last = remote.get("last_step")
+        first_step = int(last) + 1 if isinstance(last, int) else 0
+        name = name or str(remote.get("name") or run_id)
+        initial_config = {**dict(remote.get("config") or {}), **initial_config}
+        run_dir = runs_dir / layout.run_dir_name(run_id, start)
     else:
         if settings.resume == "must":
             raise UsageError(
@@ -232,8 +238,40 @@ def _start(settings: Settings, initial_config: dict[str, Any]) -> Run:
     os.environ[ENV_ATTACH_DIR] = str(run_dir)
     os.environ[ENV_ATTACH_PID] = str(os.getpid())
     _start_capture(run, settings.console)
+    if settings.client is not None:
+        from tether.sync.uploader import Uploader
+
+        run._uploader = Uploader(
+            run_dir,
+            project=settings.project,
+            run_id=run_id,
+            base_url=settings.client.base_url,
+            api_key=settings.client.api_key,
+        )
+        run._uploader.start()
     _push(run)
     return run
+
+
+def _remote_run(settings: Settings, run_id: str) -> dict[str, Any] | None:
+    """The server's copy of run ``run_id`` when resuming an online run that is not local."""
+    if settings.client is None or settings.resume not in ("allow", "must") or not settings.run_id:
+        return None
+    from tether.errors import TetherError
+    from tether.sync.http import HttpClient, NotFoundError, quote_part
+
+    path = f"/projects/{quote_part(settings.project)}/runs/{quote_part(run_id)}"
+    try:
+        with HttpClient(settings.client.base_url, settings.client.api_key) as client:
+            found = client.get_json(path)
+    except NotFoundError:
+        return None
+    except (TetherError, OSError) as exc:
+        raise UsageError(
+            f"tether.init(resume={settings.resume!r}): could not ask {settings.client.base_url} "
+            f"for run {run_id!r} ({exc}); retry, or resume offline with mode='offline'"
+        ) from exc
+    return found if isinstance(found, dict) else None
 
 
 def _start_capture(run: Run, console: str) -> None:

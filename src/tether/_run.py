@@ -64,6 +64,7 @@ class Run:
         self._finish_lock = threading.Lock()
         self._exit_watch: ExitWatch | None = None
         self._capture: Any = None
+        self._uploader: Any = None  # tether.sync.uploader.Uploader in online mode
         self.config = Config(self._record, config)
         self.summary = Summary(self._record)
 
@@ -151,6 +152,9 @@ class Run:
                 self._capture = None
             self._writer.append([fmt.K_FINAL, time.time(), state.value, exit_code])
             self._writer.close()
+            if self._uploader is not None:
+                # Killed: the process is going away, so wait briefly; `tether sync` does the rest.
+                self._finish_upload(3.0 if state is RunState.KILLED else None)
         except Exception:
             _diagnostics.warn_failure("finish", f"could not write the end of run {self._id}")
         finally:
@@ -160,6 +164,21 @@ class Run:
             from tether import _api
 
             _api.forget(self)
+
+    def _finish_upload(self, timeout: float | None) -> None:
+        """Online: wait for the upload a bounded time, then say how to send the rest."""
+        uploader, self._uploader = self._uploader, None
+        if timeout is None:
+            timeout = _seconds_from_env("TETHER_UPLOAD_TIMEOUT_S", 30.0)
+        try:
+            if not uploader.wait(timeout):
+                _diagnostics.warn_failure(
+                    "upload-finish",
+                    f"run {self._id}: {uploader.pending_bytes()} bytes are not on the server "
+                    f"yet; they are safe on disk, send them with `tether sync {self._dir}`",
+                )
+        finally:
+            uploader.stop()
 
     # -- context manager -------------------------------------------------------------------
     def __enter__(self) -> Run:
@@ -224,12 +243,18 @@ class Run:
 
 
 def _finish_grace() -> float:
-    raw = os.environ.get("TETHER_FINISH_GRACE_S", "2")
+    return _seconds_from_env("TETHER_FINISH_GRACE_S", 2.0)
+
+
+def _seconds_from_env(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
     try:
         return max(0.0, float(raw))
     except ValueError:
         raise UsageError(
-            f"TETHER_FINISH_GRACE_S={raw!r} is not a number of seconds; set it to e.g. 2"
+            f"{name}={raw!r} is not a number of seconds; set it to e.g. {default:g}"
         ) from None
 
 

@@ -1,4 +1,5 @@
-"""Run settings: arguments, then ``TETHER_*`` environment variables, then defaults.
+"""Run settings: arguments, then ``TETHER_*`` environment variables, then the directory's
+``tether/settings.json`` (``tether online|offline|disabled``), then defaults.
 
 Every environment variable tether reads is named here once. Values are read when ``init()``
 runs, never at import, and a bad value raises naming the variable and the accepted values.
@@ -8,10 +9,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from tether._client_config import ClientConfig, directory_mode, load_client_config
 from tether.errors import UsageError
 
 ENV_PROJECT: Final = "TETHER_PROJECT"
@@ -29,7 +31,7 @@ ENV_WRITER_LABEL: Final = "TETHER_WRITER_LABEL"
 # Set by init() so that spawned children attach to the parent's run (see procs.py).
 ENV_ATTACH_DIR: Final = "TETHER_ATTACH_RUN_DIR"
 
-MODES: Final = ("offline", "disabled")
+MODES: Final = ("online", "offline", "disabled")
 RESUME_MODES: Final = ("allow", "must", "never")
 CONSOLE_MODES: Final = ("wrap", "fd", "off")
 DEFAULT_PROJECT: Final = "default"
@@ -49,7 +51,8 @@ class Settings:
     resume: str | None
     console: str
     writer_label: str | None
-    extra: Mapping[str, str] = field(default_factory=dict)
+    # The server and key of an online run (None offline).
+    client: ClientConfig | None = None
 
     @property
     def runs_dir(self) -> Path:
@@ -88,13 +91,19 @@ def resolve(
 ) -> Settings:
     """Combine arguments and environment; arguments win."""
     env = os.environ if environ is None else environ
-    mode_value = _choice(mode, "", (*MODES, "online"), "mode") if mode is not None else None
+    root = Path(dir) if dir is not None else Path(env.get(ENV_DIR) or os.getcwd())
+    root = root.expanduser().absolute()
+    mode_value = _choice(mode, "", MODES, "mode") if mode is not None else None
     if mode_value is None:
-        mode_value = _choice(env.get(ENV_MODE), ENV_MODE, (*MODES, "online"), "mode")
-    if mode_value == "online":
+        mode_value = _choice(env.get(ENV_MODE), ENV_MODE, MODES, "mode")
+    client = load_client_config(env) if mode_value != "disabled" else None
+    if mode_value is None:
+        mode_value = directory_mode(root) or ("online" if client else "offline")
+    if mode_value == "online" and client is None:
         raise UsageError(
-            "tether.init(mode='online') needs the tether server, which this version does not "
-            "ship yet; use mode='offline' and upload later"
+            "tether.init(mode='online') needs a server and an API key: run "
+            "`tether login --host URL KEY`, or set TETHER_BASE_URL and TETHER_API_KEY; "
+            "or use mode='offline' and `tether sync` later"
         )
     if resume is True:
         resume = "allow"
@@ -121,11 +130,10 @@ def resolve(
     run_id = id if id is not None else env.get(ENV_RUN_ID)
     if run_id is not None:
         _check_run_id(run_id)
-    root = Path(dir) if dir is not None else Path(env.get(ENV_DIR) or os.getcwd())
     return Settings(
         project=project or env.get(ENV_PROJECT) or DEFAULT_PROJECT,
         name=name or env.get(ENV_NAME),
-        root=root.expanduser().absolute(),
+        root=root,
         mode=mode_value or "offline",
         group=group or env.get(ENV_GROUP),
         job_type=job_type or env.get(ENV_JOB_TYPE),
@@ -135,6 +143,7 @@ def resolve(
         resume=resume_value,
         console=console_value or "wrap",
         writer_label=writer_label or env.get(ENV_WRITER_LABEL),
+        client=client if mode_value == "online" else None,
     )
 
 

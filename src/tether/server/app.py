@@ -8,11 +8,12 @@ own refusals say what to do, and an unexpected exception is logged and answered 
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 import msgspec
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import FileResponse, JSONResponse, Response
 
 from tether import __version__
 from tether.server.config import ServerSettings
@@ -27,6 +28,28 @@ class FastJSONResponse(JSONResponse):
 
     def render(self, content: Any) -> bytes:
         return msgspec.json.encode(content)
+
+
+STATIC_DIR = Path(__file__).parent / "static"
+
+
+def _serve_ui(app: FastAPI) -> None:
+    """The built web UI at ``/``; every non-API path answers index.html (deep links)."""
+
+    @app.get("/{path:path}", include_in_schema=False)
+    def ui(path: str) -> Response:
+        if path.startswith("api/") or path == "api":
+            return JSONResponse({"detail": f"no API route /{path}; see /api/docs"}, 404)
+        index = STATIC_DIR / "index.html"
+        if not index.is_file():
+            return JSONResponse(
+                {"detail": "the web UI is not built: run scripts/build-web.sh", "api": "/api/v1"},
+                404,
+            )
+        candidate = (STATIC_DIR / path).resolve()
+        if path and candidate.is_file() and STATIC_DIR.resolve() in candidate.parents:
+            return FileResponse(candidate)
+        return FileResponse(index, headers={"Cache-Control": "no-cache"})
 
 
 def create_app(settings: ServerSettings) -> FastAPI:
@@ -49,6 +72,8 @@ def create_app(settings: ServerSettings) -> FastAPI:
     @app.get("/api/v1/health", include_in_schema=False)
     def health() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
+
+    _serve_ui(app)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:

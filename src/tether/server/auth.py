@@ -38,6 +38,13 @@ def user_for_key(connection: Connection, key: str) -> User | None:
     return None if row is None else User(id=row.id, name=row.name, admin=bool(row.admin))
 
 
+def user_by_name(connection: Connection, name: str) -> User | None:
+    row = connection.execute(
+        select(users.c.id, users.c.name, users.c.admin).where(users.c.name == name)
+    ).first()
+    return None if row is None else User(id=row.id, name=row.name, admin=bool(row.admin))
+
+
 def add_user(engine: Engine, name: str, *, admin: bool = False) -> User:
     if not name or len(name) > 128:
         raise ValueError("a user name must be 1-128 characters")

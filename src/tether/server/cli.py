@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -26,10 +27,18 @@ def server_group(
     """Run the tether server (FastAPI + uvicorn), or manage users and keys."""
     ctx.obj = server_settings(data_dir, database_url)
     if ctx.invoked_subcommand is None:
-        _serve(ctx.obj, host, port)
+        serve(ctx.obj, host, port)
 
 
-def _serve(settings: ServerSettings, host: str, port: int) -> None:
+def serve(
+    settings: ServerSettings,
+    host: str,
+    port: int,
+    *,
+    on_ready: Callable[[str, Engine], None] | None = None,
+    announce: bool = True,
+) -> None:
+    """Migrate, bootstrap the admin, listen on ``host:port`` and serve until interrupted."""
     import socket
 
     import uvicorn
@@ -41,13 +50,20 @@ def _serve(settings: ServerSettings, host: str, port: int) -> None:
     new_key = bootstrap_admin(app.state.engine, os.environ.get(ENV_ADMIN_KEY))
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    bound = sock.getsockname()[1]
-    url = f"http://{host}:{bound}"
-    if new_key:
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        raise click.ClickException(
+            f"cannot listen on {host}:{port} ({exc.strerror}); pick another --port (0: any)"
+        ) from exc
+    sock.listen(128)  # connections made before uvicorn runs wait in the backlog
+    url = f"http://{host}:{sock.getsockname()[1]}"
+    if new_key and announce:
         click.echo(f"created user 'admin'; its API key (shown once): {new_key}")
         click.echo(f"log in with:  tether login --host {url} {new_key}")
     click.echo(f"tether server listening on {url} (data in {settings.data_dir})", err=True)
+    if on_ready is not None:
+        on_ready(url, app.state.engine)
     config = uvicorn.Config(app, log_level="warning", access_log=False)
     uvicorn.Server(config).run(sockets=[sock])
 

@@ -18,6 +18,8 @@ class ServerSettings:
     data_dir: Path
     database_url: str
     max_body_bytes: int = MAX_BODY_BYTES
+    # `tether ui`: requests without a key act as this user (only ever bound to loopback).
+    local_user: str | None = None
 
     @property
     def files_dir(self) -> Path:

@@ -8,7 +8,7 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine
 
-from tether.server.auth import User, user_for_key
+from tether.server.auth import User, user_by_name, user_for_key
 
 _bearer = HTTPBearer(auto_error=False, description="An API key: `tether server key create`.")
 
@@ -25,6 +25,12 @@ def current_user(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> User:
     if credentials is None or not credentials.credentials:
+        local = request.app.state.settings.local_user
+        if local is not None:
+            with engine(request).connect() as connection:
+                user = user_by_name(connection, local)
+            if user is not None:
+                return user
         raise HTTPException(
             401,
             "missing API key: send 'Authorization: Bearer <key>' (`tether login` stores one)",

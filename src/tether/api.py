@@ -1,0 +1,334 @@
+"""Query a tether server from Python: projects, runs, and their history as pandas.
+
+>>> api = tether.Api()                                  # the server and key of `tether login`
+>>> runs = api.runs("mnist", filters={"state": "finished"}, order="-summary.acc")
+>>> runs.to_pandas()[["id", "name", "summary.acc"]]     # doctest: +SKIP
+>>> run = api.run("mnist/k3x9a1bq")
+>>> run.history(keys=["loss"], samples=1000)            # _step, _time, _writer, loss
+
+``import tether`` does not import this module, and this module imports neither httpx nor
+pandas until they are needed.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final
+
+from tether._client_config import configured_base_url, load_client_config, normalize_base_url
+from tether.errors import RunNotFoundError, UsageError
+from tether.store.run_data import ConsoleLine
+
+if TYPE_CHECKING:
+    import pandas
+
+    from tether.sync.http import HttpClient
+
+__all__ = ["Api", "Project", "RemoteRun", "RunList"]
+
+FILTERS: Final = ("state", "group", "tag", "search")
+PAGE_SIZE: Final = 200
+CONSOLE_PAGE: Final = 5000
+_NON_FINITE: Final = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+
+
+@dataclass(frozen=True)
+class Project:
+    name: str
+    runs: int
+    updated_at: float | None
+
+
+class Api:
+    """A client for one server and key; defaults to ``tether login``'s (or the environment's).
+
+    Raises ``UsageError`` when no key is configured.
+    """
+
+    def __init__(
+        self, base_url: str | None = None, api_key: str | None = None, *, timeout: float = 60.0
+    ) -> None:
+        if api_key is None:
+            config = load_client_config()
+            if config is None:
+                raise UsageError(
+                    "tether.Api(): no API key: run `tether login`, set TETHER_API_KEY, "
+                    "or pass Api(api_key=...)"
+                )
+            api_key = config.api_key
+        self.base_url = normalize_base_url(base_url) if base_url else configured_base_url()
+        self._api_key = api_key
+        self._timeout = timeout
+        self._client: HttpClient | None = None
+
+    @property
+    def client(self) -> HttpClient:
+        if self._client is None:
+            from tether.sync.http import HttpClient
+
+            self._client = HttpClient(self.base_url, self._api_key, timeout=self._timeout)
+        return self._client
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    def __enter__(self) -> Api:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<tether.Api {self.base_url}>"
+
+    def viewer(self) -> dict[str, Any]:
+        """Who the key belongs to: ``{"user": ..., "admin": ...}``."""
+        answer: dict[str, Any] = self.client.get_json("/viewer")
+        return answer
+
+    def projects(self) -> list[Project]:
+        """The projects this key's owner has, by name."""
+        return [
+            Project(name=p["name"], runs=int(p.get("runs", 0)), updated_at=p.get("updated_at"))
+            for p in self.client.get_json("/projects")
+        ]
+
+    def runs(
+        self,
+        project: str,
+        filters: dict[str, str] | None = None,
+        order: str | None = None,
+    ) -> RunList:
+        """The runs of ``project``, fetched page by page as they are iterated.
+
+        ``filters``: any of ``state``, ``group``, ``tag``, ``search`` (a part of the name).
+        ``order``: ``start_time``, ``name``, ``state``, ``duration``, ``last_step``,
+        ``summary.<key>`` or ``config.<key>``; ``-`` in front for descending.
+        """
+        params: dict[str, Any] = {}
+        for key, value in (filters or {}).items():
+            if key not in FILTERS:
+                raise UsageError(
+                    f"Api.runs(): unknown filter {key!r}; use any of {', '.join(FILTERS)}"
+                )
+            params[key] = value
+        if order is not None:
+            params["order"] = order
+        return RunList(self, project, params)
+
+    def run(self, path: str) -> RemoteRun:
+        """One run, by ``"project/run_id"``."""
+        project, sep, run_id = path.rpartition("/")
+        if not sep or not project or not run_id:
+            raise UsageError(
+                f"Api.run({path!r}): give 'project/run_id', e.g. 'mnist/k3x9a1bq' "
+                "(`tether ls` shows local ids)"
+            )
+        return RemoteRun(self, self._get_run(project, run_id))
+
+    def _get_run(self, project: str, run_id: str) -> dict[str, Any]:
+        from tether.sync.http import NotFoundError, quote_part
+
+        try:
+            data: dict[str, Any] = self.client.get_json(
+                f"/projects/{quote_part(project)}/runs/{quote_part(run_id)}"
+            )
+        except NotFoundError as exc:
+            raise RunNotFoundError(
+                f"no run {run_id!r} in project {project!r} on {self.base_url}; check the id "
+                "with Api().runs(project), or upload a local run with `tether sync`"
+            ) from exc
+        return data
+
+
+class RunList:
+    """The runs of a project: iterate, ``len()``, index, or ``to_pandas()``."""
+
+    def __init__(self, api: Api, project: str, params: dict[str, Any]) -> None:
+        self._api = api
+        self.project = project
+        self._params = params
+        self._runs: list[RemoteRun] = []
+        self._total: int | None = None
+
+    def _fetch_next(self) -> bool:
+        from tether.sync.http import NotFoundError, quote_part
+
+        if self._total is not None and len(self._runs) >= self._total:
+            return False
+        params = {**self._params, "limit": PAGE_SIZE, "offset": len(self._runs)}
+        try:
+            page = self._api.client.get_json(f"/projects/{quote_part(self.project)}/runs", params)
+        except NotFoundError as exc:
+            raise RunNotFoundError(
+                f"no project {self.project!r} on {self._api.base_url}; Api().projects() lists "
+                "yours (a project appears with its first upload)"
+            ) from exc
+        self._total = int(page.get("total", 0))
+        batch = [RemoteRun(self._api, item) for item in page.get("runs", [])]
+        self._runs.extend(batch)
+        if not batch:
+            self._total = len(self._runs)  # the list shrank while we paged
+        return bool(batch)
+
+    def __iter__(self) -> Iterator[RemoteRun]:
+        index = 0
+        while True:
+            while index < len(self._runs):
+                yield self._runs[index]
+                index += 1
+            if not self._fetch_next():
+                return
+
+    def __len__(self) -> int:
+        if self._total is None:
+            self._fetch_next()
+        return self._total or 0
+
+    def __getitem__(self, index: int) -> RemoteRun:
+        return list(self)[index]
+
+    def to_pandas(self) -> pandas.DataFrame:
+        """One row per run: its fields, then ``config.<key>`` and ``summary.<key>`` columns."""
+        pd = _pandas("RunList.to_pandas()")
+        records = []
+        for run in self:
+            record = {
+                field: run.data.get(field)
+                for field in ("id", "name", "state", "user", "group", "job_type", "tags")
+            }
+            for field in ("start_time", "end_time", "duration", "last_step", "host", "writers"):
+                record[field] = run.data.get(field)
+            record.update({f"config.{k}": v for k, v in run.config.items()})
+            record.update({f"summary.{k}": v for k, v in run.summary.items()})
+            records.append(record)
+        return pd.DataFrame.from_records(records)
+
+
+class RemoteRun:
+    """A run as the server has it; ``data`` holds every field of the API's ``Run``."""
+
+    def __init__(self, api: Api, data: dict[str, Any]) -> None:
+        self._api = api
+        self.data = data
+
+    @property
+    def id(self) -> str:
+        return str(self.data["id"])
+
+    @property
+    def name(self) -> str:
+        return str(self.data.get("name") or self.data["id"])
+
+    @property
+    def project(self) -> str:
+        return str(self.data.get("project", ""))
+
+    @property
+    def state(self) -> str:
+        """``running``, ``finished``, ``failed``, ``killed`` or ``crashed``."""
+        return str(self.data.get("state", ""))
+
+    @property
+    def config(self) -> dict[str, Any]:
+        return dict(self.data.get("config") or {})
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        return dict(self.data.get("summary") or {})
+
+    @property
+    def path(self) -> str:
+        return f"{self.project}/{self.id}"
+
+    def __repr__(self) -> str:
+        return f"<RemoteRun {self.path} {self.name!r} {self.state}>"
+
+    def refresh(self) -> RemoteRun:
+        """Fetch the run again (its state and summary change while it runs)."""
+        self.data = self._api._get_run(self.project, self.id)
+        return self
+
+    def _url(self, part: str) -> str:
+        from tether.sync.http import quote_part
+
+        return f"/projects/{quote_part(self.project)}/runs/{quote_part(self.id)}/{part}"
+
+    def history(
+        self,
+        keys: Sequence[str] | None = None,
+        *,
+        samples: int | None = None,
+        writer: str | None = None,
+    ) -> pandas.DataFrame:
+        """Logged rows as a DataFrame: ``_step``, ``_time``, ``_writer`` and one column a key.
+
+        ``samples`` asks the server for about that many points per series (each bucket's
+        minimum and maximum kept); without it every point comes back. ``writer`` keeps one
+        process's rows (``main``, ``rank1``...).
+        """
+        pd = _pandas("RemoteRun.history()")
+        if isinstance(keys, str):
+            raise UsageError(f"history(keys={keys!r}): pass a list of keys, e.g. [{keys!r}]")
+        params: dict[str, Any] = {}
+        if keys:
+            params["keys"] = ",".join(keys)
+        if samples is not None:
+            params["samples"] = samples
+        if writer is not None:
+            params["writer"] = writer
+        answer = self._api.client.get_json(self._url("history"), params)
+        rows: dict[tuple[str, int, float], dict[str, Any]] = {}
+        columns: dict[str, None] = dict.fromkeys(keys or ())
+        for series in answer.get("series", []):
+            key, label = series["key"], series["writer"]
+            columns[key] = None
+            values = _numbers_back(series["values"])
+            for step, when, value in zip(series["steps"], series["times"], values, strict=False):
+                row = rows.setdefault(
+                    (label, step, when), {"_step": step, "_time": when, "_writer": label}
+                )
+                row[key] = value
+        ordered = sorted(rows.values(), key=lambda r: (r["_time"], r["_step"]))
+        return pd.DataFrame.from_records(ordered, columns=["_step", "_time", "_writer", *columns])
+
+    def console(self, *, writer: str | None = None, stream: str | None = None) -> list[ConsoleLine]:
+        """Every console line (optionally of one writer or stream), in order."""
+        lines: list[ConsoleLine] = []
+        after = 0
+        while True:
+            params: dict[str, Any] = {"after": after, "limit": CONSOLE_PAGE}
+            if writer is not None:
+                params["writer"] = writer
+            if stream is not None:
+                params["stream"] = stream
+            page = self._api.client.get_json(self._url("console"), params)
+            batch = page.get("lines", [])
+            lines.extend(
+                ConsoleLine(writer=x["writer"], stream=x["stream"], text=x["text"], time=x["time"])
+                for x in batch
+            )
+            if len(batch) < CONSOLE_PAGE or page.get("next", after) == after:
+                return lines
+            after = int(page["next"])
+
+
+def _numbers_back(values: list[Any]) -> list[Any]:
+    """The server writes NaN and infinities as strings; a numeric series gets them back."""
+    if not any(isinstance(v, str) for v in values):
+        return values
+    if all(v is None or isinstance(v, int | float) or v in _NON_FINITE for v in values):
+        return [_NON_FINITE[v] if isinstance(v, str) else v for v in values]
+    return values
+
+
+def _pandas(where: str) -> Any:
+    try:
+        import pandas
+    except ImportError:
+        raise ImportError(f"{where} needs pandas: pip install 'tether[pandas]'") from None
+    return pandas
