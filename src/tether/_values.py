@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-import math
 import os
 from collections.abc import Mapping
 from typing import Any, Final
@@ -177,7 +176,3 @@ def config_mapping(source: object, *, where: str = "config") -> dict[str, Any]:
     return {
         _config_key(str(k), k, where): to_config_value(k, v, where=where) for k, v in items.items()
     }
-
-
-def is_finite_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)

@@ -17,6 +17,7 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 
 from tether import __version__
 from tether.server.config import ServerSettings
+from tether.server.queries import NotFoundError
 from tether.server.routes import ingest, runs
 from tether.server.storage.db import make_engine, migrate
 
@@ -74,6 +75,10 @@ def create_app(settings: ServerSettings) -> FastAPI:
         return {"status": "ok", "version": __version__}
 
     _serve_ui(app)
+
+    @app.exception_handler(NotFoundError)
+    async def not_found(request: Request, exc: NotFoundError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=404)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 
 from tether.server.deps import ID_PATTERN, PROJECT_PATTERN, EngineDep, UserDep
 from tether.server.ingest import IngestError, ingest_segment
-from tether.server.queries import NotFoundError, segment_offsets
+from tether.server.queries import segment_offsets
 
 router = APIRouter()
 
@@ -72,8 +72,5 @@ async def upload_segment(
 
 @router.get("/projects/{project}/runs/{run_id}/segments")
 def upload_state(project: ProjectPath, run_id: RunPath, user: UserDep, engine: EngineDep) -> Any:
-    try:
-        with engine.connect() as connection:
-            return segment_offsets(connection, user, project, run_id)
-    except NotFoundError as exc:
-        raise HTTPException(404, str(exc)) from None
+    with engine.connect() as connection:
+        return segment_offsets(connection, user, project, run_id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Query
 
 from tether.server import queries
 from tether.server.deps import EngineDep, UserDep
@@ -40,30 +40,24 @@ def runs(
     offset: Annotated[int, Query(ge=0, le=2**31)] = 0,
 ) -> dict[str, Any]:
     with engine.connect() as connection:
-        try:
-            return queries.list_runs(
-                connection,
-                user,
-                project,
-                state=state,
-                group=group,
-                tag=tag,
-                search=search,
-                order=order,
-                limit=limit,
-                offset=offset,
-            )
-        except queries.NotFoundError as exc:
-            raise HTTPException(404, str(exc)) from None
+        return queries.list_runs(
+            connection,
+            user,
+            project,
+            state=state,
+            group=group,
+            tag=tag,
+            search=search,
+            order=order,
+            limit=limit,
+            offset=offset,
+        )
 
 
 @router.get("/projects/{project}/runs/{run_id}")
 def run(project: ProjectPath, run_id: RunPath, user: UserDep, engine: EngineDep) -> dict[str, Any]:
     with engine.connect() as connection:
-        try:
-            return queries.run_detail(connection, user, project, run_id)
-        except queries.NotFoundError as exc:
-            raise HTTPException(404, str(exc)) from None
+        return queries.run_detail(connection, user, project, run_id)
 
 
 @router.get("/projects/{project}/runs/{run_id}/history")
@@ -80,12 +74,9 @@ def history(
 ) -> dict[str, Any]:
     wanted = [k for k in keys.split(",") if k] if keys else None
     with engine.connect() as connection:
-        try:
-            return queries.history(
-                connection, user, project, run_id, keys=wanted, writer=writer, samples=samples
-            )
-        except queries.NotFoundError as exc:
-            raise HTTPException(404, str(exc)) from None
+        return queries.history(
+            connection, user, project, run_id, keys=wanted, writer=writer, samples=samples
+        )
 
 
 @router.get("/projects/{project}/runs/{run_id}/console")
@@ -100,16 +91,13 @@ def console(
     limit: Annotated[int, Query(ge=1, le=100_000)] = 1000,
 ) -> dict[str, Any]:
     with engine.connect() as connection:
-        try:
-            return queries.console(
-                connection,
-                user,
-                project,
-                run_id,
-                writer=writer,
-                stream=stream,
-                after=after,
-                limit=limit,
-            )
-        except queries.NotFoundError as exc:
-            raise HTTPException(404, str(exc)) from None
+        return queries.console(
+            connection,
+            user,
+            project,
+            run_id,
+            writer=writer,
+            stream=stream,
+            after=after,
+            limit=limit,
+        )
