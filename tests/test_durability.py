@@ -181,3 +181,15 @@ def test_keys_stored_once_and_compact(run_dir: Path) -> None:
     assert size / 100_000 <= 16, f"{size / 100_000:.1f} bytes per point"
     raw = next((run.dir / fmt.SEGMENTS_DIR).iterdir()).read_bytes()
     assert raw.count(b"metric_3") == 1
+
+
+def test_raw_fork_child_leaving_through_os_exit_loses_nothing(run_dir: Path) -> None:
+    with tether.init(dir=run_dir, console="off") as run:
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - runs in the child
+            for i in range(10):
+                run.log({"child": i})
+            os._exit(0)  # no flush, no atexit, no thread join
+        os.waitpid(pid, 0)
+    rows = [r["child"] for r in tether.load_run(run.dir).history if "child" in r]
+    assert rows == list(range(10))

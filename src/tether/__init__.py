@@ -18,7 +18,22 @@ from tether.store.run_data import ConsoleLine, RunData, WriterInfo, load_run
 
 __version__ = "0.1.0"
 
+
+def __getattr__(name: str) -> object:
+    # tether.Api needs httpx and pandas: imported on first use, never by `import tether`.
+    if name == "Api":
+        from tether.api import Api
+
+        return Api
+    raise AttributeError(f"module 'tether' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), "Api"})
+
+
 __all__ = [
+    "Api",
     "Config",
     "ConsoleLine",
     "Run",

@@ -25,7 +25,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from tether import _diagnostics
 
@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 _active: list[Run] = []
 _active_lock = threading.Lock()
 _hooks_installed = False
+EXIT_FLUSH_TIMEOUT_S = 1.0
 # A child's segment unchanged this long holds everything the child logged (3 flush intervals).
 QUIET_S = 0.15
 
@@ -64,6 +65,28 @@ def _install_hooks() -> None:
     atexit.register(exit_flush)
     if hasattr(os, "register_at_fork"):
         os.register_at_fork(after_in_child=_after_fork_in_child)
+    _flush_before_os_exit()
+
+
+def _flush_before_os_exit() -> None:
+    """Make ``os._exit`` write out this process's buffers first (bounded, never raising).
+
+    A raw ``os.fork()`` child that ends with ``os._exit`` runs no ``atexit`` and joins no
+    thread: without this, its last flush interval of records would be lost. Installed once, by
+    the first ``init()`` (``import tether`` patches nothing).
+    """
+    real_exit = os._exit
+
+    def _exit(status: int) -> NoReturn:
+        try:
+            for run in list(_active):
+                run._writer.flush(timeout=EXIT_FLUSH_TIMEOUT_S)
+        except BaseException:
+            pass
+        real_exit(status)
+
+    _exit.__wrapped__ = real_exit  # type: ignore[attr-defined]
+    os._exit = _exit
 
 
 def _after_fork_in_child() -> None:

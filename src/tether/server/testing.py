@@ -12,6 +12,7 @@ import secrets
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from types import TracebackType
@@ -36,6 +37,7 @@ class LiveServer:
         self.port = port
         self.process: subprocess.Popen[str] | None = None
         self.base_url = ""
+        self.stderr_tail: list[str] = []
 
     @property
     def headers(self) -> dict[str, str]:
@@ -64,10 +66,18 @@ class LiveServer:
             if match:
                 self.base_url = match.group(1)
                 self.port = int(self.base_url.rsplit(":", 1)[1])
+                # Keep reading stderr: a server that logs a lot must never block on the pipe.
+                self.stderr_tail = lines
+                threading.Thread(target=self._drain, args=(self.process,), daemon=True).start()
                 self._wait_ready(deadline)
                 return self
         self.stop()
         raise RuntimeError("tether server did not start:\n" + "".join(lines))
+
+    def _drain(self, process: subprocess.Popen[str]) -> None:
+        assert process.stderr is not None
+        for line in process.stderr:
+            self.stderr_tail = [*self.stderr_tail[-200:], line]
 
     def _wait_ready(self, deadline: float) -> None:
         import httpx

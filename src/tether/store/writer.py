@@ -136,9 +136,12 @@ class Writer:
         return self._next_step
 
     # -- getting bytes to disk ----------------------------------------------------------
-    def flush(self) -> bool:
-        """Write everything queued so far; returns False if some of it could not be written."""
-        return self._drain()
+    def flush(self, timeout: float | None = None) -> bool:
+        """Write everything queued so far; returns False if some of it could not be written.
+
+        ``timeout`` bounds the wait for a drain already in progress on another thread.
+        """
+        return self._drain(timeout)
 
     def close(self) -> bool:
         """Flush, stop the flusher and close the file; idempotent."""
@@ -198,20 +201,23 @@ class Writer:
         except OSError:
             pass
 
-    def _drain(self) -> bool:
+    def _drain(self, timeout: float | None = None) -> bool:
+        if not self._io_lock.acquire(timeout=-1 if timeout is None else timeout):
+            return False
         try:
-            with self._io_lock:
-                with self._lock:
-                    pending, self._pending = self._pending, []
-                if pending:
-                    self._encode(pending)
-                if self._unwritten:
-                    return self._write_unwritten()
-                return True
+            with self._lock:
+                pending, self._pending = self._pending, []
+            if pending:
+                self._encode(pending)
+            if self._unwritten:
+                return self._write_unwritten()
+            return True
         except Exception as exc:  # our failure must never reach the training loop
             self.degraded = True
             warn_failure("write", f"could not write run data ({exc!r}); it is kept in memory")
             return False
+        finally:
+            self._io_lock.release()
 
     def _encode(self, pending: list[Any]) -> None:
         records: list[Any] = []
