@@ -98,7 +98,7 @@ def resolve(
         mode_value = _choice(env.get(ENV_MODE), ENV_MODE, MODES, "mode")
     client = load_client_config(env) if mode_value != "disabled" else None
     if mode_value is None:
-        mode_value = directory_mode(root) or ("online" if client else "offline")
+        mode_value, _ = default_mode(root, has_key=client is not None)
     if mode_value == "online" and client is None:
         raise UsageError(
             "tether.init(mode='online') needs a server and an API key: run "
@@ -145,6 +145,16 @@ def resolve(
         writer_label=writer_label or env.get(ENV_WRITER_LABEL),
         client=client if mode_value == "online" else None,
     )
+
+
+def default_mode(root: Path, *, has_key: bool) -> tuple[str, str]:
+    """The mode without an argument or ``TETHER_MODE``, and where it comes from."""
+    chosen = directory_mode(root)
+    if chosen is not None:
+        return chosen, str(root / "tether" / "settings.json")
+    if has_key:
+        return "online", "an API key is configured"
+    return "offline", "no API key configured"
 
 
 def _check_run_id(run_id: str) -> None:

@@ -13,7 +13,6 @@ from tether._client_config import (
     ENV_BASE_URL,
     config_path,
     configured_base_url,
-    directory_mode,
     forget_login,
     load_client_config,
     mask_key,
@@ -21,7 +20,7 @@ from tether._client_config import (
     save_login,
     set_directory_mode,
 )
-from tether._settings import ENV_DIR, ENV_MODE
+from tether._settings import ENV_DIR, ENV_MODE, default_mode
 from tether.cli.output import fail
 from tether.errors import TetherError
 from tether.store import layout
@@ -119,12 +118,7 @@ def _mode_for(root: Path, *, has_key: bool) -> tuple[str, str]:
     from_env = os.environ.get(ENV_MODE)
     if from_env:
         return from_env.strip().lower(), ENV_MODE
-    chosen = directory_mode(root)
-    if chosen is not None:
-        return chosen, str(root / layout.RUNS_DIRNAME / "settings.json")
-    if has_key:
-        return "online", "an API key is configured"
-    return "offline", "no API key configured"
+    return default_mode(root, has_key=has_key)
 
 
 def _mode_command(mode: str, help_text: str) -> click.Command:
