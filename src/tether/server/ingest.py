@@ -19,7 +19,7 @@ from sqlalchemy import Connection, Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from tether.server.auth import User
-from tether.server.series import encode_values, json_safe
+from tether.server.series import F8, encode_values, json_safe, min_max_lod
 from tether.server.storage.schema import (
     console_lines,
     metric_keys,
@@ -361,6 +361,13 @@ def _store_rows(
     last_step = run.last_step
     for key, (key_steps, key_times, key_values) in columns.items():
         kind, blob = encode_values(key_values)
+        steps_array = np.asarray(key_steps, dtype="<i8")
+        times_array = np.asarray(key_times, dtype="<f8")
+        lod = (
+            min_max_lod(steps_array, times_array, np.frombuffer(blob, dtype="<f8"))
+            if kind == F8
+            else None
+        )
         chunks.append(
             {
                 "run_pk": run.id,
@@ -368,9 +375,12 @@ def _store_rows(
                 "key_id": key_ids[key],
                 "count": len(key_values),
                 "kind": kind,
-                "steps": np.asarray(key_steps, dtype="<i8").tobytes(),
-                "times": np.asarray(key_times, dtype="<f8").tobytes(),
+                "steps": steps_array.tobytes(),
+                "times": times_array.tobytes(),
                 "vals": blob,
+                "lod_steps": lod[0] if lod else None,
+                "lod_times": lod[1] if lod else None,
+                "lod_vals": lod[2] if lod else None,
             }
         )
         latest = max(range(len(key_times)), key=lambda i: (key_times[i], i))  # last of the newest

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Connection, and_, func, select
+from sqlalchemy import Connection, and_, case, false, func, select, tuple_
 
 from tether.server.auth import User
-from tether.server.series import Series, decode_values
+from tether.server.series import LOD_BLOCK, Series, decode_values
 from tether.server.storage.schema import (
     console_lines,
     metric_keys,
@@ -189,46 +189,90 @@ def history(
     samples: int | None,
 ) -> dict[str, Any]:
     row = run_row(connection, user, project, run_id)
+    conditions = [series_chunks.c.run_pk == row.id]
+    if keys:
+        conditions.append(metric_keys.c.key.in_(keys))
+    if writer:
+        conditions.append(writers.c.label == writer)
+    joined = series_chunks.join(metric_keys, metric_keys.c.id == series_chunks.c.key_id).join(
+        writers, writers.c.id == series_chunks.c.writer_pk
+    )
+    coarse: set[tuple[int, int]] = set()
+    if samples is not None:
+        # Series long enough read only each chunk's coarse min/max copy (32x smaller).
+        counts = connection.execute(
+            select(
+                series_chunks.c.key_id, series_chunks.c.writer_pk, func.sum(series_chunks.c.count)
+            )
+            .select_from(joined)
+            .where(*conditions)
+            .group_by(series_chunks.c.key_id, series_chunks.c.writer_pk)
+        )
+        coarse = {(k, w) for k, w, n in counts if int(n) >= samples * LOD_BLOCK}
+    full = (series_chunks.c.steps, series_chunks.c.times, series_chunks.c.vals)
+    lod = (series_chunks.c.lod_steps, series_chunks.c.lod_times, series_chunks.c.lod_vals)
+    wants_lod = (
+        tuple_(series_chunks.c.key_id, series_chunks.c.writer_pk).in_(sorted(coarse))
+        if coarse
+        else false()
+    )
     query = (
         select(
+            series_chunks.c.id,
+            series_chunks.c.key_id,
+            series_chunks.c.writer_pk,
             metric_keys.c.key,
             writers.c.label,
             series_chunks.c.kind,
-            series_chunks.c.steps,
-            series_chunks.c.times,
-            series_chunks.c.vals,
+            # Full arrays only where the coarse copy is not wanted or does not exist.
+            *(
+                case((wants_lod & lod_column.is_not(None), None), else_=full_column).label(
+                    f"full_{full_column.name}"
+                )
+                for full_column, lod_column in zip(full, lod, strict=True)
+            ),
+            *(case((wants_lod, c), else_=None).label(c.name) for c in lod),
         )
-        .join(metric_keys, metric_keys.c.id == series_chunks.c.key_id)
-        .join(writers, writers.c.id == series_chunks.c.writer_pk)
-        .where(series_chunks.c.run_pk == row.id)
+        .select_from(joined)
+        .where(*conditions)
         .order_by(series_chunks.c.id)
     )
-    if keys:
-        query = query.where(metric_keys.c.key.in_(keys))
-    if writer:
-        query = query.where(writers.c.label == writer)
     parts: dict[tuple[str, str], list[Any]] = {}
     for chunk in connection.execute(query):
         parts.setdefault((chunk.key, chunk.label), []).append(chunk)
     series = []
     sampled = False
     for (key, label), chunks in parts.items():
+        use_lod = (chunks[0].key_id, chunks[0].writer_pk) in coarse
         whole = Series(
             key=key,
             writer=label,
-            steps=np.concatenate([np.frombuffer(c.steps, dtype="<i8") for c in chunks]),
-            times=np.concatenate([np.frombuffer(c.times, dtype="<f8") for c in chunks]),
-            values=_concat_values(chunks),
+            steps=np.concatenate([_blob(c, "steps", use_lod, "<i8") for c in chunks]),
+            times=np.concatenate([_blob(c, "times", use_lod, "<f8") for c in chunks]),
+            values=_concat_values(chunks, use_lod),
         ).sorted_by_step()
         if samples is not None and len(whole.steps) > samples:
             whole = whole.downsampled(samples)
+            sampled = True
+        elif use_lod:
             sampled = True
         series.append(whole.to_json())
     return {"series": series, "sampled": sampled}
 
 
-def _concat_values(chunks: list[Any]) -> Any:
-    arrays = [decode_values(c.kind, c.vals) for c in chunks]
+def _blob(chunk: Any, name: str, use_lod: bool, dtype: str) -> Any:
+    coarse = getattr(chunk, f"lod_{name}", None) if use_lod else None
+    blob = coarse if coarse is not None else getattr(chunk, f"full_{name}")
+    return np.frombuffer(blob, dtype=dtype)
+
+
+def _concat_values(chunks: list[Any], use_lod: bool) -> Any:
+    arrays = [
+        np.frombuffer(c.lod_vals, dtype="<f8")
+        if use_lod and getattr(c, "lod_vals", None) is not None
+        else decode_values(c.kind, c.full_vals)
+        for c in chunks
+    ]
     if all(a.dtype != object for a in arrays):
         return np.concatenate(arrays)
     return np.concatenate([a.astype(object) for a in arrays])

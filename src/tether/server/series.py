@@ -17,6 +17,8 @@ import numpy as np
 import numpy.typing as npt
 
 _FLOAT_EXACT = 2**53
+# A chunk's coarse copy keeps the minimum and maximum point of each block of this many points.
+LOD_BLOCK = 64
 
 F8 = "f8"
 MSGPACK = "mp"
@@ -38,6 +40,42 @@ def decode_values(kind: str, blob: bytes) -> npt.NDArray[Any]:
     return np.asarray(msgspec.msgpack.decode(blob), dtype=object)
 
 
+def min_max_lod(
+    steps: npt.NDArray[np.int64], times: npt.NDArray[np.float64], values: npt.NDArray[np.float64]
+) -> tuple[bytes, bytes, bytes] | None:
+    """The coarse copy of one numeric chunk: per block, its minimum and maximum point."""
+    count = len(values)
+    if count < 4 * LOD_BLOCK:
+        return None
+    starts = np.arange(0, count, LOD_BLOCK)
+    picked = np.concatenate([_extreme_indices(values, starts, count), [0, count - 1]])
+    keep = np.unique(picked)
+    return (
+        steps[keep].astype("<i8").tobytes(),
+        times[keep].astype("<f8").tobytes(),
+        values[keep].astype("<f8").tobytes(),
+    )
+
+
+def _extreme_indices(
+    values: npt.NDArray[np.float64], starts: npt.NDArray[np.int64], count: int
+) -> npt.NDArray[np.int64]:
+    """For each block ``[starts[i], starts[i+1])``: the index of its minimum and maximum."""
+    low = np.where(np.isnan(values), np.inf, values)
+    high = np.where(np.isnan(values), -np.inf, values)
+    mins = np.minimum.reduceat(low, starts)
+    maxs = np.maximum.reduceat(high, starts)
+    ends = np.append(starts[1:], count)
+    sizes = ends - starts
+    block_of = np.repeat(np.arange(len(starts)), sizes)
+    # The first position in each block where the value equals the block's extreme.
+    is_min = np.flatnonzero(low == mins[block_of])
+    is_max = np.flatnonzero(high == maxs[block_of])
+    first_min = is_min[np.unique(block_of[is_min], return_index=True)[1]]
+    first_max = is_max[np.unique(block_of[is_max], return_index=True)[1]]
+    return np.concatenate([first_min, first_max]).astype(np.int64)
+
+
 @dataclass
 class Series:
     key: str
@@ -47,6 +85,8 @@ class Series:
     values: npt.NDArray[Any]
 
     def sorted_by_step(self) -> Series:
+        if len(self.steps) < 2 or bool(np.all(self.steps[1:] >= self.steps[:-1])):
+            return self  # the usual case: logged in order, and a check is far cheaper than a sort
         order = np.argsort(self.steps, kind="stable")
         return Series(
             self.key, self.writer, self.steps[order], self.times[order], self.values[order]
@@ -55,26 +95,15 @@ class Series:
     def downsampled(self, samples: int) -> Series:
         """About ``samples`` points: per bucket, the minimum and the maximum (and the ends)."""
         count = len(self.steps)
-        if count <= samples or self.values.dtype == object:
-            return self if count <= samples else self._every_nth(samples)
+        if count <= samples:
+            return self
+        if self.values.dtype == object:
+            return self._every_nth(samples)
         buckets = max(1, samples // 2)
-        edges = np.linspace(0, count, buckets + 1).astype(np.int64)
+        starts = np.unique(np.linspace(0, count, buckets, endpoint=False).astype(np.int64))
         values = self.values.astype(np.float64)
-        low = np.where(np.isnan(values), np.inf, values)
-        high = np.where(np.isnan(values), -np.inf, values)
-        starts = edges[:-1]
-        mins = np.minimum.reduceat(low, starts)
-        maxs = np.maximum.reduceat(high, starts)
-        picked = [0, count - 1]
-        for index, start in enumerate(starts):
-            end = edges[index + 1]
-            if end <= start:
-                continue
-            window = low[start:end]
-            picked.append(int(start + np.argmax(window == mins[index])))
-            window = high[start:end]
-            picked.append(int(start + np.argmax(window == maxs[index])))
-        keep = np.unique(np.asarray(picked, dtype=np.int64))
+        picked = np.concatenate([_extreme_indices(values, starts, count), [0, count - 1]])
+        keep = np.unique(picked)
         return Series(self.key, self.writer, self.steps[keep], self.times[keep], self.values[keep])
 
     def _every_nth(self, samples: int) -> Series:

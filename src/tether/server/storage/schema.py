@@ -134,6 +134,11 @@ series_chunks = Table(
     Column("steps", LargeBinary, nullable=False),
     Column("times", LargeBinary, nullable=False),
     Column("vals", LargeBinary, nullable=False),
+    # A coarse copy for downsampled reads: each block's minimum and maximum point
+    # (``series.LOD_BLOCK`` points a block); NULL for small or non-numeric chunks.
+    Column("lod_steps", LargeBinary),
+    Column("lod_times", LargeBinary),
+    Column("lod_vals", LargeBinary),
     Index("ix_chunks_run_key", "run_pk", "key_id"),
 )
 

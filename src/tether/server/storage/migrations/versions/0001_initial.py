@@ -13,8 +13,9 @@ down_revision = None
 branch_labels = None
 depends_on = None
 
-# The baseline is the schema module as of this revision; later revisions are explicit
-# operations (op.add_column, ...) so that an upgrade never rebuilds a table with data.
+# The baseline creates the tables of schema.py as they are now, so a new database is complete
+# at once. Later revisions are explicit operations (op.add_column, ...) that skip what a newer
+# baseline already made: an upgrade never rebuilds a table that holds data.
 _TABLES = (
     "users",
     "api_keys",
