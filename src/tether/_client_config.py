@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -165,18 +164,18 @@ def _str_field(stored: Mapping[str, Any], key: str, path: Path) -> str | None:
 
 def _write_json(path: Path, data: dict[str, Any], *, private: bool) -> None:
     """Replace ``path`` atomically; a private file is never readable by others, not even briefly."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700 if private else 0o777)
-        fd, tmp = tempfile.mkstemp(prefix=".settings-", dir=path.parent)  # created 0600
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                os.fchmod(handle.fileno(), 0o600 if private else 0o644)  # a stale tmp's mode
                 json.dump(data, handle, indent=2, sort_keys=True)
                 handle.write("\n")
-            if not private:
-                os.chmod(tmp, 0o644)
             os.replace(tmp, path)
         except BaseException:
-            Path(tmp).unlink(missing_ok=True)
+            tmp.unlink(missing_ok=True)
             raise
     except OSError as exc:
         raise UsageError(

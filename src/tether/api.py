@@ -1,10 +1,10 @@
 """Query a tether server from Python: projects, runs, and their history as pandas.
 
->>> api = tether.Api()                                  # the server and key of `tether login`
->>> runs = api.runs("mnist", filters={"state": "finished"}, order="-summary.acc")
->>> runs.to_pandas()[["id", "name", "summary.acc"]]     # doctest: +SKIP
->>> run = api.run("mnist/k3x9a1bq")
->>> run.history(keys=["loss"], samples=1000)            # _step, _time, _writer, loss
+>>> api = tether.Api()  # the server and key of `tether login`             # doctest: +SKIP
+>>> runs = api.runs("mnist", filters={"state": "finished"}, order="-summary.acc")  # doctest: +SKIP
+>>> runs.to_pandas()[["id", "name", "summary.acc"]]                        # doctest: +SKIP
+>>> run = api.run("mnist/k3x9a1bq")                                         # doctest: +SKIP
+>>> run.history(keys=["loss"], samples=1000)  # _step, _time, _writer, loss  # doctest: +SKIP
 
 ``import tether`` does not import this module, and this module imports neither httpx nor
 pandas until they are needed.

@@ -113,7 +113,7 @@ def test_sync_killed_mid_upload_then_run_again(logged_in: Cli, api: Api, run_dir
         """
         import tether
         with tether.init(project="big", console="off", mode="offline") as run:
-            for i in range(150_000):
+            for i in range(100_000):
                 run.log({f"k{j}": i + j / 10 for j in range(10)})
         """,
         timeout=120,
@@ -143,8 +143,30 @@ def test_sync_killed_mid_upload_then_run_again(logged_in: Cli, api: Api, run_dir
     assert again["bytes"] <= size - sent_before  # never more than what was missing
     run_id = run_path.name.rsplit("-", 1)[1]
     counts = history_counts(api, "big", run_id)
-    assert counts[("k0", "main")] == list(range(150_000))
-    assert counts[("k9", "main")] == list(range(150_000))
+    assert counts[("k0", "main")] == list(range(100_000))
+    assert counts[("k9", "main")] == list(range(100_000))
+
+
+def test_two_syncs_at_once_store_everything_once(logged_in: Cli, api: Api, run_dir: Path) -> None:
+    runs = [make_run(run_dir, rows=2000) for _ in range(3)]
+    syncs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "tether.cli", "sync", "--json"],
+            cwd=run_dir,
+            env=logged_in.env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    outputs = [proc.communicate(timeout=120) for proc in syncs]
+    assert [proc.returncode for proc in syncs] == [0, 0], outputs
+    reports = [json.loads(stdout) for stdout, _ in outputs]
+    for run in runs:
+        counts = history_counts(api, "proj", run.id)
+        assert counts[("loss", "main")] == list(range(2000))
+    assert sum(r["records"] for r in reports) == 3 * (2000 + 6)
 
 
 def test_crashed_run_is_marked_crashed(live_server: LiveServer, api: Api, run_dir: Path) -> None:

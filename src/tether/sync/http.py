@@ -26,8 +26,9 @@ if TYPE_CHECKING:
 API_PREFIX: Final = "/api/v1"
 CONNECT_TIMEOUT_S: Final = 5.0
 READ_TIMEOUT_S: Final = 60.0
-# Statuses worth trying again later: the request was fine, the server was not (yet).
-RETRYABLE_STATUSES: Final = frozenset({408, 425, 429, 500, 502, 503, 504})
+# Statuses worth trying again later: the request was fine, the server was not (yet), or
+# another upload raced this one (a 409 without an offset).
+RETRYABLE_STATUSES: Final = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
 
 
 class ServerError(TetherError):

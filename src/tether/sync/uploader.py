@@ -44,8 +44,8 @@ class Uploader:
     >>> uploader = Uploader(run.dir, project="mnist", run_id=run.id,    # doctest: +SKIP
     ...                     base_url="http://127.0.0.1:8080", api_key=key)
     >>> uploader.start()                                                # doctest: +SKIP
-    >>> uploader.wait(timeout=30.0)  # at finish(): True once the server has it all
-    >>> uploader.stop()
+    >>> uploader.wait(timeout=30.0)  # True once the server has it all  # doctest: +SKIP
+    >>> uploader.stop()                                                 # doctest: +SKIP
     """
 
     def __init__(
@@ -56,7 +56,8 @@ class Uploader:
         self._api_key = api_key
         self._upload = RunUpload(self.run_dir, project=project, run_id=run_id, base_url=base_url)
         self._pid = os.getpid()
-        self._lock = threading.Lock()
+        # Reentrant: a signal handler that finishes the run may call wait() inside wait().
+        self._lock = threading.RLock()
         self._done = threading.Condition(self._lock)
         self._wake = threading.Event()
         self._stopping = threading.Event()
