@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy import Connection, Engine, Table, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from tether.server.auth import User
@@ -155,59 +155,56 @@ def _frames(body: bytes, offset: int) -> list[fmt.Frame]:
 
 
 def _project(connection: Connection, user: User, name: str, now: float) -> int:
-    found = connection.execute(
-        select(projects.c.id).where(projects.c.owner_id == user.id, projects.c.name == name)
-    ).scalar()
-    if found is not None:
-        return int(found)
-    inserted = connection.execute(
-        insert(projects).values(owner_id=user.id, name=name, created_at=now, updated_at=now)
-    ).inserted_primary_key
-    assert inserted is not None
-    return int(inserted[0])
+    row = _get_or_insert(
+        connection,
+        projects,
+        {"owner_id": user.id, "name": name},
+        {"created_at": now, "updated_at": now},
+    )
+    return int(row.id)
 
 
 def _run(connection: Connection, project_pk: int, run_id: str, now: float) -> Any:
-    query = select(runs).where(runs.c.project_id == project_pk, runs.c.run_id == run_id)
-    row = connection.execute(query).first()
-    if row is not None:
-        return row
-    connection.execute(
-        insert(runs).values(
-            project_id=project_pk,
-            run_id=run_id,
-            name=run_id,
-            state="running",
-            tags=[],
-            config={},
-            summary={},
-            summary_times={},
-            user_summary={},
-            start_time=now,
-            updated_at=now,
-            crashed=False,
-        )
-    )
-    return connection.execute(query).one()
+    fresh = {
+        "name": run_id,
+        "state": "running",
+        "tags": [],
+        "config": {},
+        "summary": {},
+        "summary_times": {},
+        "user_summary": {},
+        "start_time": now,
+        "updated_at": now,
+        "crashed": False,
+    }
+    return _get_or_insert(connection, runs, {"project_id": project_pk, "run_id": run_id}, fresh)
 
 
 def _writer(connection: Connection, run_pk: int, writer_id: str, now: float) -> Any:
-    query = select(writers).where(writers.c.run_pk == run_pk, writers.c.writer_id == writer_id)
+    fresh = {
+        "label": "?",
+        "main": False,
+        "start_time": now,
+        "received_bytes": 0,
+        "last_seq": -1,
+        "rows": 0,
+    }
+    return _get_or_insert(connection, writers, {"run_pk": run_pk, "writer_id": writer_id}, fresh)
+
+
+def _get_or_insert(
+    connection: Connection, table: Table, key: dict[str, Any], fresh: dict[str, Any]
+) -> Any:
+    """The row of ``table`` with these ``key`` values, inserted with ``fresh`` if missing.
+
+    A concurrent insert of the same key makes this transaction fail on the unique constraint;
+    the caller answers 409 and the client retries, finding the row.
+    """
+    query = select(table).where(*(table.c[name] == value for name, value in key.items()))
     row = connection.execute(query).first()
     if row is not None:
         return row
-    connection.execute(
-        insert(writers).values(
-            run_pk=run_pk,
-            writer_id=writer_id,
-            label="?",
-            main=False,
-            start_time=now,
-            received_bytes=0,
-            last_seq=-1,
-            rows=0,
-        )
-    )
+    connection.execute(insert(table).values(**key, **fresh))
     return connection.execute(query).one()
 
 
