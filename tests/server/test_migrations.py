@@ -38,7 +38,7 @@ def test_upgrade_from_0001_keeps_history(tmp_path: Path, run_dir: Path) -> None:
     assert {"lod_steps", "lod_times", "lod_vals"} <= columns
     with engine.connect() as connection:
         assert (
-            connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0002"
+            connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0003"
         )
     engine.dispose()
     with LiveServer(data_dir, api_key=key) as server:

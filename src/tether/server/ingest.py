@@ -380,10 +380,12 @@ def _store_rows(
                 "lod_vals": lod[2] if lod else None,
             }
         )
-        latest = max(range(len(key_times)), key=lambda i: (key_times[i], i))  # last of the newest
-        if key_times[latest] >= summary_times.get(key, float("-inf")):
+        # The newest point (the last one logged at that time): one pass in numpy.
+        latest = len(times_array) - 1 - int(np.argmax(times_array[::-1]))
+        newest = float(times_array[latest])
+        if newest >= summary_times.get(key, float("-inf")):
             summary[key] = json_safe(key_values[latest])
-            summary_times[key] = key_times[latest]
+            summary_times[key] = newest
         top = max(key_steps)
         last_step = top if last_step is None else max(int(last_step), top)
     connection.execute(insert(series_chunks), chunks)
