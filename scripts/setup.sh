@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set up everything tether needs on a fresh machine, idempotently:
-# a .venv, the CPU build of torch (installed first, so nothing pulls a CUDA build), and the
-# package with its extras. Usage: scripts/setup.sh [EXTRAS]   (default: dev)
+# a .venv, the CPU build of torch (installed first, so nothing pulls a CUDA build), the
+# package with its extras, the training frameworks the integrations are tested against, and
+# the web UI (built into the package). Usage: scripts/setup.sh [EXTRAS]   (default: dev)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 extras="${1:-dev}"
@@ -20,4 +21,11 @@ if ! python -c "import torch" 2>/dev/null; then
   python -m pip install --quiet torch==2.13.0
 fi
 echo "==> installing tether[$extras]"
-python -m pip install --quiet -e ".[$extras]"
+python -m pip install --quiet -e ".[$extras]" "torch==$(python -c 'import torch; print(torch.__version__.split("+")[0])')"
+if [ "$extras" = "dev" ] && [ -f scripts/install-frameworks.sh ]; then
+  echo "==> installing the training frameworks (Lightning, fastai, Transformers, Keras)"
+  bash scripts/install-frameworks.sh
+fi
+if [ -f scripts/build-web.sh ]; then
+  bash scripts/build-web.sh
+fi

@@ -11,6 +11,11 @@ ruff check
 ruff format --check
 echo "==> mypy --strict"
 mypy
+echo "==> chromium (browser tests)"
+if ! bash scripts/chromium.sh && [ "${CI:-}" = "true" ]; then
+  echo "chromium could not be installed; CI needs it" >&2
+  exit 1
+fi
 echo "==> postgresql"
 if url=$(bash scripts/postgres.sh); then
   export TETHER_TEST_POSTGRES_URL="$url"

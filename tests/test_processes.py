@@ -430,3 +430,31 @@ def test_logs_follow_tails_a_live_run(run_dir: Path) -> None:
     finally:
         trainer.wait(timeout=60)
     assert follow.stdout.split() == [word for i in range(5) for word in ("live", str(i))]
+
+
+def test_fork_child_that_sets_up_its_process_group_is_labelled_by_rank(run_dir: Path) -> None:
+    run_script(
+        run_dir,
+        """
+        import os, socket, time
+        import torch.distributed as dist
+        import tether
+
+        run = tether.init(dir=".")
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        if os.fork() == 0:  # Lightning's ddp_fork: the child becomes a rank itself
+            dist.init_process_group(
+                "gloo", init_method=f"tcp://127.0.0.1:{port}", rank=0, world_size=1
+            )
+            for i in range(5):
+                run.log({"x": i})
+                time.sleep(0.3)
+            os._exit(0)
+        os.wait()
+        run.finish()
+        """,
+    )
+    labels = sorted(w.label for w in only_run(run_dir).writers)
+    assert labels == ["main", "rank0"]

@@ -201,15 +201,20 @@ def attached_label(explicit: str | None) -> Callable[[], str]:
 
 
 def forked_label(parent_label: str) -> Callable[[], str]:
-    """The label of a fork child: a DataLoader worker, or the child's pid."""
+    """The label of a fork child: a DataLoader worker, a rank of its own, or its pid."""
 
     def resolve() -> str:
         worker = _dataloader_worker_id()
-        if worker is None:
-            return f"pid{os.getpid()}"
-        if parent_label.startswith("rank"):
-            return f"{parent_label}-worker{worker}"
-        return f"worker{worker}"
+        if worker is not None:
+            if parent_label.startswith("rank"):
+                return f"{parent_label}-worker{worker}"
+            return f"worker{worker}"
+        # A child that set up its own process group is a rank (Lightning's ddp_fork). One that
+        # merely inherited its parent's process group is not that rank a second time.
+        rank = _distributed_rank()
+        if rank is not None and f"rank{rank}" != parent_label:
+            return f"rank{rank}"
+        return f"pid{os.getpid()}"
 
     return resolve
 

@@ -1,0 +1,123 @@
+"""fastai: ``TetherCallback`` logs a ``Learner``'s config, losses and metrics to tether.
+
+>>> from tether.integrations.fastai import TetherCallback        # doctest: +SKIP
+>>> learn = Learner(dls, model, loss_func=MSELossFlat(), cbs=TetherCallback(project="p"))
+>>> learn.fit(2)                                                 # doctest: +SKIP
+
+Per training batch: ``train/loss`` (the raw loss), ``train/smooth_loss`` and the optimizer's
+``lr`` (and ``mom`` where it has one). Per epoch: fastai's own table (``train_loss``,
+``valid_loss``, each metric) and ``epoch``. Steps count training batches across every ``fit``
+of the callback, so ``fine_tune`` (two fits) makes one rising series.
+
+Processes: under fastai's distributed training (``learn.distrib_ctx()`` in a script started by
+``accelerate launch`` or ``torchrun``) every rank joins the same run, so each rank's console
+is recorded under its rank; only rank 0 logs metrics and config. The run the callback started
+is finished at the end of each ``fit`` and continued by the next one.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from fastai.callback.core import Callback  # type: ignore[import-untyped, unused-ignore]
+from fastai.learner import Recorder  # type: ignore[import-untyped, unused-ignore]
+from fastai.torch_core import rank_distrib  # type: ignore[import-untyped, unused-ignore]
+
+from tether.integrations._handle import RunHandle
+from tether.integrations._plain import numeric_metrics, plain_config
+
+if TYPE_CHECKING:
+    from tether import Run
+
+__all__ = ["TetherCallback"]
+
+
+class TetherCallback(Callback):  # type: ignore[misc]
+    """Log a fastai ``Learner`` to tether.
+
+    Args:
+        run: a run to write to; by default one is started with ``tether.init(**init_kwargs)``
+            when training starts.
+        log_batches: log the loss and learning rate of every training batch (default), or
+            only the per-epoch table.
+        **init_kwargs: passed to ``tether.init()`` (``project``, ``name``, ``config``, ...).
+
+    ``cb.tether_run`` is the run (``cb.run`` is fastai's own on/off switch of a callback).
+    """
+
+    order = Recorder.order + 1  # after the Recorder has the epoch's values
+
+    def __init__(self, *, run: Run | None = None, log_batches: bool = True, **init_kwargs: Any):
+        super().__init__()
+        self._handle = RunHandle(run, init_kwargs, owner="fastai TetherCallback()")
+        self._log_batches = log_batches
+        self._batches_done = 0
+
+    @property
+    def tether_run(self) -> Run | None:
+        """The run written to, once training started (or the one passed as ``run=``)."""
+        return self._handle.run
+
+    # -- fastai events -------------------------------------------------------------------------
+    def before_fit(self) -> None:
+        if hasattr(self.learn, "lr_finder"):
+            self.run = False  # lr_find() is a fit too; fastai turns us back on after it
+            return
+        run = self._handle.get()  # every rank: its console is recorded under its label
+        if rank_distrib() == 0:
+            run.config.update(plain_config(_learner_config(self.learn)))
+
+    def after_batch(self) -> None:
+        learn = self.learn
+        if not (self._log_batches and learn.training) or rank_distrib() != 0:
+            return
+        if learn.loss is None:
+            return
+        values: dict[str, Any] = {"train/loss": learn.loss, "train/smooth_loss": learn.smooth_loss}
+        hypers = learn.opt.hypers[-1] if learn.opt is not None else {}
+        values.update({key: hypers[key] for key in ("lr", "mom") if key in hypers})
+        self._handle.get().log(numeric_metrics(values), step=self._batches_done + learn.iter)
+
+    def after_train(self) -> None:
+        self._batches_done += self.learn.n_iter  # the batches of this epoch, logged or not
+
+    def after_epoch(self) -> None:
+        if rank_distrib() != 0:
+            return
+        recorder = self.learn.recorder
+        table = dict(zip(recorder.metric_names, recorder.log, strict=False))
+        table.pop("time", None)
+        values = numeric_metrics(table)
+        self._handle.get().log(values, step=max(self._batches_done - 1, 0))
+
+    def after_fit(self) -> None:
+        self._handle.finish("finished", rank_zero=rank_distrib() == 0)
+
+    # -- pickling (``learn.export()`` saves callbacks) --------------------------------------
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(super().__getstate__())
+        # An exported learner must not join this run wherever it is loaded.
+        state["_handle"] = RunHandle(None, {}, owner="fastai TetherCallback()")
+        return state
+
+
+def _learner_config(learn: Any) -> dict[str, Any]:
+    """What a reader of the run wants to know about how the learner trains."""
+    model = getattr(learn.model, "module", learn.model)  # under DistributedDataParallel
+    config: dict[str, Any] = {
+        "epochs": learn.n_epoch,
+        "model": type(model).__name__,
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "loss_func": str(learn.loss_func),
+        "opt_func": getattr(learn.opt_func, "__name__", str(learn.opt_func)),
+        "metrics": [getattr(metric, "name", str(metric)) for metric in learn.metrics],
+        "batch_size": getattr(learn.dls, "bs", None),
+    }
+    if learn.opt is not None and learn.opt.hypers:
+        config.update(learn.opt.hypers[-1])
+    try:
+        config["train_size"] = len(learn.dls.train_ds)
+        config["valid_size"] = len(learn.dls.valid_ds)
+    except (AttributeError, TypeError, IndexError):
+        pass
+    return config

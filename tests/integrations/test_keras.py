@@ -1,0 +1,85 @@
+"""Keras 3's TetherCallback with a real model on the torch backend."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+import tether
+from tests.conftest import run_script
+from tether.store import layout
+
+# Keras picks its backend when first imported; without this it looks for TensorFlow.
+os.environ.setdefault("KERAS_BACKEND", "torch")
+pytest.importorskip("keras")
+
+TRAINING = """
+import os
+os.environ["KERAS_BACKEND"] = "torch"
+import numpy as np
+import keras
+import tether
+from tether.integrations.keras import TetherCallback
+
+try:
+    TetherCallback(projekt="typo")
+except TypeError as exc:
+    print("rejected:", exc)
+
+
+def model():
+    keras.utils.set_random_seed(0)
+    net = keras.Sequential([
+        keras.Input((4,)), keras.layers.Dense(8, activation="relu"), keras.layers.Dense(1),
+    ])
+    net.compile(optimizer=keras.optimizers.SGD(learning_rate=0.01), loss="mse", metrics=["mae"])
+    return net
+
+
+if __name__ == "__main__":
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, 4)).astype("float32")
+    y = x.sum(axis=1, keepdims=True)
+    callback = TetherCallback(project="tiny", dir=".", name="started", config={"data": "synthetic"})
+    model().fit(
+        x, y, epochs=2, batch_size=16, validation_split=0.25, callbacks=[callback], verbose=2
+    )
+    print("after fit:", callback.tether_run.state)
+
+    mine = tether.init(project="tiny", dir=".", name="given")
+    model().fit(x, y, epochs=2, batch_size=16, callbacks=[TetherCallback(run=mine)], verbose=0)
+    mine.log({"after_fit": 1.0})  # a run passed in stays open for its owner
+    mine.finish()
+"""
+
+
+def test_fit_logs_batches_and_epochs_and_a_given_run_stays_open(run_dir: Path) -> None:
+    result = run_script(run_dir, TRAINING, timeout=240)
+    assert "rejected: keras TetherCallback(): got an unexpected keyword argument 'projekt'" in (
+        result.stdout
+    )
+    assert "after fit: finished" in result.stdout
+    runs = {tether.load_run(p).name: tether.load_run(p) for p in layout.list_run_dirs(run_dir)}
+    data = runs["started"]
+    assert data.state == "finished"
+    assert {"batch/loss", "batch/mae", "epoch/loss", "epoch/val_loss", "epoch/val_mae"} <= set(
+        data.keys
+    )
+    # 48 training samples (validation_split=0.25) in batches of 16: 3 steps an epoch.
+    assert [row["_step"] for row in data.history if "batch/loss" in row] == list(range(6))
+    assert [(row["_step"], row["epoch"]) for row in data.history if "epoch" in row] == [
+        (2, 0),
+        (5, 1),
+    ]
+    config = data.config
+    assert config["data"] == "synthetic" and config["epochs"] == 2 and config["steps"] == 3
+    assert config["loss"] == "mse" and config["parameters"] == 49
+    assert config["optimizer"]["name"] == "sgd"
+    assert any("Epoch 2/2" in line.text for line in data.console)
+
+    given = runs["given"]
+    assert given.state == "finished"
+    assert len([row for row in given.history if "batch/loss" in row]) == 8
+    assert given.history[-1]["after_fit"] == 1.0
