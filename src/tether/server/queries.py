@@ -93,6 +93,11 @@ def list_runs(
     limit: int,
     offset: int,
 ) -> dict[str, Any]:
+    """One page of a project's runs, filtered and sorted on the server.
+
+    Sorting reads only what it sorts by (a few columns of every matching run); the full rows,
+    their JSON and their writer counts are built for the one page returned.
+    """
     pk = project_pk(connection, user, project)
     conditions = [runs.c.project_id == pk]
     if state:
@@ -101,43 +106,65 @@ def list_runs(
         conditions.append(runs.c.group_name == group)
     if search:
         conditions.append(runs.c.name.contains(search, autoescape=True))
-    where = and_(*conditions)
-    writer_counts = (
-        select(writers.c.run_pk, func.count().label("n")).group_by(writers.c.run_pk).subquery()
-    )
-    query = select(runs, writer_counts.c.n).outerjoin(
-        writer_counts, writer_counts.c.run_pk == runs.c.id
-    )
-    rows = list(connection.execute(query.where(where)))
-    if tag:
-        rows = [r for r in rows if tag in (r.tags or [])]
-    items = [run_json(r, project, user, int(r.n or 0)) for r in rows]
-    items.sort(key=_sort_key(order), reverse=order.startswith("-"))
-    return {"runs": items[offset : offset + limit], "total": len(items)}
-
-
-def _sort_key(order: str) -> Any:
     field = order.lstrip("-")
-    if field.startswith(("summary.", "config.")):
-        section, key = field.split(".", 1)
+    section = field.split(".", 1)[0] if "." in field else None
+    columns = [runs.c.id, runs.c.start_time, runs.c.end_time, runs.c.updated_at, runs.c.tags]
+    if section == "summary":
+        columns += [runs.c.summary, runs.c.user_summary]
+    elif section == "config":
+        columns.append(runs.c.config)
+    elif field in ("name", "state", "last_step"):
+        columns.append(runs.c[field])
+    light = list(connection.execute(select(*columns).where(and_(*conditions))))
+    if tag:
+        light = [r for r in light if tag in (r.tags or [])]
+    ordered = _sorted(light, field, descending=order.startswith("-"))
+    page_ids = [r.id for r in ordered[offset : offset + limit]]
+    return {"runs": _runs_json(connection, page_ids, project, user), "total": len(ordered)}
 
-        def nested(item: dict[str, Any]) -> tuple[int, Any]:
-            value = item[section].get(key)
-            return _comparable(value)
 
-        return nested
-    return lambda item: _comparable(item.get(field))
+def _sorted(rows: list[Any], field: str, *, descending: bool) -> list[Any]:
+    """Rows in order of ``field``; rows without a value for it come last either way."""
+    values = [(row, _sort_value(row, field)) for row in rows]
+    present = [(row, value) for row, value in values if value is not None]
+    missing = [row for row, value in values if value is None]
+    present.sort(key=lambda pair: _comparable(pair[1]), reverse=descending)
+    return [row for row, _ in present] + missing
+
+
+def _sort_value(row: Any, field: str) -> Any:
+    if field == "duration":
+        end = row.end_time if row.end_time is not None else row.updated_at
+        return end - row.start_time
+    if field.startswith("summary."):
+        key = field.split(".", 1)[1]
+        return {**(row.summary or {}), **(row.user_summary or {})}.get(key)
+    if field.startswith("config."):
+        return (row.config or {}).get(field.split(".", 1)[1])
+    return getattr(row, field)
 
 
 def _comparable(value: Any) -> tuple[int, Any]:
-    # Numbers before strings before missing values, whatever the direction.
-    if isinstance(value, bool):
+    # Numbers sort before strings: a column mixing both stays readable.
+    if isinstance(value, bool | int | float):
         return (0, float(value))
-    if isinstance(value, int | float):
-        return (0, float(value))
-    if value is None:
-        return (2, "")
     return (1, str(value))
+
+
+def _runs_json(
+    connection: Connection, ids: list[int], project: str, user: User
+) -> list[dict[str, Any]]:
+    if not ids:
+        return []
+    rows = {r.id: r for r in connection.execute(select(runs).where(runs.c.id.in_(ids)))}
+    counts: dict[int, int] = dict(
+        connection.execute(
+            select(writers.c.run_pk, func.count())
+            .where(writers.c.run_pk.in_(ids))
+            .group_by(writers.c.run_pk)
+        ).all()
+    )
+    return [run_json(rows[i], project, user, int(counts.get(i, 0))) for i in ids]
 
 
 def run_detail(connection: Connection, user: User, project: str, run_id: str) -> dict[str, Any]:

@@ -1,0 +1,82 @@
+import { useEffect, useState } from "preact/hooks";
+import { enc, onUnauthorized } from "./api";
+import { KeyForm } from "./components";
+import { ComparePage } from "./pages/Compare";
+import { ProjectsPage } from "./pages/Projects";
+import { RunPage } from "./pages/RunPage";
+import { RunsPage } from "./pages/Runs";
+import { type Route, useRoute } from "./router";
+
+function Breadcrumbs({ route }: { route: Route }) {
+  if (route.page === "projects" || route.page === "missing") return null;
+  return (
+    <>
+      <span class="sep">/</span>
+      <a href={`/projects/${enc(route.project)}`}>{route.project}</a>
+      {route.page === "run" && (
+        <>
+          <span class="sep">/</span>
+          <span>{route.run}</span>
+        </>
+      )}
+      {route.page === "compare" && (
+        <>
+          <span class="sep">/</span>
+          <span>compare</span>
+        </>
+      )}
+    </>
+  );
+}
+
+function Page({ route }: { route: Route }) {
+  switch (route.page) {
+    case "projects":
+      return <ProjectsPage />;
+    case "runs":
+      return <RunsPage key={route.project} project={route.project} query={route.query} />;
+    case "run":
+      return <RunPage key={`${route.project}/${route.run}`} project={route.project} run={route.run} tab={route.tab} />;
+    case "compare":
+      return <ComparePage project={route.project} runs={route.runs} />;
+    case "missing":
+      return (
+        <div class="empty-page">
+          <h1>No such page</h1>
+          <p>
+            Nothing lives at <code>{route.path}</code>. <a href="/">See the projects.</a>
+          </p>
+        </div>
+      );
+  }
+}
+
+export function App() {
+  const route = useRoute();
+  const [needKey, setNeedKey] = useState(false);
+  // Bumped when a key is saved: every page mounts again and fetches with it.
+  const [generation, setGeneration] = useState(0);
+  useEffect(() => onUnauthorized(() => setNeedKey(true)), []);
+  return (
+    <>
+      <header class="top">
+        <a class="brand" href="/">
+          <span class="logo" aria-hidden="true" />
+          tether
+        </a>
+        <Breadcrumbs route={route} />
+      </header>
+      <main key={generation}>
+        <Page route={route} />
+      </main>
+      {needKey && (
+        <KeyForm
+          onSaved={() => {
+            setNeedKey(false);
+            setGeneration((g) => g + 1);
+          }}
+        />
+      )}
+    </>
+  );
+}

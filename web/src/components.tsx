@@ -1,0 +1,72 @@
+// Small pieces shared by the pages.
+import type { ComponentChildren } from "preact";
+import { useState } from "preact/hooks";
+import { ApiError, storeKey, storedKey } from "./api";
+
+export function StateBadge({ state }: { state: string }) {
+  return (
+    <span class={`state state-${state}`} data-state={state}>
+      {state === "running" && <span class="pulse" aria-hidden="true" />}
+      {state}
+    </span>
+  );
+}
+
+export function ErrorBox({ error, what, retry }: { error: ApiError; what: string; retry?: () => void }) {
+  let message: ComponentChildren = error.detail;
+  if (error.status === 404) message = <>Not found: {error.detail}. It may have been deleted, or the link is wrong.</>;
+  else if (error.status === 0) message = "Cannot reach the tether server. Is it still running?";
+  else if (error.status === 401) message = "This server needs an API key.";
+  return (
+    <div class="error-box" role="alert" data-status={error.status}>
+      <strong>Could not load {what}.</strong> {message}
+      {retry && (
+        <button class="link" onClick={retry}>
+          retry
+        </button>
+      )}
+    </div>
+  );
+}
+
+export function Loading({ what }: { what: string }) {
+  return <div class="loading">Loading {what}…</div>;
+}
+
+/** Asked for when the server answers 401; the key stays in this browser's localStorage. */
+export function KeyForm({ onSaved }: { onSaved: () => void }) {
+  const [value, setValue] = useState("");
+  const refused = storedKey() !== null;
+  return (
+    <div class="key-overlay">
+      <form
+        class="key-form"
+        onSubmit={(event) => {
+          event.preventDefault();
+          if (!value.trim()) return;
+          storeKey(value.trim());
+          onSaved();
+        }}
+      >
+        <h2>API key</h2>
+        <p>
+          {refused
+            ? "The server refused the stored key. Enter another one."
+            : "This tether server needs an API key: paste the one you gave tether login. It stays in this browser."}
+        </p>
+        <input
+          name="api-key"
+          type="password"
+          autoComplete="off"
+          placeholder="tth_…"
+          value={value}
+          onInput={(e) => setValue((e.target as HTMLInputElement).value)}
+          autoFocus
+        />
+        <button type="submit" class="primary">
+          Save
+        </button>
+      </form>
+    </div>
+  );
+}
