@@ -5,31 +5,57 @@
 ...     for step in range(100):
 ...         run.log({"train/loss": 1 / (step + 1)})
 
-``import tether`` imports only the standard library and msgspec; it starts no thread, opens no
-file and patches nothing until ``init()``.
+``import tether`` imports almost nothing (the rest loads on first use); it starts no thread,
+opens no file and patches nothing until ``init()``.
 """
 
-from tether._api import current_run, finish, flush, init, log
-from tether._diagnostics import TetherWarning
-from tether._mappings import Config, Summary
-from tether._run import Run
+from importlib import import_module as _import_module
+
 from tether.errors import RunNotFoundError, StoreError, TetherError, UsageError
-from tether.store.run_data import ConsoleLine, RunData, WriterInfo, load_run
+
+# Not typing.TYPE_CHECKING: importing typing alone would double the cost of `import tether`.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from tether._api import current_run, finish, flush, init, log
+    from tether._diagnostics import TetherWarning
+    from tether._mappings import Config, Summary
+    from tether._run import Run
+    from tether.api import Api
+    from tether.store.run_data import ConsoleLine, RunData, WriterInfo, load_run
 
 __version__ = "0.1.0"
 
+# Imported on first use, so that `import tether` costs next to nothing (bench/RESULTS.md):
+# the client loads on the first tether.init(), the query API (httpx, pandas) on tether.Api.
+_LAZY = {
+    "Api": "tether.api",
+    "Config": "tether._mappings",
+    "ConsoleLine": "tether.store.run_data",
+    "Run": "tether._run",
+    "RunData": "tether.store.run_data",
+    "Summary": "tether._mappings",
+    "TetherWarning": "tether._diagnostics",
+    "WriterInfo": "tether.store.run_data",
+    "current_run": "tether._api",
+    "finish": "tether._api",
+    "flush": "tether._api",
+    "init": "tether._api",
+    "load_run": "tether.store.run_data",
+    "log": "tether._api",
+}
+
 
 def __getattr__(name: str) -> object:
-    # tether.Api needs httpx and pandas: imported on first use, never by `import tether`.
-    if name == "Api":
-        from tether.api import Api
-
-        return Api
-    raise AttributeError(f"module 'tether' has no attribute {name!r}")
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'tether' has no attribute {name!r}")
+    value = getattr(_import_module(module), name)
+    globals()[name] = value  # later look-ups are plain attribute reads
+    return value
 
 
 def __dir__() -> list[str]:
-    return sorted({*globals(), "Api"})
+    return sorted({*globals(), *_LAZY} - {"TYPE_CHECKING"})
 
 
 __all__ = [
