@@ -23,7 +23,7 @@ from .conftest import only_run, run_script, write_script
 
 def _lines(chunks: list[str]) -> list[str]:
     out: list[str] = []
-    assembler = LineAssembler(out.append)
+    assembler = LineAssembler(lambda line, when: out.append(line))
     for chunk in chunks:
         assembler.feed(chunk)
     assembler.flush_partial()

@@ -14,7 +14,7 @@ from typing import Final
 # A line longer than this is cut into pieces: one runaway write must not hold memory forever.
 MAX_LINE_CHARS: Final = 64 * 1024
 
-EmitFn = Callable[[str], None]
+EmitFn = Callable[[str, float], None]
 
 
 class LineAssembler:
@@ -24,17 +24,41 @@ class LineAssembler:
         self._emit = emit
         self._line = ""
         self._cursor = 0
+        self._when = 0.0
         self._lock = threading.Lock()
 
-    def feed(self, text: str) -> None:
+    def feed(self, text: str, when: float = 0.0) -> None:
+        """Type ``text`` (written at ``when``); each line it ends is emitted with that time."""
         with self._lock:
-            pieces = text.split("\n")
-            last = len(pieces) - 1
-            for index, piece in enumerate(pieces):
-                if piece:
-                    self._type(piece)
-                if index < last:
-                    self._end_line()
+            self._feed_locked(text, when)
+
+    def _feed_locked(self, text: str, when: float) -> None:
+        self._when = when
+        pieces = text.split("\n")
+        last = len(pieces) - 1
+        for index, piece in enumerate(pieces):
+            if piece:
+                self._type(piece)
+            if index < last:
+                self._end_line()
+
+    def feed_many(self, batch: list[tuple[float, str]]) -> None:
+        """``feed`` for a batch of ``(time, text)`` writes; print()'s text-then-newline pairs
+        take a fast path."""
+        with self._lock:
+            emit = self._emit
+            for when, text in batch:
+                if text == "\n" and self._cursor == len(self._line):
+                    line, self._line, self._cursor = self._line, "", 0
+                    emit(line, when)
+                elif "\n" not in text and "\r" not in text and self._cursor == len(self._line):
+                    self._line += text
+                    self._cursor = len(self._line)
+                    if self._cursor > MAX_LINE_CHARS:
+                        self._when = when
+                        self._end_line()
+                else:
+                    self._feed_locked(text, when)
 
     def flush_partial(self) -> None:
         """Emit an unfinished line (at the end of capture), if there is one."""
@@ -73,4 +97,4 @@ class LineAssembler:
         line = self._line
         self._line = ""
         self._cursor = 0
-        self._emit(line)
+        self._emit(line, self._when)

@@ -5,6 +5,10 @@ One ``_ProcessConsole`` per process installs the capture once (``wrap``: proxies
 finished line to the writer of the innermost active run *of this process*. It never looks at
 another process: a fork child resets it (``after_fork``) and records into its own writer.
 
+The write path only appends ``(time, text)`` to a list: a ``print()`` pays for one list
+append. Lines are put together in batches when a writer drains (every flush interval, on
+``flush()``, at finish and at exit), through the writer's drain hook.
+
 ``CaptureSession`` is a run's handle on it: ``stop()`` flushes the run's unfinished lines and,
 when no run of the process needs capture any more, restores exactly what was replaced, and
 only where nobody replaced it since.
@@ -24,6 +28,7 @@ from tether.capture.fd import FdCapture, inherited_capture_pipe
 from tether.capture.lines import LineAssembler
 from tether.capture.streams import StreamProxy
 from tether.store import format as fmt
+from tether.store.writer import add_drain_hook
 
 if TYPE_CHECKING:
     from tether._run import Run
@@ -38,6 +43,12 @@ class _ProcessConsole:
         self.pid = os.getpid()
         self.targets: list[Run] = []
         self.assemblers = {stream: LineAssembler(self._emitter(stream)) for stream, _ in _STREAMS}
+        # Written to by the tees without a lock (list.append is atomic); emptied in place by
+        # collect(), so the tees' bound appends stay valid.
+        self.chunks: dict[int, list[tuple[float, str]]] = {stream: [] for stream, _ in _STREAMS}
+        self.tees = {stream: _Tee(self, stream) for stream, _ in _STREAMS}
+        self.collecting = threading.Lock()
+        self.writer_started = False
         self.proxies: dict[str, StreamProxy] = {}
         self.replaced: dict[str, Any] = {}
         self.fd: FdCapture | None = None
@@ -54,6 +65,7 @@ class _ProcessConsole:
                 self._wrap_streams()
 
     def remove(self, run: Run) -> None:
+        self.collect(wait=True)  # every line written so far goes to this run, before it ends
         for assembler in self.assemblers.values():
             assembler.flush_partial()
         with self.lock:
@@ -71,8 +83,7 @@ class _ProcessConsole:
             current = getattr(sys, attr, None)
             if current is None:
                 continue
-            assembler = self.assemblers[stream]
-            proxy = StreamProxy(current, assembler.feed)
+            proxy = StreamProxy(current, self.tees[stream])
             self.replaced[attr] = current
             self.proxies[attr] = proxy
             setattr(sys, attr, proxy)
@@ -88,25 +99,44 @@ class _ProcessConsole:
 
     def _start_fd(self) -> None:
         try:
-            self.fd = FdCapture.start(
-                {stream: self.assemblers[stream].feed for stream, _ in _STREAMS}
-            )
+            self.fd = FdCapture.start({stream: self.tees[stream] for stream, _ in _STREAMS})
         except OSError as exc:
             warn_failure("capture", f"fd capture unavailable ({exc}); capturing sys.stdout instead")
             self._wrap_streams()
 
     # -- lines --------------------------------------------------------------------------------
-    def _emitter(self, stream: int) -> Callable[[str], None]:
-        return lambda line: self._emit(stream, line)
+    def collect(self, *, wait: bool = False) -> None:
+        """Turn the text written since the last call into lines in the current run's writer."""
+        if os.getpid() != self.pid or not self.collecting.acquire(blocking=wait):
+            return  # another thread is collecting: these chunks go with its batch or the next
+        try:
+            for stream, chunks in self.chunks.items():
+                count = len(chunks)
+                if not count:
+                    continue
+                batch = chunks[:count]
+                del chunks[:count]  # appends made meanwhile stay for the next batch
+                self.assemblers[stream].feed_many(batch)
+        finally:
+            self.collecting.release()
 
-    def _emit(self, stream: int, line: str) -> None:
+    def wake_writer(self) -> None:
+        """The first text in this process starts the run writer's flusher, which collects."""
+        targets = self.targets
+        if targets:
+            self.writer_started = True
+            targets[-1]._writer.ensure_flusher()
+
+    def _emitter(self, stream: int) -> Callable[[str, float], None]:
+        return lambda line, when: self._emit(stream, line, when)
+
+    def _emit(self, stream: int, line: str, when: float) -> None:
         targets = self.targets
         if not targets:
             return
-        run = targets[-1]
-        if run._state.value != "running":
-            return
-        run._writer.append([fmt.K_CONSOLE, time.time(), stream, line])
+        # The run may be finishing: remove() collects before it takes the run off the targets,
+        # so these lines still land before its final record.
+        targets[-1]._writer.append([fmt.K_CONSOLE, when, stream, line])
 
     # -- fork ---------------------------------------------------------------------------------
     def after_fork(self) -> None:
@@ -115,6 +145,10 @@ class _ProcessConsole:
             return
         self.pid = os.getpid()
         self.lock = threading.Lock()
+        self.collecting = threading.Lock()
+        self.writer_started = False
+        for chunks in self.chunks.values():
+            del chunks[:]  # the parent records what it wrote before the fork
         for assembler in self.assemblers.values():
             assembler.reset()
         if self.fd is not None:
@@ -125,6 +159,22 @@ class _ProcessConsole:
             self._wrap_streams()
 
 
+class _Tee:
+    """What a proxy calls on every write: one append, and a wake-up the first time."""
+
+    __slots__ = ("append", "console")
+
+    def __init__(self, console: _ProcessConsole, stream: int) -> None:
+        self.console = console
+        self.append = console.chunks[stream].append
+
+    def __call__(self, text: str) -> None:
+        self.append((_now(), text))
+        if not self.console.writer_started:
+            self.console.wake_writer()
+
+
+_now = time.time
 _console: _ProcessConsole | None = None
 _console_lock = threading.Lock()
 
@@ -135,6 +185,7 @@ def _process_console() -> _ProcessConsole:
         with _console_lock:
             if _console is None:
                 _console = _ProcessConsole()
+                add_drain_hook(_console.collect)
     return _console
 
 

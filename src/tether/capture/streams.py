@@ -6,20 +6,18 @@ It behaves like the stream it wraps, because other code inspects ``sys.stdout`` 
 Every attribute it does not define itself falls through to the wrapped stream.
 
 The write path first writes through to the real stream (that part behaves exactly as the
-real stream does), then hands the text to the tee under a per-thread guard: the tee never
-raises into the caller and never recurses into itself.
+real stream does), then hands the text to the tee, which only appends it to a list (lines are
+assembled later, off the write path): the tee never raises into the caller and never writes,
+so it cannot recurse.
 """
 
 from __future__ import annotations
 
 import io
-import threading
 from collections.abc import Callable, Iterable
 from typing import Any, TextIO
 
 TeeFn = Callable[[str], None]
-
-_guard = threading.local()
 
 
 class StreamProxy(io.TextIOBase):
@@ -49,14 +47,11 @@ class StreamProxy(io.TextIOBase):
     def write(self, text: str) -> int:
         written: int = self._original.write(text)
         tee = self._tee
-        if tee is not None and type(text) is str and not getattr(_guard, "busy", False):
-            _guard.busy = True
+        if tee is not None and type(text) is str:
             try:
-                tee(text)
+                tee(text)  # an append to a list: it cannot write back into us
             except Exception:
                 pass  # the tee is ours: its failure must never reach the caller
-            finally:
-                _guard.busy = False
         return written
 
     def writelines(self, lines: Iterable[str]) -> None:  # type: ignore[override]

@@ -41,6 +41,15 @@ RECORDS_PER_FRAME: Final = 4096
 
 LabelFn = Callable[[], str]
 
+# Called at the start of every drain: console capture turns the text printed since the last
+# drain into line records there, off the print() path.
+_drain_hooks: list[Callable[[], None]] = []
+
+
+def add_drain_hook(hook: Callable[[], None]) -> None:
+    if hook not in _drain_hooks:
+        _drain_hooks.append(hook)
+
 
 def new_writer_id() -> str:
     return secrets.token_hex(6)
@@ -201,7 +210,17 @@ class Writer:
         except OSError:
             pass
 
+    def ensure_flusher(self) -> None:
+        """Start the flusher thread if it is not running yet (it starts on first record)."""
+        if self._thread is None:
+            self._start_thread()
+
     def _drain(self, timeout: float | None = None) -> bool:
+        for hook in _drain_hooks:
+            try:
+                hook()
+            except Exception:
+                pass
         if not self._io_lock.acquire(timeout=-1 if timeout is None else timeout):
             return False
         try:
