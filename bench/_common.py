@@ -44,12 +44,15 @@ machine named in its section. Reproduce with:
 ```
 . .venv/bin/activate
 pip install wandb mlflow psutil        # the peers (see pyproject's `bench` extra)
-python bench/client_bench.py           # rewrites the client_bench section (~5 min)
-python bench/process_bench.py          # rewrites the process_bench section (~5 min)
+python bench/client_bench.py           # rewrites the client_bench section (~8 min)
+python bench/process_bench.py          # rewrites the process_bench section (~8 min)
 ```
 
-Each script rewrites only its own section, between its `<!-- name -->` markers. A `--quick`
-flag runs small sizes for a smoke test (and does not touch this file unless `--write`).
+Each script rewrites only its own section, between its `<!-- name -->` markers (the other
+`*_bench.py` scripts here write their own sections the same way). A `--quick` flag runs
+small sizes for a smoke test (and does not touch this file unless `--write`). Children run
+with `PYTHONPYCACHEPREFIX=bench/_work/pycache` (git-ignored) so imports are measured with
+warm bytecode caches, as on a normal install, without writing into `src/`.
 
 """
 
@@ -127,17 +130,22 @@ def cpu_model() -> str:
     return platform.processor() or "unknown CPU"
 
 
-def machine_lines(script: str, argv: Sequence[str]) -> str:
+def machine_lines(script: str, argv: Sequence[str], load_at_start: float | None = None) -> str:
     now = dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
     versions = ", ".join(
         f"{name} {version_of(name)}" for name in ("tether", "wandb", "mlflow", "torch", "msgspec")
     )
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     command = " ".join(["python", f"bench/{script}", *argv])
+    load = ""
+    if hasattr(os, "getloadavg"):
+        start = "" if load_at_start is None else f"{load_at_start:.1f} at the start, "
+        load = f" (1-minute load average {start}{os.getloadavg()[0]:.1f} at the end)"
     return (
         f"Run `{command}` on {now}: {cores} cores ({cpu_model()}), "
         f"Python {platform.python_version()} on {platform.system()} {platform.release()}; "
-        f"{versions}. The machine is shared, so figures carry some noise; medians are reported."
+        f"{versions}. The machine is shared{load}, so figures carry noise; medians are "
+        "reported, and repeated measurements of different trackers are interleaved."
     )
 
 

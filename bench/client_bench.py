@@ -1,6 +1,6 @@
 """Client-side cost of tether next to wandb (offline) and MLflow (local sqlite store).
 
-    python bench/client_bench.py            # full run (~5 min), rewrites RESULTS.md's section
+    python bench/client_bench.py            # full run (~8 min), rewrites RESULTS.md's section
     python bench/client_bench.py --quick    # small sizes, prints the tables only
 
 Every measurement runs in a fresh child process (``--child``) or a ``python -c`` snippet, in
@@ -425,6 +425,7 @@ class Bench:
         self.results: dict[str, Any] = {}
         self.warnings: list[str] = []
         self.failures: list[str] = []
+        self.load_at_start = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
 
     def trackers(self) -> list[str]:
         names = ["tether"]
@@ -433,6 +434,24 @@ class Bench:
         if "mlflow" in self.peers:
             names += ["mlflow_sync", "mlflow_async"]
         return names
+
+    def interleaved(
+        self, cases: list[tuple[str, int, dict[str, Any], str]]
+    ) -> dict[str, list[tuple[dict[str, Any], float]]]:
+        """Run each (tracker, repeats, spec, label) case in fresh children; rounds alternate
+        between the trackers so the shared machine's noise falls on all of them alike."""
+        done: dict[str, list[tuple[dict[str, Any], float]]] = {key: [] for key, *_ in cases}
+        for round_ in range(max(reps for _, reps, _, _ in cases)):
+            for key, reps, spec, label in cases:
+                if round_ >= reps:
+                    continue
+                progress(f"{label} [{round_ + 1}/{reps}]")
+                with scratch(spec["scenario"]) as tmp:
+                    try:
+                        done[key].append(run_child(SCRIPT, spec, tmp, timeout=500))
+                    except ChildError as exc:
+                        self.failures.append(f"{label}: {exc}")
+        return done
 
     # -- warm-up ----------------------------------------------------------------------------
     def warm_up(self) -> None:
@@ -461,28 +480,37 @@ class Bench:
                     )
                     inproc[module].append(eval(out.read_text())[0])
         self.results["import"] = {
-            m: {"wall_ms": median(walls[m]) * 1e3, "inproc_ms": median(inproc[m]) * 1e3}
+            m: {
+                "wall_ms": median(walls[m]) * 1e3,
+                "inproc_ms": median(inproc[m]) * 1e3,
+                "inproc_min_ms": min(inproc[m]) * 1e3,
+            }
             for m in modules
         }
         self.results["import_rounds"] = rounds
 
     # -- (b) whole process ----------------------------------------------------------------
     def bench_whole(self) -> None:
-        rounds = 2 if self.quick else 5
-        variants = ["tether", *(["wandb"] if "wandb" in self.peers else [])]
-        if "mlflow" in self.peers:
-            variants += ["mlflow_new_db", "mlflow_existing_db"]
+        variants = {"tether": 5}
+        if "wandb" in self.peers:
+            variants["wandb"] = 5
+        if "mlflow" in self.peers:  # ~5-15 s a process: fewer of them
+            variants.update({"mlflow_new_db": 3, "mlflow_existing_db": 3})
+        if self.quick:
+            variants = dict.fromkeys(variants, 2)
         walls: dict[str, list[float]] = {v: [] for v in variants}
         parts: dict[str, list[list[float]]] = {v: [] for v in variants}
         ok: dict[str, list[bool]] = {v: [] for v in variants}
-        progress(f"(b) init + log + finish, whole process: {rounds} rounds of {variants}")
+        progress(f"(b) init + log + finish, whole process: {variants} processes")
         with scratch("whole-template") as template:
-            if "mlflow" in self.peers:  # an mlflow.db whose tables exist already
+            if "mlflow_new_db" in variants:  # an mlflow.db whose tables exist already
                 timed_snippet(
                     WHOLE_CODE["mlflow"].format(dir="", out=str(template / "t.txt")), template
                 )
-            for _ in range(rounds):
-                for variant in variants:
+            for round_ in range(max(variants.values())):
+                for variant, rounds in variants.items():
+                    if round_ >= rounds:
+                        continue
                     with scratch("whole") as tmp:
                         if variant == "mlflow_existing_db":
                             shutil.copy(template / "mlflow.db", tmp / "mlflow.db")
@@ -494,12 +522,16 @@ class Bench:
         self.results["whole"] = {
             v: {
                 "wall_ms": median(walls[v]) * 1e3,
+                "wall_min_ms": min(walls[v]) * 1e3,
                 "parts_ms": [median(p[i] for p in parts[v]) * 1e3 for i in range(4)],
+                # per process: wall minus the four timed parts, then the median
+                "rest_ms": median(w - sum(p) for w, p in zip(walls[v], parts[v], strict=True))
+                * 1e3,
+                "processes": len(walls[v]),
                 "ok": all(ok[v]),
             }
             for v in variants
         }
-        self.results["whole_rounds"] = rounds
         if not self.results["whole"]["tether"]["ok"]:
             self.warnings.append(
                 "(b) a tether init-log-finish run did not read back as 1 row, finished"
@@ -523,7 +555,7 @@ class Bench:
     # -- (c) + (g) log() calls --------------------------------------------------------------
     def bench_log_calls(self) -> None:
         sizes = {  # tracker: (calls, chunk, processes)
-            "tether": (20_000, 1_000, 3),
+            "tether": (20_000, 1_000, 5),
             "wandb": (20_000, 1_000, 3),
             "mlflow_sync": (300, 100, 1),
             "mlflow_async": (5_000, 1_000, 1),
@@ -532,26 +564,25 @@ class Bench:
             sizes = {
                 k: (max(c // 10, 2 * ch // 10), ch // 10, 1) for k, (c, ch, _) in sizes.items()
             }
-        out: dict[str, Any] = {}
+        cases = []
         for tracker in self.trackers():
             calls, chunk, reps = sizes[tracker]
-            progress(f"(c) log() cost: {tracker}, {calls} calls in chunks of {chunk}, x{reps}")
-            runs = []
-            for _ in range(reps):
-                spec = {
-                    "scenario": "log_calls",
-                    "tracker": tracker,
-                    "calls": calls,
-                    "chunk": chunk,
-                    "skip_finish": tracker == "mlflow_async",
-                }
-                with scratch("calls") as tmp:
-                    try:
-                        runs.append(run_child(SCRIPT, spec, tmp)[0])
-                    except ChildError as exc:
-                        self.failures.append(f"(c) {tracker}: {exc}")
+            spec = {
+                "scenario": "log_calls",
+                "tracker": tracker,
+                "calls": calls,
+                "chunk": chunk,
+                "skip_finish": tracker == "mlflow_async",
+            }
+            label = f"(c) log() cost: {tracker}, {calls:,} calls in chunks of {chunk:,}"
+            cases.append((tracker, reps, spec, label))
+        done = self.interleaved(cases)
+        out: dict[str, Any] = {}
+        for tracker, pairs in done.items():
+            runs = [result for result, _ in pairs]
             if not runs:
                 continue
+            calls, chunk, _ = sizes[tracker]
             finishes = [r["finish_s"] for r in runs if r["finish_s"] is not None]
             out[tracker] = {
                 "calls": calls,
@@ -574,35 +605,32 @@ class Bench:
     # -- (d) + (e) + (f) sustained -----------------------------------------------------------
     def bench_sustained(self) -> None:
         sizes = {  # tracker: (steps, processes)
-            "tether": (200_000, 3),
-            "wandb": (200_000, 1),
+            "tether": (200_000, 5),
+            "wandb": (100_000, 1),  # ~1-2 min at its rate here
             "mlflow_sync": (300, 1),
             "mlflow_async": (1_000, 1),
         }
         if self.quick:
             sizes = {k: (max(s // 20, 50), 1) for k, (s, _) in sizes.items()}
-        out: dict[str, Any] = {}
+        cases = []
         for tracker in self.trackers():
             steps, reps = sizes[tracker]
-            progress(f"(d) sustained: {tracker}, {steps} steps x 10 keys, x{reps}")
-            runs, walls = [], []
-            for _ in range(reps):
-                spec = {"scenario": "sustained", "tracker": tracker, "steps": steps}
-                with scratch("sustained") as tmp:
-                    try:
-                        result, wall = run_child(SCRIPT, spec, tmp, timeout=400)
-                    except ChildError as exc:
-                        self.failures.append(f"(d) {tracker}: {exc}")
-                        continue
-                    runs.append(result)
-                    walls.append(wall)
+            spec = {"scenario": "sustained", "tracker": tracker, "steps": steps}
+            cases.append((tracker, reps, spec, f"(d) sustained: {tracker}, {steps:,} steps x 10"))
+        done = self.interleaved(cases)
+        out: dict[str, Any] = {}
+        for tracker, pairs in done.items():
+            runs = [result for result, _ in pairs]
+            walls = [wall for _, wall in pairs]
             if not runs:
                 continue
+            steps, _ = sizes[tracker]
             points = runs[0]["points"]
             out[tracker] = {
                 "steps": steps,
                 "processes": len(runs),
                 "points_s": median(points / r["elapsed_s"] for r in runs),
+                "points_s_best": max(points / r["elapsed_s"] for r in runs),
                 "elapsed_s": median(r["elapsed_s"] for r in runs),
                 "log_s": median(r["log_s"] for r in runs),
                 "finish_s": median(r["finish_s"] for r in runs),
@@ -622,7 +650,7 @@ class Bench:
         parts = [
             "## Client overhead (`bench/client_bench.py`)",
             "",
-            machine_lines(SCRIPT.name, argv),
+            machine_lines(SCRIPT.name, argv, self.load_at_start),
         ]
         if self.missing:
             parts.append(f"\nNot installed, so not measured: {', '.join(self.missing)}.")
@@ -658,6 +686,9 @@ class Bench:
                     f"< {TARGET_IMPORT_MS:.0f}",
                     fmt_num(above),
                     check(above < TARGET_IMPORT_MS),
+                    "the import statement alone: median "
+                    f"{fmt_num(r['import']['tether']['inproc_ms'])} ms, fastest "
+                    f"{fmt_num(r['import']['tether']['inproc_min_ms'])} ms",
                 )
             )
         if "whole" in r:
@@ -668,6 +699,9 @@ class Bench:
                     f"< {TARGET_WHOLE_MS:.0f}",
                     fmt_num(wall),
                     check(wall < TARGET_WHOLE_MS),
+                    f"bare Python: {fmt_num(r['import']['']['wall_ms'])} ms"
+                    if "import" in r
+                    else "",
                 )
             )
         calls = r.get("calls", {}).get("tether")
@@ -679,6 +713,7 @@ class Bench:
                     f"≤ {TARGET_LOG_US:.0f}",
                     fmt_num(us),
                     check(us <= TARGET_LOG_US),
+                    f"fastest chunk of {calls['chunk']:,} calls: {fmt_num(calls['us_min_chunk'])}",
                 )
             )
         sustained = r.get("sustained", {}).get("tether")
@@ -690,6 +725,8 @@ class Bench:
                     "≥ 1,000,000",
                     fmt_num(pts),
                     check(pts >= TARGET_POINTS_S),
+                    f"best of {sustained['processes']} processes: "
+                    f"{fmt_num(sustained['points_s_best'])}",
                 )
             )
             rows.append(
@@ -698,11 +735,20 @@ class Bench:
                     f"≤ {TARGET_BYTES_POINT:.0f}",
                     fmt_num(bpp),
                     check(bpp <= TARGET_BYTES_POINT),
+                    "whole run directory",
                 )
             )
         if calls:
             extra = calls["extra_processes"]
-            rows.append(("extra processes while logging", "0", str(extra), check(extra == 0)))
+            rows.append(
+                (
+                    "extra processes while logging",
+                    "0",
+                    str(extra),
+                    check(extra == 0),
+                    f"extra threads: {calls['extra_threads']}",
+                )
+            )
         if sustained or calls:
             problems = (sustained or {}).get("problems", []) + (calls or {}).get("problems", [])
             rows.append(
@@ -711,15 +757,16 @@ class Bench:
                     "all",
                     "all" if not problems else "; ".join(problems),
                     check(not problems),
+                    "steps and values compared",
                 )
             )
-        return table(("figure", "target", "tether (median)", "met"), rows)
+        return table(("figure", "target", "tether (median)", "met", "context"), rows)
 
     def _import_table(self) -> str:
         imp = self.results["import"]
         bare = imp[""]["wall_ms"]
         base = imp["tether"]["wall_ms"] - bare
-        rows = [("bare `python -c pass`", fmt_num(bare), "0", "-", "-")]
+        rows = [("bare `python -c pass`", fmt_num(bare), "0", "-", "-", "-")]
         for module in ("tether", *self.peers):
             above = imp[module]["wall_ms"] - bare
             rows.append(
@@ -728,6 +775,7 @@ class Bench:
                     fmt_num(imp[module]["wall_ms"]),
                     fmt_num(above),
                     fmt_num(imp[module]["inproc_ms"]),
+                    fmt_num(imp[module]["inproc_min_ms"]),
                     fmt_ratio(above, base),
                 )
             )
@@ -739,6 +787,7 @@ class Bench:
                     "whole process (ms)",
                     "ms above bare Python",
                     "import statement alone (ms)",
+                    "fastest import statement",
                     "vs tether (above bare)",
                 ),
                 rows,
@@ -757,30 +806,33 @@ class Bench:
         rows = []
         for variant, data in whole.items():
             imp, init, log, fin = data["parts_ms"]
-            rest = data["wall_ms"] - (imp + init + log + fin)
             rows.append(
                 (
                     labels[variant],
+                    str(data["processes"]),
                     fmt_num(data["wall_ms"]),
+                    fmt_num(data["wall_min_ms"]),
                     fmt_ratio(data["wall_ms"], base),
                     fmt_num(imp),
                     fmt_num(init),
                     fmt_num(log),
                     fmt_num(fin),
-                    fmt_num(rest),
+                    fmt_num(data["rest_ms"]),
                     check(data["ok"]),
                 )
             )
         return (
             "### (b) One whole process: import, init, log one step, finish "
-            f"(median of {self.results['whole_rounds']} processes)\n\n"
+            "(medians over processes)\n\n"
             "Default settings of each tracker (console capture on for tether and wandb), a fresh "
             "temporary directory per process. 'startup + exit' is the process wall time minus "
             "the four timed parts (interpreter start, atexit hooks, shutdown).\n\n"
             + table(
                 (
                     "tracker",
+                    "processes",
                     "wall (ms)",
+                    "fastest",
                     "vs tether",
                     "import",
                     "init",
