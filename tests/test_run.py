@@ -195,3 +195,10 @@ def test_history_frame(run_dir: Path) -> None:
     frame = tether.load_run(run.id, dir=run_dir).history_frame()
     assert list(frame["a"]) == [1.0, 2.0]
     assert {"_step", "_time", "_writer", "a", "b"} <= set(frame.columns)
+
+
+def test_a_new_run_is_on_disk_before_its_first_record(run_dir: Path) -> None:
+    run = tether.init(dir=run_dir, console="off")
+    data = tether.load_run(run.dir)  # readable at once: nothing logged, no config
+    assert data.state == "running" and data.history == [] and data.id == run.id
+    run.finish()

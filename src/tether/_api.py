@@ -153,7 +153,7 @@ def attach(
         writer=writer,
         owner=False,
     )
-    writer.flush()  # the parent's readers see this process as soon as it joins
+    writer.open_now()  # the parent's readers see this process as soon as it joins
     procs.register(run)
     run._start_watching()
     _start_capture(run, console or os.environ.get(ENV_CONSOLE) or "wrap")
@@ -232,7 +232,7 @@ def _start(settings: Settings, initial_config: dict[str, Any]) -> Run:
     )
     if initial_config:
         run.config.update(initial_config)
-    writer.flush()  # the run exists on disk from here on, even if the process dies now
+    writer.open_now()  # the run exists on disk from here on, even if the process dies now
     procs.register(run)
     run._start_watching()
     os.environ[ENV_ATTACH_DIR] = str(run_dir)

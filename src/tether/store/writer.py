@@ -210,6 +210,20 @@ class Writer:
         except OSError:
             pass
 
+    def open_now(self) -> bool:
+        """Create the segment and write the header (and anything queued) right away."""
+        with self._io_lock:
+            try:
+                with self._lock:
+                    pending, self._pending = self._pending, []
+                if pending or self._next_seq == 0:
+                    self._encode(pending)
+                return self._write_unwritten() if self._unwritten else True
+            except Exception as exc:
+                self.degraded = True
+                warn_failure("write", f"could not start the run's file ({exc!r}); kept in memory")
+                return False
+
     def ensure_flusher(self) -> None:
         """Start the flusher thread if it is not running yet (it starts on first record)."""
         if self._thread is None:
