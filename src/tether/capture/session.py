@@ -56,6 +56,7 @@ class _ProcessConsole:
 
     # -- installing and removing ------------------------------------------------------------
     def add(self, run: Run, mode: str) -> None:
+        self.collect(wait=True)  # what was printed so far belongs to the run that was current
         with self.lock:
             if run not in self.targets:
                 self.targets.append(run)
@@ -170,7 +171,8 @@ class _Tee:
 
     def __call__(self, text: str) -> None:
         self.append((_now(), text))
-        if not self.console.writer_started:
+        if not self.console.writer_started and "\n" in text:
+            # Started by a whole line, so the flusher's first drain writes that line at once.
             self.console.wake_writer()
 
 

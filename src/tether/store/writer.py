@@ -194,6 +194,8 @@ class Writer:
         # Write the first records at once: the segment then exists for the parent to see
         # (finish() waits for busy children), even in a child that lives only milliseconds.
         self._drain()
+        if self._next_seq == 0:
+            self.open_now()
         while not self._stop.wait(FLUSH_INTERVAL_S):
             self._drain()
             if not main.is_alive():
