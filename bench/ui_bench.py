@@ -46,21 +46,14 @@ from typing import Any
 import httpx
 
 from _common import fmt_num, machine_lines, median, table, update_section
+from tether.server.testing import CHROMIUM_ARGS as BROWSER_ARGS
 
 SCRIPT = Path(__file__).resolve()
 REPO = SCRIPT.parent.parent
 SECTION = "ui_bench"
 PROJECT = "bench-ui"
 CHROMIUM = os.environ.get("TETHER_BENCH_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
+CHROMIUM_ARGS = list(BROWSER_ARGS)
 VIEWPORT = {"width": 1920, "height": 1080}
 
 TARGET_CHARTS_MS = 1500.0

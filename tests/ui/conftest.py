@@ -21,20 +21,13 @@ import httpx
 import pytest
 
 from tether.server.app import STATIC_DIR
+from tether.server.testing import CHROMIUM_ARGS as BROWSER_ARGS
 from tether.server.testing import LiveServer
 
 playwright_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
 
 CHROMIUM = os.environ.get("TETHER_TEST_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
+CHROMIUM_ARGS = list(BROWSER_ARGS)
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 PROJECT = "uitest"
 

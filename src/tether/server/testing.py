@@ -19,6 +19,18 @@ from types import TracebackType
 
 _LISTENING = re.compile(r"listening on (http://\S+)")
 
+# Headless Debian chromium for the UI's browser tests and benchmark: no sandbox (root in CI),
+# and none of the background connections that this machine's closed network refuses.
+CHROMIUM_ARGS = (
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+)
+
 
 class LiveServer:
     """``tether server`` on 127.0.0.1, started and stopped by pid; data survives restarts."""
