@@ -31,7 +31,7 @@ class DisabledRun(Run):
         self._owner = False
         self._capture = None
         self.config = Config(_ignore, config)
-        self.summary = Summary(_ignore)
+        self.summary = Summary(_ignore, dict)
         self._finished = False
 
     @property

@@ -82,27 +82,31 @@ class Config(RecordedMapping):
 
 
 class Summary(RecordedMapping):
-    """The last value of each logged key, unless the user set the key here (which wins)."""
+    """The last value of each logged key, unless the user set the key here (which wins).
+
+    The logged values come from the writer (``logged``), which keeps the newest value of
+    each key as it writes rows: ``log()`` itself does no summary work.
+    """
 
     _where = "summary"
 
-    def __init__(self, record: RecordFn):
+    def __init__(self, record: RecordFn, logged: Callable[[], dict[str, Any]]):
         super().__init__(fmt.K_SUMMARY, record)
-        self._logged: dict[str, Any] = {}
-
-    def observe(self, values: Mapping[str, Any]) -> None:
-        self._logged.update(values)
+        self._logged = logged
 
     def __getitem__(self, key: str) -> Any:
         if key in self._data:
             return self._data[key]
-        return self._logged[key]
+        return self._logged()[key]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._data or key in self._logged()
 
     def __iter__(self) -> Iterator[str]:
-        return iter({**self._logged, **self._data})
+        return iter(self.as_dict())
 
     def __len__(self) -> int:
-        return len({**self._logged, **self._data})
+        return len(self.as_dict())
 
     def __delitem__(self, key: str) -> None:
         if key in self._data:
@@ -111,4 +115,4 @@ class Summary(RecordedMapping):
             raise KeyError(key)
 
     def as_dict(self) -> dict[str, Any]:
-        return {**self._logged, **self._data}
+        return {**self._logged(), **self._data}

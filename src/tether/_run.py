@@ -21,10 +21,14 @@ from tether import _diagnostics, procs
 from tether._lifecycle import ExitWatch
 from tether._mappings import Config, Summary
 from tether._settings import Settings
-from tether._values import flatten_metrics
+from tether._values import FAST_VALUE_TYPES, check_row_keys, flatten_metrics
 from tether.errors import UsageError
 from tether.store import format as fmt
 from tether.store.writer import Writer
+
+# Key layouts whose keys were found valid; past this many (keys that change every step),
+# each row's keys are checked again instead of remembered.
+_MAX_CHECKED_LAYOUTS = 10_000
 
 
 class RunState(enum.Enum):
@@ -66,7 +70,8 @@ class Run:
         self._capture: Any = None
         self._uploader: Any = None  # tether.sync.uploader.Uploader in online mode
         self.config = Config(self._record, config)
-        self.summary = Summary(self._record)
+        self.summary = Summary(self._record, self._logged_values)
+        self._checked_layouts: set[tuple[str, ...]] = set()
 
     # -- identity ------------------------------------------------------------------------
     @property
@@ -113,11 +118,23 @@ class Run:
                 f"run {self._id} is {self._state.value}; log() after finish() is lost. "
                 "Call tether.init() to start another run"
             )
-        values = flatten_metrics(data)
+        if type(data) is dict and FAST_VALUE_TYPES.issuperset(map(type, data.values())):
+            # The common case, a flat dict of floats: its key layout is checked once.
+            keys = tuple(data)
+            if keys not in self._checked_layouts:
+                check_row_keys(keys)
+                if len(self._checked_layouts) < _MAX_CHECKED_LAYOUTS:
+                    self._checked_layouts.add(keys)
+            values = list(data.values())
+        else:
+            flat = flatten_metrics(data)
+            keys, values = tuple(flat), list(flat.values())
         if step is not None and (type(step) is not int or step < 0):
             step = _checked_step(step)
-        self._writer.log_row(values, step)
-        self.summary.observe(values)
+        self._writer.log_row(keys, values, step)
+
+    def _logged_values(self) -> dict[str, Any]:
+        return self._writer.latest_values()
 
     def flush(self) -> bool:
         """Return once everything logged so far is on disk (False if a write failed)."""

@@ -22,6 +22,9 @@ RESERVED_KEYS: Final = frozenset({"_step", "_time", "_writer"})
 _INT_MIN: Final = -(2**63)
 _INT_MAX: Final = 2**64 - 1
 _PASS_THROUGH: Final = frozenset({float, bool, str, type(None)})
+# Value types that need no conversion or range check: a row made only of these (the common
+# case, a flat dict of floats) skips the per-item walk of ``flatten_metrics``.
+FAST_VALUE_TYPES: Final = _PASS_THROUGH
 
 
 def flatten_metrics(data: object, *, where: str = "log") -> dict[str, Scalar]:
@@ -34,6 +37,27 @@ def flatten_metrics(data: object, *, where: str = "log") -> dict[str, Scalar]:
     out: dict[str, Scalar] = {}
     _flatten_into(out, "", data, where)
     return out
+
+
+def check_row_keys(keys: tuple[object, ...], *, where: str = "log") -> None:
+    """Raise as ``flatten_metrics`` would for a flat row's keys: strings, non-empty, unreserved."""
+    for key in keys:
+        if type(key) is not str:
+            raise TypeError(
+                f"tether.{where}(): key {key!r} (under 'the top level') is a "
+                f"{type(key).__name__}, but keys must be strings; use str({key!r}) as the key"
+            )
+        if not key:
+            raise ValueError(f"tether.{where}(): an empty key under 'the top level'")
+        if key in RESERVED_KEYS:
+            raise ValueError(_reserved_message(key, where))
+
+
+def _reserved_message(key: str, where: str) -> str:
+    return (
+        f"tether.{where}(): key {key!r} is reserved for the row's own fields; "
+        f"pass the step as log(..., step=N) or rename the key (e.g. {key[1:]!r})"
+    )
 
 
 def _flatten_into(out: dict[str, Scalar], prefix: str, data: Mapping[Any, Any], where: str) -> None:
@@ -58,11 +82,7 @@ def _flatten_into(out: dict[str, Scalar], prefix: str, data: Mapping[Any, Any], 
     if not prefix:
         clash = RESERVED_KEYS.intersection(out)
         if clash:
-            key = sorted(clash)[0]
-            raise ValueError(
-                f"tether.{where}(): key {key!r} is reserved for the row's own fields; "
-                f"pass the step as log(..., step=N) or rename the key (e.g. {key[1:]!r})"
-            )
+            raise ValueError(_reserved_message(sorted(clash)[0], where))
 
 
 def _checked_int(key: str, value: int, where: str) -> int:

@@ -49,6 +49,9 @@ class IngestResult:
     duplicates: int
 
 
+_Block = tuple[list[Any], list[Any], list[Any]]
+
+
 @dataclass
 class _Batch:
     """What one upload adds, gathered before anything is written."""
@@ -57,7 +60,9 @@ class _Batch:
     label: str | None = None
     schemas: dict[int, list[str]] = field(default_factory=dict)
     new_schemas: dict[int, list[str]] = field(default_factory=dict)
-    rows: dict[int, list[list[Any]]] = field(default_factory=lambda: defaultdict(list))
+    # Per row layout: blocks of (steps, millis, value rows), as K_ROWS records carry them.
+    rows: dict[int, list[_Block]] = field(default_factory=lambda: defaultdict(list))
+    row_count: int = 0
     config: list[list[Any]] = field(default_factory=list)
     summary: list[list[Any]] = field(default_factory=list)
     console: list[list[Any]] = field(default_factory=list)
@@ -115,7 +120,7 @@ def ingest_segment(
                 .values(
                     received_bytes=new_offset,
                     last_seq=batch.last_seq,
-                    rows=writers.c.rows + sum(len(r) for r in batch.rows.values()),
+                    rows=writers.c.rows + batch.row_count,
                 )
             ).rowcount
             if changed != 1:
@@ -234,8 +239,18 @@ def _collect(batch: _Batch, frames: list[fmt.Frame]) -> None:
 
 def _take(batch: _Batch, record: list[Any]) -> None:
     kind = record[0]
-    if kind == fmt.K_ROW:
-        batch.rows[record[1]].append(record)
+    if kind == fmt.K_ROWS:
+        steps, millis, values = record[2], record[3], record[4]
+        if not len(steps) == len(millis) == len(values):
+            raise ValueError(
+                f"a rows block has {len(steps)} steps, {len(millis)} times and "
+                f"{len(values)} value rows"
+            )
+        batch.rows[record[1]].append((steps, millis, values))
+        batch.row_count += len(steps)
+    elif kind == fmt.K_ROW:  # format version 1: one row per record
+        batch.rows[record[1]].append(([record[2]], [record[3]], [record[4:]]))
+        batch.row_count += 1
     elif kind == fmt.K_KEYS:
         batch.schemas[record[1]] = record[2]
         batch.new_schemas[record[1]] = record[2]
@@ -338,15 +353,16 @@ def _store_rows(
     run_values: dict[str, Any],
 ) -> None:
     columns: dict[str, tuple[list[int], list[float], list[Any]]] = {}
-    for schema, records in batch.rows.items():
+    for schema, blocks in batch.rows.items():
         keys = batch.schemas.get(schema)
         if keys is None:
             raise IngestError(
                 422, f"rows use layout {schema}, which this writer never defined; upload from 0"
             )
-        steps = [int(r[2]) for r in records]
-        times = [start_time + r[3] / 1000.0 for r in records]
-        for key, values in zip(keys, zip(*(r[4:] for r in records), strict=False), strict=False):
+        steps = [int(step) for block in blocks for step in block[0]]
+        times = [start_time + millis / 1000.0 for block in blocks for millis in block[1]]
+        value_rows = [row for block in blocks for row in block[2]]
+        for key, values in zip(keys, zip(*value_rows, strict=False), strict=False):
             entry = columns.setdefault(key, ([], [], []))
             entry[0].extend(steps)
             entry[1].extend(times)

@@ -71,7 +71,18 @@ def read_segment(path: Path) -> Segment | None:
     for frame in scan.frames:
         for record in frame.records:
             kind = record[0]
-            if kind == fmt.K_ROW:
+            if kind == fmt.K_ROWS:
+                if segment is None:
+                    continue
+                keys = keys_by_schema.get(record[1])
+                if keys is None:
+                    continue
+                start = segment.start_time
+                segment.rows.extend(
+                    (step, start + millis / 1000.0, dict(zip(keys, values, strict=False)))
+                    for step, millis, values in zip(record[2], record[3], record[4], strict=False)
+                )
+            elif kind == fmt.K_ROW:
                 if segment is None:
                     continue
                 keys = keys_by_schema.get(record[1])

@@ -1,6 +1,6 @@
 """One writer per process: an in-memory buffer, a flusher thread, and one segment file.
 
-``log_row()`` and ``append()`` only append to a list under a lock and return; a flusher
+``log_row()`` and ``append()`` only append to a list and return; a flusher
 thread (started on the first record) frames and writes the buffer about every
 ``FLUSH_INTERVAL_S``. ``flush()`` writes everything appended so far, from the calling thread.
 
@@ -10,7 +10,9 @@ join non-daemon threads first. The flusher notices that the main thread has ende
 out the buffer, and ends, so those children lose nothing and never hang.
 
 Keys are written once per segment: a row's key tuple becomes a *schema* (a ``K_KEYS``
-record) the first time it is seen and rows refer to it by a small integer.
+record) the first time it is seen, and the rows of one drain that share it are written as
+one ``K_ROWS`` block (``tether.store.rows``). Rows are queued apart from other records, and
+a drain writes its rows before its other records (each record carries its own time).
 
 A failed write (disk full, file system gone) is truncated back to the last whole frame and
 its frames stay in memory to be written by the next drain, so a reader never sees a torn
@@ -22,6 +24,7 @@ Nothing here is shared with another process: a fork child gets a brand-new ``Wri
 
 from __future__ import annotations
 
+import itertools
 import os
 import secrets
 import threading
@@ -32,14 +35,17 @@ from typing import Any, Final
 
 from tether._diagnostics import warn_failure
 from tether.store import format as fmt
+from tether.store.rows import QueuedRow, encode_rows, fold_latest
 
 FLUSH_INTERVAL_S: Final = 0.05
 HEARTBEAT_S: Final = 30.0
 LABEL_CHECK_S: Final = 0.25
-# Records per frame: keeps frames small, so a torn tail costs little.
+# Records per frame (a block of rows counts as its rows): keeps frames small, so a torn
+# tail costs little.
 RECORDS_PER_FRAME: Final = 4096
 
 LabelFn = Callable[[], str]
+_now = time.time
 
 # Called at the start of every drain: console capture turns the text printed since the last
 # drain into line records there, off the print() path.
@@ -79,10 +85,18 @@ class Writer:
         self._lock = threading.Lock()
         self._io_lock = threading.Lock()
         self._pending: list[Any] = []
+        self._rows: list[QueuedRow] = []
+        # Rows taken by a drain and not yet folded into ``_latest`` (for latest_values()).
+        self._inflight: list[QueuedRow] = []
+        self._latest: dict[str, Any] = {}
         self._unwritten: list[bytes] = []
         self._schemas: dict[tuple[str, ...], int] = {}
         self._next_seq = 0
-        self._next_step = first_step
+        # Automatic steps come from a counter (``next()`` on it is atomic under the GIL, so
+        # threads logging at once get distinct steps without a lock); explicit steps only
+        # raise a floor that the counter is moved past when it falls behind.
+        self._auto_steps = itertools.count(first_step)
+        self._step_floor = first_step
         self._fd = -1
         self._good_size = 0
         self._last_write = time.monotonic()
@@ -92,21 +106,32 @@ class Writer:
         self.degraded = False
 
     # -- the hot path -------------------------------------------------------------------
-    def log_row(self, values: dict[str, Any], step: int | None) -> int:
-        """Queue one history row; returns the step it was given."""
-        now = time.time()
+    def log_row(self, keys: tuple[str, ...], values: list[Any], step: int | None) -> int:
+        """Queue one history row (``values`` in the order of ``keys``); returns its step.
+
+        No lock: ``list.append`` is atomic under the GIL and a drain removes only the rows
+        it took (``_take_queued``), so a row appended meanwhile stays for the next drain.
+        """
+        now = _now()
         if self._label_open and now - self._label_checked > LABEL_CHECK_S:
             self._relabel(now)
-        with self._lock:
-            if step is None:
-                step = self._next_step
-                self._next_step = step + 1
-            elif step >= self._next_step:
-                self._next_step = step + 1
-            self._pending.append((step, now, values))
+        if step is None:
+            step = next(self._auto_steps)
+            if step < self._step_floor:
+                step = self._catch_up_steps()
+        elif step >= self._step_floor:
+            self._step_floor = step + 1
+        self._rows.append((keys, step, now, values))
         if self._thread is None:
             self._start_thread()
         return step
+
+    def _catch_up_steps(self) -> int:
+        # Explicit steps went past the counter: continue after the largest of them.
+        with self._lock:
+            step = max(next(self._auto_steps), self._step_floor)
+            self._auto_steps = itertools.count(step + 1)
+            return step
 
     def append(self, record: list[Any]) -> None:
         """Queue a non-row record (``[kind, ...]``), written in order with the rows."""
@@ -142,7 +167,20 @@ class Writer:
 
     @property
     def next_step(self) -> int:
-        return self._next_step
+        with self._lock:  # a counter cannot be read without taking its value: put it back
+            step = max(next(self._auto_steps), self._step_floor)
+            self._auto_steps = itertools.count(step)
+            return step
+
+    def latest_values(self) -> dict[str, Any]:
+        """The newest logged value of every key, including rows not yet written."""
+        with self._lock:
+            latest = dict(self._latest)
+            rows = self._inflight + self._rows
+        # Rows in flight may already be in ``_latest``: applying them again, in order, is
+        # harmless and covers the moment between a drain taking them and folding them.
+        fold_latest(latest, rows)
+        return latest
 
     # -- getting bytes to disk ----------------------------------------------------------
     def flush(self, timeout: float | None = None) -> bool:
@@ -176,7 +214,12 @@ class Writer:
                 os.close(self._fd)
             except OSError:
                 pass
-        return Writer(self.run_dir, header=header, label=label)
+        child = Writer(self.run_dir, header=header, label=label)
+        # No lock: another parent thread may have held it at fork time, and this is the
+        # child's only thread now.
+        child._latest = dict(self._latest)
+        fold_latest(child._latest, self._inflight + self._rows)
+        return child
 
     def _start_thread(self) -> None:
         with self._lock:
@@ -216,10 +259,9 @@ class Writer:
         """Create the segment and write the header (and anything queued) right away."""
         with self._io_lock:
             try:
-                with self._lock:
-                    pending, self._pending = self._pending, []
-                if pending or self._next_seq == 0:
-                    self._encode(pending)
+                rows, pending = self._take_queued()
+                if rows or pending or self._next_seq == 0:
+                    self._encode(rows, pending)
                 return self._write_unwritten() if self._unwritten else True
             except Exception as exc:
                 self.degraded = True
@@ -240,10 +282,9 @@ class Writer:
         if not self._io_lock.acquire(timeout=-1 if timeout is None else timeout):
             return False
         try:
-            with self._lock:
-                pending, self._pending = self._pending, []
-            if pending:
-                self._encode(pending)
+            rows, pending = self._take_queued()
+            if rows or pending:
+                self._encode(rows, pending)
             if self._unwritten:
                 return self._write_unwritten()
             return True
@@ -254,30 +295,40 @@ class Writer:
         finally:
             self._io_lock.release()
 
-    def _encode(self, pending: list[Any]) -> None:
+    def _take_queued(self) -> tuple[list[QueuedRow], list[Any]]:
+        with self._lock:
+            queued = self._rows
+            count = len(queued)
+            rows = queued[:count]
+            # Only the rows taken: log_row() appends without the lock, maybe just now.
+            del queued[:count]
+            pending, self._pending = self._pending, []
+            self._inflight = rows
+        return rows, pending
+
+    def _encode(self, rows: list[QueuedRow], pending: list[Any]) -> None:
         records: list[Any] = []
         if self._next_seq == 0:
             records.append([fmt.K_HEADER, self._header_record()])
-        schemas = self._schemas
-        t0 = self.start_time
-        for item in pending:
-            if type(item) is tuple:
-                step, when, values = item
-                keys = tuple(values)
-                schema = schemas.get(keys)
-                if schema is None:
-                    schema = len(schemas)
-                    schemas[keys] = schema
-                    records.append([fmt.K_KEYS, schema, list(keys)])
-                records.append(
-                    [fmt.K_ROW, schema, step, round((when - t0) * 1000), *values.values()]
-                )
-            else:
-                records.append(item)
-        for start in range(0, len(records), RECORDS_PER_FRAME):
-            chunk = records[start : start + RECORDS_PER_FRAME]
-            self._unwritten.append(fmt.encode_frame(self._next_seq, chunk))
-            self._next_seq += len(chunk)
+        if rows:
+            records += encode_rows(rows, self._schemas, self.start_time, self._latest)
+            with self._lock:
+                self._inflight = []
+        records += pending
+        chunk: list[Any] = []
+        weight = 0
+        for record in records:
+            chunk.append(record)
+            weight += len(record[2]) if record[0] == fmt.K_ROWS else 1
+            if weight >= RECORDS_PER_FRAME:
+                self._add_frame(chunk)
+                chunk, weight = [], 0
+        if chunk:
+            self._add_frame(chunk)
+
+    def _add_frame(self, records: list[Any]) -> None:
+        self._unwritten.append(fmt.encode_frame(self._next_seq, records))
+        self._next_seq += len(records)
 
     def _header_record(self) -> dict[str, Any]:
         return {
