@@ -1,4 +1,5 @@
 // The server's HTTP API (docs/api.md): typed responses, the API key, and errors as values.
+import { takePrefetched } from "./prefetch";
 
 export interface Project {
   name: string;
@@ -134,7 +135,9 @@ async function request(path: string, key: string | null, signal?: AbortSignal): 
 
 export async function get<T>(path: string, signal?: AbortSignal): Promise<T> {
   const key = storedKey();
-  let response = await request(path, key, signal);
+  let response = (await takePrefetched(path)) ?? (await request(path, key, signal));
+  // The early request knew no signal: a caller that gave up meanwhile gets what fetch gives.
+  if (signal?.aborted) throw new DOMException("the request was aborted", "AbortError");
   if (response.status === 401 && key) {
     // A key kept from another server on this address: `tether ui` needs none, so try without.
     const keyless = await request(path, null, signal);

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Connection, and_, case, false, func, select, tuple_
+from sqlalchemy import Connection, case, false, func, select, tuple_
 
 from tether.server.auth import User
+from tether.server.runs_order import has_tag, page_ids
 from tether.server.series import LOD_BLOCK, Series, decode_values
 from tether.server.storage.schema import (
     console_lines,
@@ -93,12 +94,10 @@ def list_runs(
     limit: int,
     offset: int,
 ) -> dict[str, Any]:
-    """One page of a project's runs, filtered and sorted on the server.
-
-    Sorting reads only what it sorts by (a few columns of every matching run); the full rows,
-    their JSON and their writer counts are built for the one page returned.
-    """
+    """One page of a project's runs, filtered, sorted and cut in SQL (``runs_order``); the
+    full rows, their JSON and their writer counts are built for that page only."""
     pk = project_pk(connection, user, project)
+    dialect = connection.dialect.name
     conditions = [runs.c.project_id == pk]
     if state:
         conditions.append(runs.c.state == state)
@@ -106,49 +105,12 @@ def list_runs(
         conditions.append(runs.c.group_name == group)
     if search:
         conditions.append(runs.c.name.contains(search, autoescape=True))
-    field = order.lstrip("-")
-    section = field.split(".", 1)[0] if "." in field else None
-    columns = [runs.c.id, runs.c.start_time, runs.c.end_time, runs.c.updated_at, runs.c.tags]
-    if section == "summary":
-        columns += [runs.c.summary, runs.c.user_summary]
-    elif section == "config":
-        columns.append(runs.c.config)
-    elif field in ("name", "state", "last_step"):
-        columns.append(runs.c[field])
-    light = list(connection.execute(select(*columns).where(and_(*conditions))))
     if tag:
-        light = [r for r in light if tag in (r.tags or [])]
-    ordered = _sorted(light, field, descending=order.startswith("-"))
-    page_ids = [r.id for r in ordered[offset : offset + limit]]
-    return {"runs": _runs_json(connection, page_ids, project, user), "total": len(ordered)}
-
-
-def _sorted(rows: list[Any], field: str, *, descending: bool) -> list[Any]:
-    """Rows in order of ``field``; rows without a value for it come last either way."""
-    values = [(row, _sort_value(row, field)) for row in rows]
-    present = [(row, value) for row, value in values if value is not None]
-    missing = [row for row, value in values if value is None]
-    present.sort(key=lambda pair: _comparable(pair[1]), reverse=descending)
-    return [row for row, _ in present] + missing
-
-
-def _sort_value(row: Any, field: str) -> Any:
-    if field == "duration":
-        end = row.end_time if row.end_time is not None else row.updated_at
-        return end - row.start_time
-    if field.startswith("summary."):
-        key = field.split(".", 1)[1]
-        return {**(row.summary or {}), **(row.user_summary or {})}.get(key)
-    if field.startswith("config."):
-        return (row.config or {}).get(field.split(".", 1)[1])
-    return getattr(row, field)
-
-
-def _comparable(value: Any) -> tuple[int, Any]:
-    # Numbers sort before strings: a column mixing both stays readable.
-    if isinstance(value, bool | int | float):
-        return (0, float(value))
-    return (1, str(value))
+        conditions.append(has_tag(tag, dialect=dialect))
+    page = page_ids(conditions, order, limit=limit, offset=offset, dialect=dialect)
+    ids = [int(row.id) for row in connection.execute(page)]
+    total = connection.execute(select(func.count()).select_from(runs).where(*conditions)).scalar()
+    return {"runs": _runs_json(connection, ids, project, user), "total": int(total or 0)}
 
 
 def _runs_json(

@@ -38,6 +38,7 @@ export function RunsPage({ project, query }: { project: string; query: URLSearch
   const [scrollTop, setScrollTop] = useState(0);
   const [viewHeight, setViewHeight] = useState(800);
   const scroller = useRef<HTMLDivElement>(null);
+  const scrolledTo = useRef(0);
 
   // Keep the URL in step with the view, so every table state is a link.
   const setQuery = (changes: Record<string, string | null>) => {
@@ -81,10 +82,13 @@ export function RunsPage({ project, query }: { project: string; query: URLSearch
   };
 
   // A layout effect: the request leaves right after this render, not after the next paint.
+  // A new order or filter starts at the top; scrollTo only when scrolled, as it forces a
+  // layout (tens of ms before a fresh table's first paint).
   useLayoutEffect(() => {
-    scroller.current?.scrollTo(0, 0);
-    setScrollTop(0);
     fetchPage(0);
+    if (scrolledTo.current !== 0) scroller.current?.scrollTo(0, 0);
+    scrolledTo.current = 0;
+    setScrollTop(0);
   }, [cache]);
 
   useEffect(() => {
@@ -252,7 +256,10 @@ export function RunsPage({ project, query }: { project: string; query: URLSearch
       <div
         class="runs-scroll"
         ref={scroller}
-        onScroll={(e) => setScrollTop((e.target as HTMLElement).scrollTop)}
+        onScroll={(e) => {
+          scrolledTo.current = (e.target as HTMLElement).scrollTop;
+          setScrollTop(scrolledTo.current);
+        }}
         data-ready={ready ? "1" : "0"}
         data-order={order}
         data-total={total}
