@@ -16,14 +16,15 @@ from pathlib import Path
 import pytest
 
 import tether
-from tether.capture.lines import LineAssembler
+from tether.capture.lines import MAX_LINE_CHARS, LineAssembler
+from tether.capture.streams import stop_copying, tee_of, tee_stream
 
 from .conftest import only_run, run_script, write_script
 
 
 def _lines(chunks: list[str]) -> list[str]:
     out: list[str] = []
-    assembler = LineAssembler(lambda line, when: out.append(line))
+    assembler = LineAssembler(lambda lines, when: out.extend(lines))
     for chunk in chunks:
         assembler.feed(chunk)
     assembler.flush_partial()
@@ -37,6 +38,19 @@ def test_carriage_returns_fold_like_a_terminal() -> None:
     assert _lines(["windows\r\n", "line\r\n"]) == ["windows", "line"]
     assert _lines(["a", "b", "\nc"]) == ["ab", "c"]
     assert _lines(["\x1b[31mred\x1b[0m\n"]) == ["\x1b[31mred\x1b[0m"]
+    assert _lines(["one\ntwo\nthr", "ee\n\nfour"]) == ["one", "two", "three", "", "four"]
+    assert _lines(["x" * (MAX_LINE_CHARS + 5) + "\nend\n"]) == [
+        "x" * MAX_LINE_CHARS,
+        "x" * 5,
+        "end",
+    ]
+
+
+def test_lines_of_one_chunk_are_emitted_together_with_its_time() -> None:
+    emitted: list[tuple[list[str], float]] = []
+    assembler = LineAssembler(lambda lines, when: emitted.append((lines, when)))
+    assembler.feed_many([(1.0, "a\nb\nc"), (2.0, "d\n"), (3.0, "e"), (4.0, "\rE\n")])
+    assert emitted == [(["a", "b"], 1.0), (["cd"], 2.0), (["E"], 4.0)]
 
 
 def test_print_is_recorded_and_still_reaches_the_stream(run_dir: Path) -> None:
@@ -67,7 +81,40 @@ def test_proxy_behaves_like_the_stream_it_wraps(run_dir: Path) -> None:
         assert proxy.isatty() == real.isatty()
         assert proxy.writable()
         proxy.flush()
-        assert proxy.reconfigure == real.reconfigure  # type: ignore[attr-defined]
+        real.tether_test_marker = 1  # type: ignore[attr-defined]
+        assert proxy.tether_test_marker == 1  # type: ignore[attr-defined]  # falls through
+        del real.tether_test_marker  # type: ignore[attr-defined]
+        assert proxy.fileno() == real.fileno()
+
+
+def test_over_a_file_our_stream_is_a_text_wrapper_that_copies_each_flushed_chunk(
+    tmp_path: Path,
+) -> None:
+    raw = io.FileIO(tmp_path / "out.txt", "w")
+    real = io.TextIOWrapper(io.BufferedWriter(raw), encoding="latin-1", errors="replace")
+    real.mode = "w"  # type: ignore[misc]  # as open() sets it
+    sink: list[tuple[float, object]] = []
+    ours = tee_stream(real, sink)
+    assert type(ours) is io.TextIOWrapper  # print() stays in C
+    for attribute in ("encoding", "errors", "line_buffering", "write_through", "name", "mode"):
+        assert getattr(ours, attribute) == getattr(real, attribute), attribute
+    assert ours.fileno() == real.fileno() and ours.isatty() is False
+    for i in range(100):
+        print(f"line {i} é", file=ours)
+    assert sink == []  # buffered, as the real stream would be
+    ours.flush()  # as with any TextIOWrapper, before writing to .buffer
+    ours.buffer.write(b"raw bytes\n")  # bytes reach the file too, and are copied
+    ours.flush()
+    text = (tmp_path / "out.txt").read_bytes().decode("latin-1")
+    assert text == "".join(f"line {i} é\n" for i in range(100)) + "raw bytes\n"
+    assert b"".join(chunk for _, chunk in sink).decode("latin-1") == text  # type: ignore[misc]
+    assert len(sink) == 2
+    ours.reconfigure(line_buffering=True)
+    print("now line by line", file=ours)
+    assert len(sink) == 3
+    stop_copying(ours)
+    print("after", file=ours)  # still reaches the file at once, and is no longer copied
+    assert (tmp_path / "out.txt").read_text("latin-1").endswith("after\n") and len(sink) == 3
 
 
 def test_finish_leaves_a_later_wrapper_in_place(run_dir: Path) -> None:
@@ -88,7 +135,7 @@ def test_finish_leaves_a_later_wrapper_in_place(run_dir: Path) -> None:
     assert sys.stdout is theirs  # not ripped out from under them
     print("after finish")  # still works, through our now pass-through proxy
     sys.stdout = real
-    assert ours.__dict__["_tee"] is None
+    assert tee_of(ours).sink is None
     assert all(c.text != "after finish" for c in tether.load_run(run.dir).console)
 
 
@@ -252,3 +299,40 @@ def test_fork_while_another_thread_prints_never_hangs(run_dir: Path) -> None:
     assert result.returncode == 0
     texts = {line.text for line in only_run(run_dir).console}
     assert {f"child {i}" for i in range(30)} <= texts
+
+
+def test_block_buffered_stdout_is_captured_whole_in_order_and_live(run_dir: Path) -> None:
+    # stdout to a pipe without PYTHONUNBUFFERED: Python buffers it, and so do we.
+    done = run_script(
+        run_dir,
+        """
+        import os, sys, time
+        import tether
+        run = tether.init(console="wrap")
+        assert type(sys.stdout).__name__ == "TextIOWrapper" and not sys.stdout.line_buffering
+        for i in range(3000):
+            print(f"line {i}")
+        print("to stderr", file=sys.stderr)
+        print("live line")  # in a buffer, but on disk within a flush interval or so
+        deadline = time.time() + 10
+        while not any(c.text == "live line" for c in tether.load_run(run.dir).console):
+            assert time.time() < deadline, "a buffered line never reached the run"
+            time.sleep(0.02)
+        print("before fork")
+        pid = os.fork()  # our streams flush first: nothing printed twice
+        if pid == 0:
+            print("child line")
+            os._exit(0)
+        os.waitpid(pid, 0)
+        run.finish()
+        """,
+        env={"PYTHONUNBUFFERED": ""},
+    )
+    expected = [f"line {i}" for i in range(3000)] + ["live line", "before fork", "child line"]
+    assert sorted(done.stdout.splitlines()) == sorted(expected)
+    assert done.stdout.splitlines()[:3001] == expected[:3001]
+    data = only_run(run_dir)
+    stdout = [(c.writer, c.text) for c in data.console if c.stream == "stdout"]
+    assert [text for writer, text in stdout if writer == "main"] == expected[:-1]
+    assert [text for writer, text in stdout if writer != "main"] == ["child line"]
+    assert [c.text for c in data.console if c.stream == "stderr"] == ["to stderr"]

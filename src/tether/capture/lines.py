@@ -3,6 +3,9 @@
 ``\\n`` ends a line. ``\\r`` (not part of ``\\r\\n``) returns to the start of the line and the
 text after it overwrites what was there, so a tqdm bar redrawn ten thousand times is stored
 once, as its last state. ANSI escape sequences pass through untouched for the UI to render.
+
+Lines are emitted in lists, one list per chunk of text (all its lines share the chunk's
+time): a chunk of plain lines, the common case, is split in C with no per-line Python work.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from typing import Final
 # A line longer than this is cut into pieces: one runaway write must not hold memory forever.
 MAX_LINE_CHARS: Final = 64 * 1024
 
-EmitFn = Callable[[str, float], None]
+EmitFn = Callable[[list[str], float], None]
 
 
 class LineAssembler:
@@ -25,15 +28,43 @@ class LineAssembler:
         self._line = ""
         self._cursor = 0
         self._when = 0.0
+        self._done: list[str] = []  # lines ended by the chunk being fed
         self._lock = threading.Lock()
 
     def feed(self, text: str, when: float = 0.0) -> None:
-        """Type ``text`` (written at ``when``); each line it ends is emitted with that time."""
-        with self._lock:
-            self._feed_locked(text, when)
+        """Type ``text`` (written at ``when``); the lines it ends are emitted with that time."""
+        self.feed_many([(when, text)])
 
-    def _feed_locked(self, text: str, when: float) -> None:
-        self._when = when
+    def feed_many(self, batch: list[tuple[float, str]]) -> None:
+        """``feed`` for a batch of ``(time, text)`` chunks, one ``emit`` per chunk with lines."""
+        with self._lock:
+            for when, text in batch:
+                self._when = when
+                if "\r" in text or self._cursor != len(self._line):
+                    self._feed_slow(text)
+                else:
+                    self._feed_plain(text)
+                if self._done:
+                    done, self._done = self._done, []
+                    self._emit(done, when)
+
+    def _feed_plain(self, text: str) -> None:
+        # No carriage return and the cursor at the end: lines are what split() finds.
+        pieces = text.split("\n")
+        rest = pieces.pop()
+        if pieces:
+            pieces[0] = self._line + pieces[0]
+            self._line, self._cursor = "", 0
+            if max(map(len, pieces)) > MAX_LINE_CHARS:
+                for piece in pieces:
+                    self._put(piece)
+                    self._end_line()
+            else:
+                self._done += pieces
+        if rest:
+            self._put(rest)
+
+    def _feed_slow(self, text: str) -> None:
         pieces = text.split("\n")
         last = len(pieces) - 1
         for index, piece in enumerate(pieces):
@@ -42,35 +73,20 @@ class LineAssembler:
             if index < last:
                 self._end_line()
 
-    def feed_many(self, batch: list[tuple[float, str]]) -> None:
-        """``feed`` for a batch of ``(time, text)`` writes; print()'s text-then-newline pairs
-        take a fast path."""
-        with self._lock:
-            emit = self._emit
-            for when, text in batch:
-                if text == "\n" and self._cursor == len(self._line):
-                    line, self._line, self._cursor = self._line, "", 0
-                    emit(line, when)
-                elif "\n" not in text and "\r" not in text and self._cursor == len(self._line):
-                    self._line += text
-                    self._cursor = len(self._line)
-                    if self._cursor > MAX_LINE_CHARS:
-                        self._when = when
-                        self._end_line()
-                else:
-                    self._feed_locked(text, when)
-
     def flush_partial(self) -> None:
         """Emit an unfinished line (at the end of capture), if there is one."""
         with self._lock:
             if self._line:
                 self._end_line()
+                done, self._done = self._done, []
+                self._emit(done, self._when)
 
     def reset(self) -> None:
         """In a fork child: a fresh lock, and forget the parent's unfinished line."""
         self._lock = threading.Lock()
         self._line = ""
         self._cursor = 0
+        self._done = []
 
     def _type(self, piece: str) -> None:
         if "\r" not in piece:
@@ -90,11 +106,12 @@ class LineAssembler:
             line = line[:cursor] + text + line[cursor + len(text) :]
         self._line = line
         self._cursor = cursor + len(text)
-        if len(line) > MAX_LINE_CHARS:
-            self._end_line()
+        while len(self._line) > MAX_LINE_CHARS:  # a runaway line: cut it into pieces
+            self._done.append(self._line[:MAX_LINE_CHARS])
+            self._line = self._line[MAX_LINE_CHARS:]
+            self._cursor = max(0, self._cursor - MAX_LINE_CHARS)
 
     def _end_line(self) -> None:
-        line = self._line
+        self._done.append(self._line)
         self._line = ""
         self._cursor = 0
-        self._emit(line, self._when)

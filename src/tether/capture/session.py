@@ -1,13 +1,16 @@
 """Console capture for the runs of this process.
 
-One ``_ProcessConsole`` per process installs the capture once (``wrap``: proxies on
-``sys.stdout``/``sys.stderr``; ``fd``: pipes under file descriptors 1 and 2) and sends each
-finished line to the writer of the innermost active run *of this process*. It never looks at
+One ``_ProcessConsole`` per process installs the capture once (``wrap``: ``TeeStream`` on
+``sys.stdout``/``sys.stderr``; ``fd``: pipes under file descriptors 1 and 2) and sends the
+finished lines to the writer of the innermost active run *of this process*. It never looks at
 another process: a fork child resets it (``after_fork``) and records into its own writer.
 
-The write path only appends ``(time, text)`` to a list: a ``print()`` pays for one list
-append. Lines are put together in batches when a writer drains (every flush interval, on
-``flush()``, at finish and at exit), through the writer's drain hook.
+The write path stays in C: a ``TeeStream`` buffers like the stream it replaced and only
+appends ``(time, chunk)`` to a list when it flushes a chunk. When a writer drains (every flush
+interval, on ``flush()``, at finish and at exit) its drain hook flushes the streams, so a
+chunk is at most one flush interval old, and turns the chunks into lines, one ``K_LINES``
+record per chunk. A line's time is when its chunk was flushed: exact on a terminal and on
+stderr (line-buffered), within the flush interval when stdout is a file or a pipe.
 
 ``CaptureSession`` is a run's handle on it: ``stop()`` flushes the run's unfinished lines and,
 when no run of the process needs capture any more, restores exactly what was replaced, and
@@ -16,6 +19,7 @@ only where nobody replaced it since.
 
 from __future__ import annotations
 
+import io
 import os
 import sys
 import threading
@@ -26,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 from tether._diagnostics import warn_failure
 from tether.capture.fd import FdCapture, inherited_capture_pipe
 from tether.capture.lines import LineAssembler
-from tether.capture.streams import StreamProxy
+from tether.capture.streams import stop_copying, tee_of, tee_stream
 from tether.store import format as fmt
 from tether.store.writer import add_drain_hook
 
@@ -44,12 +48,14 @@ class _ProcessConsole:
         self.targets: list[Run] = []
         self.assemblers = {stream: LineAssembler(self._emitter(stream)) for stream, _ in _STREAMS}
         # Written to by the tees without a lock (list.append is atomic); emptied in place by
-        # collect(), so the tees' bound appends stay valid.
-        self.chunks: dict[int, list[tuple[float, str]]] = {stream: [] for stream, _ in _STREAMS}
+        # collect(), so the tees' bound appends stay valid. Chunks are bytes (wrap: in
+        # ``encodings[stream]``) or text (fd capture).
+        self.chunks: dict[int, list[tuple[float, Any]]] = {stream: [] for stream, _ in _STREAMS}
+        self.encodings = {stream: "utf-8" for stream, _ in _STREAMS}
         self.tees = {stream: _Tee(self, stream) for stream, _ in _STREAMS}
         self.collecting = threading.Lock()
         self.writer_started = False
-        self.proxies: dict[str, StreamProxy] = {}
+        self.proxies: dict[str, io.TextIOWrapper] = {}
         self.replaced: dict[str, Any] = {}
         self.fd: FdCapture | None = None
         self.lock = threading.Lock()
@@ -84,17 +90,22 @@ class _ProcessConsole:
             current = getattr(sys, attr, None)
             if current is None:
                 continue
-            proxy = StreamProxy(current, self.tees[stream])
+            proxy = tee_stream(current, self.chunks[stream])
+            tee = tee_of(proxy)
+            tee.wake = self.wake_writer
+            self.encodings[stream] = tee.encoding
             self.replaced[attr] = current
             self.proxies[attr] = proxy
             setattr(sys, attr, proxy)
+        _flush_before_fork()
 
     def _unwrap_streams(self) -> None:
         for attr, proxy in list(self.proxies.items()):
             if getattr(sys, attr, None) is proxy:
                 setattr(sys, attr, self.replaced[attr])
-            else:  # someone wrapped us since: leave their object, make ours a pass-through
-                proxy.disable()
+            # If someone wrapped us since, their object stays. Either way, whoever still holds
+            # ours (a logging handler made during the run) now writes straight through.
+            stop_copying(proxy)
         self.proxies.clear()
         self.replaced.clear()
 
@@ -111,15 +122,30 @@ class _ProcessConsole:
         if os.getpid() != self.pid or not self.collecting.acquire(blocking=wait):
             return  # another thread is collecting: these chunks go with its batch or the next
         try:
+            self.flush_streams()
             for stream, chunks in self.chunks.items():
                 count = len(chunks)
                 if not count:
                     continue
                 batch = chunks[:count]
                 del chunks[:count]  # appends made meanwhile stay for the next batch
-                self.assemblers[stream].feed_many(batch)
+                encoding = self.encodings[stream]
+                self.assemblers[stream].feed_many(
+                    [
+                        (when, chunk.decode(encoding, "replace") if type(chunk) is bytes else chunk)
+                        for when, chunk in batch
+                    ]
+                )
         finally:
             self.collecting.release()
+
+    def flush_streams(self) -> None:
+        """Hand what our streams buffered to the real streams (and to the chunk lists)."""
+        for proxy in list(self.proxies.values()):
+            try:
+                proxy.flush()
+            except Exception:
+                pass  # the real stream's failure: the user's next write meets it, not us
 
     def wake_writer(self) -> None:
         """The first text in this process starts the run writer's flusher, which collects."""
@@ -128,16 +154,16 @@ class _ProcessConsole:
             self.writer_started = True
             targets[-1]._writer.ensure_flusher()
 
-    def _emitter(self, stream: int) -> Callable[[str, float], None]:
-        return lambda line, when: self._emit(stream, line, when)
+    def _emitter(self, stream: int) -> Callable[[list[str], float], None]:
+        return lambda lines, when: self._emit(stream, lines, when)
 
-    def _emit(self, stream: int, line: str, when: float) -> None:
+    def _emit(self, stream: int, lines: list[str], when: float) -> None:
         targets = self.targets
         if not targets:
             return
         # The run may be finishing: remove() collects before it takes the run off the targets,
         # so these lines still land before its final record.
-        targets[-1]._writer.append([fmt.K_CONSOLE, when, stream, line])
+        targets[-1]._writer.append([fmt.K_LINES, when, stream, lines])
 
     # -- fork ---------------------------------------------------------------------------------
     def after_fork(self) -> None:
@@ -152,6 +178,8 @@ class _ProcessConsole:
             del chunks[:]  # the parent records what it wrote before the fork
         for assembler in self.assemblers.values():
             assembler.reset()
+        for proxy in self.proxies.values():
+            tee_of(proxy).wake = self.wake_writer
         if self.fd is not None:
             # The parent's pipe readers did not survive the fork: put the child's fds back
             # on the real terminal and capture the child at the Python level instead.
@@ -161,7 +189,7 @@ class _ProcessConsole:
 
 
 class _Tee:
-    """What a proxy calls on every write: one append, and a wake-up the first time."""
+    """What fd capture's pipe readers call for each chunk: an append, and a wake-up once."""
 
     __slots__ = ("append", "console")
 
@@ -179,6 +207,21 @@ class _Tee:
 _now = time.time
 _console: _ProcessConsole | None = None
 _console_lock = threading.Lock()
+_fork_hook_installed = False
+
+
+def _flush_before_fork() -> None:
+    # A fork child would inherit our streams' buffered text and print it a second time.
+    global _fork_hook_installed
+    if not _fork_hook_installed and hasattr(os, "register_at_fork"):
+        _fork_hook_installed = True
+        os.register_at_fork(before=_flush_streams_of_this_process)
+
+
+def _flush_streams_of_this_process() -> None:
+    console = _console
+    if console is not None and console.pid == os.getpid():
+        console.flush_streams()
 
 
 def _process_console() -> _ProcessConsole:

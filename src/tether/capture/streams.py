@@ -1,126 +1,184 @@
-"""``StreamProxy``: stands in for ``sys.stdout``/``sys.stderr`` and tees what is written.
+"""The streams that stand in for ``sys.stdout``/``sys.stderr`` and copy what is written.
+
+``tee_stream()`` builds a real ``io.TextIOWrapper`` (so ``print()`` stays in C) over
+``TeeBuffer``, a binary layer that passes each encoded chunk on to the real stream and
+appends a copy to a list. The wrapper buffers exactly as the stream it replaces does
+(``line_buffering``, ``write_through``), so Python code runs once per flushed chunk, not once
+per ``write()``: a line at a time on a terminal or on stderr, 8 KiB at a time when stdout is a
+file or a pipe. Lines are assembled later, off the write path (``tether.capture.lines``).
 
 It behaves like the stream it wraps, because other code inspects ``sys.stdout`` in many ways:
 ``prompt_toolkit`` and IPython (``isatty``, ``fileno``, ``encoding``), ``faulthandler`` and
 ``subprocess`` (``fileno``), tqdm and rich (``isatty``, ``flush``), ``logging`` (``write``).
-Every attribute it does not define itself falls through to the wrapped stream.
-
-The write path first writes through to the real stream (that part behaves exactly as the
-real stream does), then hands the text to the tee, which only appends it to a list (lines are
-assembled later, off the write path): the tee never raises into the caller and never writes,
-so it cannot recurse.
+When the real stream is a plain ``TextIOWrapper`` (a terminal, a file, a pipe), ours is one
+too, with the same encoding, errors, buffering, name and mode; ``fileno``/``isatty`` answer
+for the real stream, and bytes written to ``.buffer`` are copied as well. Any other stream
+(a notebook's, a test runner's) gets ``FallThroughTeeStream``, which writes text through
+and lets every attribute it does not define fall through to the real stream. The copy is
+only a list append: it never raises into the caller and never writes, so it cannot recurse.
 """
 
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Iterable
+import time
+from collections.abc import Callable
 from typing import Any, TextIO
 
-TeeFn = Callable[[str], None]
+# What the tee appends to: ``(time, chunk)``, the chunk as bytes in ``TeeBuffer.encoding``.
+Sink = list[tuple[float, Any]]
+
+_now = time.time
 
 
-class StreamProxy(io.TextIOBase):
-    """A text stream that writes to ``original`` and copies each write to ``tee``."""
+class TeeBuffer(io.BufferedIOBase):
+    """The binary layer under our stream: each chunk to the real stream, and to ``sink``."""
 
-    _original: TextIO
-    _tee: TeeFn | None
+    # A class attribute, not a property: TextIOWrapper asks on every write() whether its
+    # buffer is closed, and a property would run Python code each time. Ours never closes.
+    closed = False
 
-    def __init__(self, original: TextIO, tee: TeeFn | None) -> None:
-        # Set through __dict__ so __getattr__ fall-through never sees a half-built proxy.
-        self.__dict__["_original"] = original
-        self.__dict__["_tee"] = tee
+    def __init__(self, original: TextIO, sink: Sink | None) -> None:
+        super().__init__()
+        self.original = original
+        self.sink = sink
+        # Called once, on the first chunk that ends a line (the console starts its writer).
+        self.wake: Callable[[], None] | None = None
+        # A real TextIOWrapper gets bytes in its own encoding, straight into its binary layer.
+        # Anything else (StringIO, notebook streams) gets text: we encode UTF-8 losslessly
+        # and decode it again.
+        plain = isinstance(original, io.TextIOWrapper)
+        self._target: Any = getattr(original, "buffer", None) if plain else None
+        self.encoding = encoding_of(original) if self._target is not None else "utf-8"
+        self.errors = (original.errors or "strict") if self._target is not None else "surrogatepass"
 
-    @property
-    def original(self) -> TextIO:
-        """The stream this proxy writes through to."""
-        return self._original
-
-    def disable(self) -> None:
-        """Stop teeing; the proxy becomes a pure pass-through (used when it cannot be removed)."""
-        self.__dict__["_tee"] = None
-
-    def set_tee(self, tee: TeeFn | None) -> None:
-        self.__dict__["_tee"] = tee
-
-    # -- writing ------------------------------------------------------------------------
-    def write(self, text: str) -> int:
-        written: int = self._original.write(text)
-        tee = self._tee
-        if tee is not None and type(text) is str:
-            try:
-                tee(text)  # an append to a list: it cannot write back into us
-            except Exception:
-                pass  # the tee is ours: its failure must never reach the caller
-        return written
-
-    def writelines(self, lines: Iterable[str]) -> None:  # type: ignore[override]
-        for line in lines:
-            self.write(line)
+    def write(self, data: Any) -> int:
+        chunk = bytes(data)
+        target = self._target
+        if target is not None:
+            view = memoryview(chunk)
+            while view:  # an unbuffered raw file (python -u) may take part of it
+                written = target.write(view)
+                if written is None:  # a non-blocking raw file that took nothing
+                    break
+                view = view[written:]
+        else:
+            self.original.write(chunk.decode("utf-8", "surrogatepass"))
+        sink = self.sink
+        if sink is not None:
+            sink.append((_now(), chunk))
+            if self.wake is not None and b"\n" in chunk:
+                wake, self.wake = self.wake, None
+                wake()
+        return len(chunk)
 
     def flush(self) -> None:
-        self._original.flush()
-
-    # -- what callers inspect ------------------------------------------------------------
-    def fileno(self) -> int:
-        return self._original.fileno()
-
-    def isatty(self) -> bool:
-        return self._original.isatty()
+        self.original.flush()
 
     def readable(self) -> bool:
-        return self._original.readable()
+        return False
 
     def writable(self) -> bool:
-        return self._original.writable()
+        return True
 
     def seekable(self) -> bool:
-        return self._original.seekable()
+        return False
 
-    @property
-    def closed(self) -> bool:
-        return bool(self._original.closed)
+    def fileno(self) -> int:
+        return self.original.fileno()
 
-    @property
-    def encoding(self) -> str:  # type: ignore[override]
-        return self._original.encoding
-
-    @property
-    def errors(self) -> str | None:  # type: ignore[override]
-        return self._original.errors
-
-    @property
-    def newlines(self) -> Any:  # type: ignore[override]
-        return self._original.newlines
-
-    @property
-    def buffer(self) -> Any:
-        # Bytes written to .buffer bypass the tee; fd capture records those.
-        return self._original.buffer
-
-    @property
-    def line_buffering(self) -> bool:
-        return bool(getattr(self._original, "line_buffering", False))
+    def isatty(self) -> bool:
+        return self.original.isatty()
 
     @property
     def name(self) -> Any:
-        return getattr(self._original, "name", "<tether stream proxy>")
+        return getattr(self.original, "name", "<tether stream>")
 
     @property
-    def mode(self) -> Any:
-        return getattr(self._original, "mode", "w")
+    def raw(self) -> Any:
+        return getattr(self._target, "raw", self._target)
 
     def close(self) -> None:
-        self._original.close()
+        pass  # closing our layer must never close the real stream
 
     def __del__(self) -> None:
-        # IOBase.__del__ would close() the real stdout when a proxy is dropped: never do that.
         pass
 
-    def __getattr__(self, name: str) -> Any:
-        if name in ("_original", "_tee"):
-            raise AttributeError(name)
-        return getattr(self._original, name)
 
-    def __repr__(self) -> str:
-        return f"<tether.StreamProxy of {self._original!r}>"
+class FallThroughTeeStream(io.TextIOWrapper):
+    """Our stream over a real stream that is not a plain ``TextIOWrapper``."""
+
+    def __init__(self, tee: TeeBuffer, **options: Any) -> None:
+        super().__init__(tee, **options)
+        self.__dict__["_tee"] = tee
+
+    @property
+    def buffer(self) -> Any:
+        return getattr(self.__dict__["_tee"].original, "buffer", self.__dict__["_tee"])
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return encoding_of(self.__dict__["_tee"].original)
+
+    @property
+    def errors(self) -> str:  # type: ignore[override]
+        return str(getattr(self.__dict__["_tee"].original, "errors", None) or "strict")
+
+    @property
+    def name(self) -> Any:
+        return getattr(self.__dict__["_tee"].original, "name", "<tether stream>")
+
+    def __del__(self) -> None:
+        # IOBase's finaliser would close(): write out what is buffered, close nothing.
+        try:
+            self.flush()
+        except Exception:
+            pass
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "_tee":
+            raise AttributeError(name)
+        return getattr(self.__dict__["_tee"].original, name)
+
+
+def tee_stream(original: TextIO, sink: Sink) -> io.TextIOWrapper:
+    """A stream to put in place of ``original`` that copies what reaches it into ``sink``."""
+    tee = TeeBuffer(original, sink)
+    options: dict[str, Any] = {
+        "encoding": tee.encoding,
+        "errors": tee.errors,
+        "newline": "\n",  # the real stream translates newlines (if it does) on its side
+        "line_buffering": bool(getattr(original, "line_buffering", False)),
+        "write_through": bool(getattr(original, "write_through", False)),
+    }
+    if type(original) is io.TextIOWrapper:
+        stream = io.TextIOWrapper(tee, **options)
+        stream.mode = getattr(original, "mode", "w")  # type: ignore[misc]  # as open() sets it
+        return stream
+    # Unknown streams got every write at once before we came: so they still do.
+    options["write_through"] = True
+    return FallThroughTeeStream(tee, **options)
+
+
+def tee_of(stream: io.TextIOWrapper) -> TeeBuffer:
+    """The ``TeeBuffer`` under a stream made by ``tee_stream``."""
+    tee = stream.__dict__.get("_tee") or stream.buffer
+    if not isinstance(tee, TeeBuffer):
+        raise TypeError(f"{stream!r} is not a tether stream")
+    return tee
+
+
+def stop_copying(stream: io.TextIOWrapper) -> None:
+    """Make one of our streams a pure pass-through, for whoever still holds it."""
+    tee = tee_of(stream)
+    tee.sink = None
+    tee.wake = None
+    try:
+        stream.flush()
+        stream.reconfigure(write_through=True)
+    except Exception:
+        pass
+
+
+def encoding_of(stream: TextIO) -> str:
+    return str(getattr(stream, "encoding", None) or "utf-8")

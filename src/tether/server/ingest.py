@@ -256,6 +256,11 @@ def _take(batch: _Batch, record: list[Any]) -> None:
         batch.new_schemas[record[1]] = record[2]
     elif kind == fmt.K_HEADER:
         batch.header = {**(batch.header or {}), **record[1]}
+    elif kind == fmt.K_LINES:
+        when, stream, lines = record[1], record[2], record[3]
+        if not isinstance(lines, list):
+            raise TypeError(f"a lines record holds {type(lines).__name__}, not a list of lines")
+        batch.console.extend([fmt.K_CONSOLE, when, stream, line] for line in lines)
     elif kind == fmt.K_CONSOLE:
         batch.console.append(record)
     elif kind == fmt.K_CONFIG:

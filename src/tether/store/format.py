@@ -22,7 +22,8 @@ from typing import Any, Final
 
 import msgspec
 
-# 2: rows are written as K_ROWS blocks (version 1 wrote one K_ROW per row; still read).
+# 2: rows are written as K_ROWS blocks and console lines as K_LINES (version 1 wrote one
+# K_ROW per row and one K_CONSOLE per line; both still read).
 FORMAT_VERSION: Final = 2
 MAGIC: Final = b"TETHSEG\x01"
 SEGMENT_SUFFIX: Final = ".tseg"
@@ -38,13 +39,14 @@ K_KEYS: Final = 2  # [2, schema_id, [key, ...]]          a row layout, defined o
 K_ROW: Final = 3  # [3, schema_id, step, ms, v0, v1, ...]  ms since the segment's start time (v1)
 K_CONFIG: Final = 4  # [4, time, {key: value}, [deleted key, ...]]
 K_SUMMARY: Final = 5  # [5, time, {key: value}, [deleted key, ...]]
-K_CONSOLE: Final = 6  # [6, time, stream, text]            stream 1 = stdout, 2 = stderr
+K_CONSOLE: Final = 6  # [6, time, stream, text]  one line, stream 1 = stdout, 2 = stderr (v1)
 K_FINAL: Final = 7  # [7, time, state, exit_code]
 K_SYSTEM: Final = 8  # [8, time, {metric: value}]           reserved for the system sampler
 K_FILE: Final = 9  # [9, time, {path, kind, ...}]         reserved for media and artifacts
 K_LABEL: Final = 10  # [10, label]  the writer learned a better label (its rank) after starting
 # [11, schema_id, [step, ...], [ms, ...], [[v0, v1, ...], ...]]  consecutive rows of one layout
 K_ROWS: Final = 11
+K_LINES: Final = 12  # [12, time, stream, [line, ...]]  console lines that arrived together
 
 STREAM_STDOUT: Final = 1
 STREAM_STDERR: Final = 2

@@ -99,6 +99,9 @@ def read_segment(path: Path) -> Segment | None:
                     segment.header.update(record[1])
             elif segment is None:
                 continue
+            elif kind == fmt.K_LINES:
+                when, stream = record[1], record[2]
+                segment.console.extend((when, stream, line) for line in record[3])
             elif kind == fmt.K_CONSOLE:
                 segment.console.append((record[1], record[2], record[3]))
             elif kind == fmt.K_CONFIG:
