@@ -193,3 +193,31 @@ def test_raw_fork_child_leaving_through_os_exit_loses_nothing(run_dir: Path) -> 
         os.waitpid(pid, 0)
     rows = [r["child"] for r in tether.load_run(run.dir).history if "child" in r]
     assert rows == list(range(10))
+
+
+def test_a_child_leaves_without_waiting_for_the_flushers_next_poll(run_dir: Path) -> None:
+    # With a flush interval of 60 s, only the wake-up from threading's shutdown lets the
+    # child's flusher write its last rows and end before join() gives up.
+    run_script(
+        run_dir,
+        """
+        import multiprocessing as mp
+        import tether
+        from tether.store import writer
+
+        def child(run):
+            writer.FLUSH_INTERVAL_S = 60.0
+            for i in range(1000):
+                run.log({"child": i})
+
+        if __name__ == "__main__":
+            run = tether.init(dir=".", console="off")
+            proc = mp.get_context("fork").Process(target=child, args=(run,))
+            proc.start()
+            proc.join(20)
+            assert proc.exitcode == 0, "the child was still waiting for its flusher"
+            run.finish()
+        """,
+    )
+    rows = [r for r in only_run(run_dir).history if "child" in r]
+    assert [r["child"] for r in rows] == list(range(1000))
