@@ -7,6 +7,8 @@ import subprocess
 import sys
 import types
 
+import pytest
+
 import tether
 
 
@@ -42,3 +44,27 @@ print(json.dumps({
     )
     facts = json.loads(out.stdout)
     assert facts == {"threads": 1, "modules": [], "stdout_same": True, "new_fds": 0}
+
+
+def test_attaching_to_a_run_imports_little() -> None:
+    # What every spawned child (DataLoader worker, rank) imports to unpickle a Run: each
+    # module below costs milliseconds per child, times the number of children.
+    code = """
+import sys
+before = set(sys.modules)
+import tether._api
+heavy = ("dataclasses", "secrets", "logging", "json", "hmac", "random", "numpy", "torch")
+print(",".join(sorted(m for m in heavy if m in sys.modules and m not in before)))
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == ""
+
+
+def test_random_tokens_cover_their_range() -> None:
+    from tether import _tokens
+
+    draws = [_tokens.below(3) for _ in range(600)]
+    assert set(draws) == {0, 1, 2} and min(draws.count(v) for v in range(3)) > 100
+    assert _tokens.choice("ab") in "ab" and len(_tokens.token_hex(6)) == 12
+    with pytest.raises(ValueError):
+        _tokens.below(0)

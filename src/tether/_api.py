@@ -6,13 +6,14 @@ process (spawned children), resuming a run by id, or starting a new run. The res
 
 from __future__ import annotations
 
-import dataclasses
 import os
-import platform
+import sys
 import threading
 import time
 from pathlib import Path
 from typing import Any
+
+import msgspec
 
 from tether import procs
 from tether._names import friendly_name
@@ -82,7 +83,7 @@ def init(
     parent_dir = _parent_run_dir(settings)
     launch = procs.launcher_rank() if settings.group is None else None
     if parent_dir is None and launch is not None and launch[1] > 1:
-        settings = dataclasses.replace(
+        settings = msgspec.structs.replace(
             settings, run_id=settings.run_id or procs.launcher_run_id(), resume="allow"
         )
         if launch[0] == 0:
@@ -204,7 +205,7 @@ def _start(settings: Settings, initial_config: dict[str, Any]) -> Run:
         "tags": list(settings.tags),
         "notes": settings.notes,
         "resumed": existing is not None,
-        "python": platform.python_version(),
+        "python": "{}.{}.{}".format(*sys.version_info[:3]),
         "tether": _version(),
         "cwd": os.getcwd(),
     }

@@ -13,12 +13,12 @@ A file that cannot be read as such raises ``UsageError`` naming the file and the
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
+
+import msgspec
 
 from tether.errors import UsageError
 
@@ -31,8 +31,7 @@ SETTINGS_FILE: Final = "settings.json"
 DIRECTORY_MODES: Final = ("online", "offline", "disabled")
 
 
-@dataclass(frozen=True)
-class ClientConfig:
+class ClientConfig(msgspec.Struct, frozen=True):
     """The server to talk to and the key to talk with."""
 
     base_url: str
@@ -145,6 +144,8 @@ def _read_json(path: Path, *, fix: str) -> dict[str, Any]:
     except OSError as exc:
         raise UsageError(f"cannot read {path} ({exc.strerror or exc}); {fix}") from exc
     try:
+        import json  # here: most processes never read a settings file
+
         data = json.loads(text) if text.strip() else {}
     except ValueError as exc:
         raise UsageError(f"{path} is not valid JSON ({exc}); {fix}") from exc
@@ -169,6 +170,8 @@ def _write_json(path: Path, data: dict[str, Any], *, private: bool) -> None:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700 if private else 0o777)
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
+            import json
+
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
                 os.fchmod(handle.fileno(), 0o600 if private else 0o644)  # a stale tmp's mode
                 json.dump(data, handle, indent=2, sort_keys=True)

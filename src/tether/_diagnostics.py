@@ -7,14 +7,10 @@ training loop. They are reported as a ``TetherWarning`` at most once per kind of
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 import warnings
 from typing import Final
-
-logger = logging.getLogger("tether")
-logger.addHandler(logging.NullHandler())
 
 REPEAT_AFTER_S: Final = 60.0
 
@@ -39,7 +35,9 @@ def warn_failure(kind: str, message: str) -> None:
             if last is not None and now - last < REPEAT_AFTER_S:
                 return
             _last_warned[kind] = now
-        logger.debug("%s: %s", kind, message)
+        import logging  # here, not at import: most processes never warn
+
+        logging.getLogger("tether").debug("%s: %s", kind, message)
         warnings.warn(f"tether: {message}", TetherWarning, stacklevel=2)
     except Exception:
         pass

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import secrets
 from typing import Final
+
+from tether import _tokens
 
 _ADJECTIVES: Final = (
     "amber",
@@ -64,6 +65,6 @@ _NOUNS: Final = (
 
 
 def friendly_name() -> str:
-    adjective = secrets.choice(_ADJECTIVES)
-    noun = secrets.choice(_NOUNS)
-    return f"{adjective}-{noun}-{secrets.randbelow(100)}"
+    adjective = _tokens.choice(_ADJECTIVES)
+    noun = _tokens.choice(_NOUNS)
+    return f"{adjective}-{noun}-{_tokens.below(100)}"

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
+
+import msgspec
 
 from tether._client_config import ClientConfig, directory_mode, load_client_config
 from tether.errors import UsageError
@@ -37,8 +38,7 @@ CONSOLE_MODES: Final = ("wrap", "fd", "off")
 DEFAULT_PROJECT: Final = "default"
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(msgspec.Struct, frozen=True):
     project: str
     name: str | None
     root: Path

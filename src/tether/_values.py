@@ -10,7 +10,6 @@ take a handful of type checks per item and nothing else.
 
 from __future__ import annotations
 
-import dataclasses
 import enum
 import os
 from collections.abc import Mapping
@@ -157,8 +156,8 @@ def to_config_value(key: str, value: object, *, where: str = "config") -> Any:
         return to_config_value(key, value.value, where=where)
     if isinstance(value, os.PathLike):
         return os.fspath(value)
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return to_config_value(key, dataclasses.asdict(value), where=where)
+    if _is_dataclass_instance(value):
+        return to_config_value(key, _dataclass_fields(value), where=where)
     try:
         return to_scalar(key, value, where=where)
     except TypeError:
@@ -184,8 +183,8 @@ def config_mapping(source: object, *, where: str = "config") -> dict[str, Any]:
         return {}
     if isinstance(source, Mapping):
         items = dict(source)
-    elif dataclasses.is_dataclass(source) and not isinstance(source, type):
-        items = dataclasses.asdict(source)
+    elif _is_dataclass_instance(source):
+        items = _dataclass_fields(source)
     elif hasattr(source, "__dict__") and type(source).__name__ == "Namespace":
         items = dict(vars(source))
     else:
@@ -196,3 +195,15 @@ def config_mapping(source: object, *, where: str = "config") -> dict[str, Any]:
     return {
         _config_key(str(k), k, where): to_config_value(k, v, where=where) for k, v in items.items()
     }
+
+
+def _is_dataclass_instance(value: object) -> bool:
+    # What dataclasses.is_dataclass() looks at, without importing dataclasses (and inspect)
+    # into every process that logs: only a dataclass instance can carry one.
+    return hasattr(type(value), "__dataclass_fields__")
+
+
+def _dataclass_fields(value: Any) -> dict[str, Any]:
+    import dataclasses
+
+    return dataclasses.asdict(value)

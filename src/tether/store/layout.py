@@ -7,22 +7,21 @@ the start time (so ``ls`` sorts naturally) and the id (so lookups need no index)
 from __future__ import annotations
 
 import os
-import secrets
-import string
 import time
 from pathlib import Path
 from typing import Final
 
+from tether import _tokens
 from tether.errors import RunNotFoundError
 from tether.store import format as fmt
 
 RUNS_DIRNAME: Final = "tether"
 RUN_PREFIX: Final = "run-"
-_ID_ALPHABET: Final = string.ascii_lowercase + string.digits
+_ID_ALPHABET: Final = "abcdefghijklmnopqrstuvwxyz0123456789"
 
 
 def new_run_id() -> str:
-    return "".join(secrets.choice(_ID_ALPHABET) for _ in range(8))
+    return "".join(_tokens.choice(_ID_ALPHABET) for _ in range(8))
 
 
 def run_dir_name(run_id: str, start: float) -> str:

@@ -26,13 +26,13 @@ from __future__ import annotations
 
 import itertools
 import os
-import secrets
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Final
 
+from tether import _tokens
 from tether._diagnostics import warn_failure
 from tether.store import format as fmt
 from tether.store.rows import QueuedRow, encode_rows, fold_latest
@@ -58,7 +58,7 @@ def add_drain_hook(hook: Callable[[], None]) -> None:
 
 
 def new_writer_id() -> str:
-    return secrets.token_hex(6)
+    return _tokens.token_hex(6)
 
 
 class Writer:
