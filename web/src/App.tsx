@@ -1,13 +1,11 @@
 import { useEffect, useState } from "preact/hooks";
 import { enc, onUnauthorized } from "./api";
 import { KeyForm } from "./components";
-import { lazyPage } from "./lazy";
+import { ComparePage } from "./pages/Compare";
 import { ProjectsPage } from "./pages/Projects";
+import { RunPage } from "./pages/RunPage";
 import { RunsPage } from "./pages/Runs";
 import { type Route, useRoute } from "./router";
-
-const RunPage = lazyPage(() => import("./pages/RunPage").then((module) => module.RunPage));
-const ComparePage = lazyPage(() => import("./pages/Compare").then((module) => module.ComparePage));
 
 function Breadcrumbs({ route }: { route: Route }) {
   if (route.page === "projects" || route.page === "missing") return null;
