@@ -50,6 +50,10 @@ if __name__ == "__main__":
         ("ipdb-first", "fork", False),
         ("tether-first", "fork", False),
         ("ipdb-first", "fork", True),
+        # Spawned workers get no Run and never call init(): they join because the process
+        # was started while the run captured output (tether._spawned).
+        ("ipdb-first", "spawn", False),
+        ("tether-first", "spawn", True),
     ],
 )
 def test_dataloader_workers_print_into_the_run(
@@ -458,3 +462,35 @@ def test_fork_child_that_sets_up_its_process_group_is_labelled_by_rank(run_dir: 
     )
     labels = sorted(w.label for w in only_run(run_dir).writers)
     assert labels == ["main", "rank0"]
+
+
+def test_spawned_pool_workers_that_only_print_are_captured(run_dir: Path) -> None:
+    result = run_script(
+        run_dir,
+        """
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor
+        import tether
+
+        def square(x):
+            print(f"pool saw {x}")
+            return x * x
+
+        if __name__ == "__main__":
+            run = tether.init(dir=".")
+            with ProcessPoolExecutor(2, mp_context=mp.get_context("spawn")) as pool:
+                assert list(pool.map(square, range(4))) == [0, 1, 4, 9]
+            run.finish()
+            # After finish, a new process joins nothing (and still works).
+            proc = mp.get_context("spawn").Process(target=print, args=("after finish",))
+            proc.start()
+            proc.join()
+            assert proc.exitcode == 0
+        """,
+    )
+    assert "after finish" in result.stdout and "Traceback" not in result.stderr
+    data = only_run(run_dir)
+    seen = sorted(line.text for line in data.console if line.text.startswith("pool saw"))
+    assert seen == [f"pool saw {x}" for x in range(4)]
+    assert all(line.writer != "main" for line in data.console if line.text.startswith("pool"))
+    assert "after finish" not in {line.text for line in data.console}

@@ -281,6 +281,7 @@ def _start_capture(run: Run, console: str) -> None:
     from tether.capture.session import CaptureSession
 
     run._capture = CaptureSession.start(run, mode=console)
+    run._console_mode = console
 
 
 def _version() -> str:

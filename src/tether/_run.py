@@ -68,6 +68,7 @@ class Run:
         self._finish_lock = threading.Lock()
         self._exit_watch: ExitWatch | None = None
         self._capture: Any = None
+        self._console_mode = "off"
         self._uploader: Any = None  # tether.sync.uploader.Uploader in online mode
         self.config = Config(self._record, config)
         self.summary = Summary(self._record, self._logged_values)

@@ -66,6 +66,17 @@ def _install_hooks() -> None:
     if hasattr(os, "register_at_fork"):
         os.register_at_fork(after_in_child=_after_fork_in_child)
     _flush_before_os_exit()
+    from tether import _spawned
+
+    _spawned.follow_started_processes(_capturing_run)
+
+
+def _capturing_run() -> tuple[str, str, str] | None:
+    """The run that a process started now should join: the newest one capturing output."""
+    for run in reversed(list(_active)):
+        if run._capture is not None and run.state == "running":
+            return str(run.dir), run.id, run._console_mode
+    return None
 
 
 def _flush_before_os_exit() -> None:
