@@ -47,3 +47,28 @@ def test_a_rows_block_with_uneven_columns_is_refused(
         response = client.put(url, params={"offset": 0}, content=body)
     assert response.status_code == 422
     assert "rows block has 2 steps, 1 times" in response.json()["detail"]
+
+
+def test_a_key_in_several_row_layouts_keeps_every_point_and_exact_ints(
+    live_server: LiveServer, run_dir: Path
+) -> None:
+    with tether.init(project="proj", dir=run_dir, console="off") as run:
+        for step in range(300):
+            if step % 3:
+                run.log({"loss": step / 10, "epoch": step // 100})
+            else:  # another layout holding the same key, and an int float64 cannot hold
+                run.log({"loss": step / 10, "big": 2**60 + step})
+    [segment] = (run.dir / fmt.SEGMENTS_DIR).iterdir()
+    writer = segment.stem.rsplit("-", 1)[1]
+    with httpx.Client(base_url=live_server.base_url, headers=live_server.headers) as client:
+        url = f"/api/v1/projects/proj/runs/{run.id}/segments/{writer}"
+        response = client.put(url, params={"offset": 0}, content=segment.read_bytes())
+        assert response.status_code == 200, response.text
+        history = client.get(
+            f"/api/v1/projects/proj/runs/{run.id}/history", params={"keys": "loss,epoch,big"}
+        ).json()
+    series = {s["key"]: s for s in history["series"]}
+    assert series["loss"]["steps"] == list(range(300))
+    assert series["loss"]["values"] == [step / 10 for step in range(300)]
+    assert series["epoch"]["values"] == [s // 100 for s in range(300) if s % 3]
+    assert series["big"]["values"] == [2**60 + s for s in range(0, 300, 3)]

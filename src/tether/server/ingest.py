@@ -12,9 +12,11 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 from sqlalchemy import Connection, Engine, Table, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -357,30 +359,36 @@ def _store_rows(
     start_time: float,
     run_values: dict[str, Any],
 ) -> None:
-    columns: dict[str, tuple[list[int], list[float], list[Any]]] = {}
+    # Per key, the (steps, times, values) of each row layout it appears in: steps and times
+    # are built once per layout, as arrays, and shared by that layout's keys.
+    columns: dict[str, list[tuple[npt.NDArray[Any], npt.NDArray[Any], tuple[Any, ...]]]] = {}
     for schema, blocks in batch.rows.items():
         keys = batch.schemas.get(schema)
         if keys is None:
             raise IngestError(
                 422, f"rows use layout {schema}, which this writer never defined; upload from 0"
             )
-        steps = [int(step) for block in blocks for step in block[0]]
-        times = [start_time + millis / 1000.0 for block in blocks for millis in block[1]]
-        value_rows = [row for block in blocks for row in block[2]]
+        steps = np.fromiter(chain.from_iterable(b[0] for b in blocks), dtype="<i8")
+        millis = np.fromiter(chain.from_iterable(b[1] for b in blocks), dtype="<f8")
+        times = start_time + millis / 1000.0
+        value_rows = list(chain.from_iterable(b[2] for b in blocks))
         for key, values in zip(keys, zip(*value_rows, strict=False), strict=False):
-            entry = columns.setdefault(key, ([], [], []))
-            entry[0].extend(steps)
-            entry[1].extend(times)
-            entry[2].extend(values)  # a tuple from zip(): extend copies it
+            columns.setdefault(key, []).append((steps, times, values))
     key_ids = _metric_key_ids(connection, run.id, list(columns))
     chunks = []
     summary = dict(run.summary)
     summary_times = dict(run.summary_times)
     last_step = run.last_step
-    for key, (key_steps, key_times, key_values) in columns.items():
+    for key, parts in columns.items():
+        if len(parts) == 1:
+            steps_array, times_array, key_values = parts[0]
+        else:
+            steps_array = np.concatenate([part[0] for part in parts])
+            times_array = np.concatenate([part[1] for part in parts])
+            key_values = tuple(chain.from_iterable(part[2] for part in parts))
+        if len(steps_array) != len(key_values):
+            raise IngestError(422, f"rows of {key!r} hold fewer values than their layout has keys")
         kind, blob = encode_values(key_values)
-        steps_array = np.asarray(key_steps, dtype="<i8")
-        times_array = np.asarray(key_times, dtype="<f8")
         lod = (
             min_max_lod(steps_array, times_array, np.frombuffer(blob, dtype="<f8"))
             if kind == F8
@@ -407,7 +415,7 @@ def _store_rows(
         if newest >= summary_times.get(key, float("-inf")):
             summary[key] = json_safe(key_values[latest])
             summary_times[key] = newest
-        top = max(key_steps)
+        top = int(steps_array.max())
         last_step = top if last_step is None else max(int(last_step), top)
     connection.execute(insert(series_chunks), chunks)
     run_values.update(summary=summary, summary_times=summary_times, last_step=last_step)

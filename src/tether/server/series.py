@@ -9,6 +9,7 @@ first and last point), so a chart of a million points still shows every spike.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,13 +22,16 @@ _FLOAT_EXACT = 2**53
 LOD_BLOCK = 64
 
 F8 = "f8"
+_FLOAT_ONLY = frozenset({float})
+_FLOAT_OR_INT = frozenset({float, int})
 MSGPACK = "mp"
 
 
-def encode_values(values: list[Any]) -> tuple[str, bytes]:
-    numeric = all(
-        (type(v) is float) or (type(v) is int and -_FLOAT_EXACT <= v <= _FLOAT_EXACT)
-        for v in values
+def encode_values(values: Sequence[Any]) -> tuple[str, bytes]:
+    kinds = set(map(type, values))  # in C: the common all-float chunk needs no Python loop
+    numeric = kinds <= _FLOAT_ONLY or (
+        kinds <= _FLOAT_OR_INT
+        and all(-_FLOAT_EXACT <= v <= _FLOAT_EXACT for v in values if type(v) is int)
     )
     if numeric:
         return F8, np.asarray(values, dtype="<f8").tobytes()
