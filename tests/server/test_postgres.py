@@ -82,3 +82,32 @@ def test_two_servers_on_one_postgres(tmp_path: Path, database_url: str, run_dir:
     finally:
         one.stop()
         two.stop()
+
+
+def test_a_nul_in_any_text_parameter_is_a_422_not_a_500(
+    tmp_path: Path, database_url: str, run_dir: Path
+) -> None:
+    server = LiveServer(tmp_path / "srv", database_url=database_url).start()
+    try:
+        with tether.init(project="pg", dir=run_dir, console="off") as run:
+            run.log({"loss": 0.5})
+        [segment] = list((run.dir / fmt.SEGMENTS_DIR).iterdir())
+        writer = segment.stem.rsplit("-", 1)[1]
+        with httpx.Client(base_url=server.base_url, headers=server.headers) as c:
+            url = f"/api/v1/projects/pg/runs/{run.id}"
+            assert c.put(f"{url}/segments/{writer}", content=segment.read_bytes()).is_success
+            for path, name in [
+                ("/api/v1/projects/pg/runs", "state"),
+                ("/api/v1/projects/pg/runs", "group"),
+                ("/api/v1/projects/pg/runs", "tag"),
+                ("/api/v1/projects/pg/runs", "search"),
+                (f"{url}/history", "keys"),
+                (f"{url}/history", "writer"),
+                (f"{url}/console", "writer"),
+            ]:
+                response = c.get(path, params={name: "a\x00b"})
+                assert response.status_code == 422, (path, name, response.text)
+                assert name in response.text
+            assert c.get("/api/v1/projects/pg/runs", params={"search": "a"}).status_code == 200
+    finally:
+        server.stop()

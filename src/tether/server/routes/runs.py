@@ -13,6 +13,8 @@ from tether.server.routes.ingest import ProjectPath, RunPath
 router = APIRouter()
 
 ORDER_PATTERN = r"^-?(start_time|name|state|duration|last_step|(summary|config)\.[^\s]{1,256})$"
+# Free text goes into SQL parameters, and PostgreSQL refuses a NUL in any text: say so (422).
+NO_NUL = r"^[^\x00]*$"
 
 
 @router.get("/viewer")
@@ -31,10 +33,10 @@ def runs(
     project: ProjectPath,
     user: UserDep,
     engine: EngineDep,
-    state: Annotated[str | None, Query(max_length=16)] = None,
-    group: Annotated[str | None, Query(max_length=256)] = None,
-    tag: Annotated[str | None, Query(max_length=256)] = None,
-    search: Annotated[str | None, Query(max_length=256)] = None,
+    state: Annotated[str | None, Query(max_length=16, pattern=NO_NUL)] = None,
+    group: Annotated[str | None, Query(max_length=256, pattern=NO_NUL)] = None,
+    tag: Annotated[str | None, Query(max_length=256, pattern=NO_NUL)] = None,
+    search: Annotated[str | None, Query(max_length=256, pattern=NO_NUL)] = None,
     order: Annotated[str, Query(pattern=ORDER_PATTERN)] = "-start_time",
     limit: Annotated[int, Query(ge=1, le=10_000)] = 50,
     offset: Annotated[int, Query(ge=0, le=2**31)] = 0,
@@ -67,9 +69,9 @@ def history(
     user: UserDep,
     engine: EngineDep,
     keys: Annotated[
-        str | None, Query(max_length=65536, description="Comma-separated keys.")
+        str | None, Query(max_length=65536, pattern=NO_NUL, description="Comma-separated keys.")
     ] = None,
-    writer: Annotated[str | None, Query(max_length=128)] = None,
+    writer: Annotated[str | None, Query(max_length=128, pattern=NO_NUL)] = None,
     samples: Annotated[int | None, Query(ge=2, le=1_000_000)] = None,
 ) -> dict[str, Any]:
     wanted = [k for k in keys.split(",") if k] if keys else None
@@ -85,7 +87,7 @@ def console(
     run_id: RunPath,
     user: UserDep,
     engine: EngineDep,
-    writer: Annotated[str | None, Query(max_length=128)] = None,
+    writer: Annotated[str | None, Query(max_length=128, pattern=NO_NUL)] = None,
     stream: Annotated[str | None, Query(pattern="^(stdout|stderr)$")] = None,
     after: Annotated[int, Query(ge=0, le=2**53)] = 0,
     limit: Annotated[int, Query(ge=1, le=100_000)] = 1000,
