@@ -41,15 +41,19 @@ def flatten_metrics(data: object, *, where: str = "log") -> dict[str, Scalar]:
 def check_row_keys(keys: tuple[object, ...], *, where: str = "log") -> None:
     """Raise as ``flatten_metrics`` would for a flat row's keys: strings, non-empty, unreserved."""
     for key in keys:
-        if type(key) is not str:
-            raise TypeError(
-                f"tether.{where}(): key {key!r} (under 'the top level') is a "
-                f"{type(key).__name__}, but keys must be strings; use str({key!r}) as the key"
-            )
-        if not key:
-            raise ValueError(f"tether.{where}(): an empty key under 'the top level'")
+        _check_key(key, "", where)
         if key in RESERVED_KEYS:
-            raise ValueError(_reserved_message(key, where))
+            raise ValueError(_reserved_message(str(key), where))
+
+
+def _check_key(key: object, prefix: str, where: str) -> None:
+    if type(key) is not str:
+        raise TypeError(
+            f"tether.{where}(): key {key!r} (under {prefix or 'the top level'!r}) is a "
+            f"{type(key).__name__}, but keys must be strings; use str({key!r}) as the key"
+        )
+    if not key:
+        raise ValueError(f"tether.{where}(): an empty key under {prefix or 'the top level'!r}")
 
 
 def _reserved_message(key: str, where: str) -> str:
@@ -61,13 +65,7 @@ def _reserved_message(key: str, where: str) -> str:
 
 def _flatten_into(out: dict[str, Scalar], prefix: str, data: Mapping[Any, Any], where: str) -> None:
     for key, value in data.items():
-        if type(key) is not str:
-            raise TypeError(
-                f"tether.{where}(): key {key!r} (under {prefix or 'the top level'!r}) is a "
-                f"{type(key).__name__}, but keys must be strings; use str({key!r}) as the key"
-            )
-        if not key:
-            raise ValueError(f"tether.{where}(): an empty key under {prefix or 'the top level'!r}")
+        _check_key(key, prefix, where)
         full = prefix + key
         kind = type(value)
         if kind in _PASS_THROUGH:

@@ -13,13 +13,18 @@ from tether.store import format as fmt
 from ..test_rows import version_1_segment
 
 
-def test_a_version_1_segment_uploads_like_a_current_one(
-    live_server: LiveServer, run_dir: Path
-) -> None:
+def _empty_run(run_dir: Path) -> tuple[tether.Run, Path, str]:
+    """A finished run with no rows: the run, its one segment and that writer's id."""
     with tether.init(project="proj", dir=run_dir, console="off") as run:
         pass
     [segment] = (run.dir / fmt.SEGMENTS_DIR).iterdir()
-    writer = segment.stem.rsplit("-", 1)[1]
+    return run, segment, segment.stem.rsplit("-", 1)[1]
+
+
+def test_a_version_1_segment_uploads_like_a_current_one(
+    live_server: LiveServer, run_dir: Path
+) -> None:
+    run, segment, writer = _empty_run(run_dir)
     body = version_1_segment(run, [1.0, 0.5, 0.25])
     with httpx.Client(base_url=live_server.base_url, headers=live_server.headers) as client:
         url = f"/api/v1/projects/proj/runs/{run.id}/segments/{writer}"
@@ -35,10 +40,7 @@ def test_a_version_1_segment_uploads_like_a_current_one(
 def test_a_rows_block_with_uneven_columns_is_refused(
     live_server: LiveServer, run_dir: Path
 ) -> None:
-    with tether.init(project="proj", dir=run_dir, console="off") as run:
-        pass
-    [segment] = (run.dir / fmt.SEGMENTS_DIR).iterdir()
-    writer = segment.stem.rsplit("-", 1)[1]
+    run, segment, writer = _empty_run(run_dir)
     header = fmt.scan_frames(segment.read_bytes()).frames[0].records[0]
     records = [header, [fmt.K_KEYS, 0, ["loss"]], [fmt.K_ROWS, 0, [0, 1], [0], [[1.0], [2.0]]]]
     body = fmt.MAGIC + fmt.encode_frame(0, records)
