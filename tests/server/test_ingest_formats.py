@@ -24,7 +24,7 @@ def _empty_run(run_dir: Path) -> tuple[tether.Run, Path, str]:
 def test_a_version_1_segment_uploads_like_a_current_one(
     live_server: LiveServer, run_dir: Path
 ) -> None:
-    run, segment, writer = _empty_run(run_dir)
+    run, _segment, writer = _empty_run(run_dir)
     body = version_1_segment(run, [1.0, 0.5, 0.25])
     with httpx.Client(base_url=live_server.base_url, headers=live_server.headers) as client:
         url = f"/api/v1/projects/proj/runs/{run.id}/segments/{writer}"
