@@ -135,7 +135,7 @@ class Writer:
             return step
 
     def append(self, record: list[Any]) -> None:
-        """Queue a non-row record (``[kind, ...]``), written in order with the rows."""
+        """Queue a non-row record (``[kind, ...]``); a drain writes it after that drain's rows."""
         if self._label_open:
             now = time.time()
             if now - self._label_checked > LABEL_CHECK_S:
