@@ -1,11 +1,11 @@
 """Console capture for the runs of this process.
 
-One ``_ProcessConsole`` per process installs the capture once (``wrap``: ``TeeStream`` on
+One ``_ProcessConsole`` per process installs the capture once (``wrap``: ``tee_stream()`` on
 ``sys.stdout``/``sys.stderr``; ``fd``: pipes under file descriptors 1 and 2) and sends the
 finished lines to the writer of the innermost active run *of this process*. It never looks at
 another process: a fork child resets it (``after_fork``) and records into its own writer.
 
-The write path stays in C: a ``TeeStream`` buffers like the stream it replaced and only
+The write path stays in C: our stream buffers like the stream it replaced and only
 appends ``(time, chunk)`` to a list when it flushes a chunk. When a writer drains (every flush
 interval, on ``flush()``, at finish and at exit) its drain hook flushes the streams, so a
 chunk is at most one flush interval old, and turns the chunks into lines, one ``K_LINES``
