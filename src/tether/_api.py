@@ -27,6 +27,10 @@ from tether.store.writer import Writer
 ENV_ATTACH_PID = "TETHER_ATTACH_OWNER_PID"
 # How long ranks 1..N of a torchrun launch wait for rank 0 to create the shared run.
 RANK0_WAIT_S = 30.0
+# A rank on another node than rank 0 sees rank 0's folder only on a shared file system.
+OTHER_NODE_WAIT_S = 5.0
+# In a run folder: the one process of a machine that uploads it, when rank 0 is elsewhere.
+NODE_UPLOAD_CLAIM = "node-upload.pid"
 
 _stack: list[Run] = []
 _stack_lock = threading.RLock()
@@ -88,7 +92,15 @@ def init(
         )
         if launch[0] == 0:
             return _start(settings, initial_config)
-        parent_dir = _wait_for_rank0(settings)
+        parent_dir, found = _wait_for_rank0(settings)
+        if not found and settings.client is not None:
+            # Rank 0 writes on another machine: this node's segments go up from here.
+            run = attach(parent_dir, label=settings.writer_label, console=settings.console)
+            if _claim_node_upload(parent_dir):
+                _start_uploader(run, settings)
+            if initial_config:
+                run.config.update(initial_config)
+            return run
     if parent_dir is not None:
         run = attach(parent_dir, label=settings.writer_label, console=settings.console)
         if initial_config:
@@ -97,21 +109,51 @@ def init(
     return _start(settings, initial_config)
 
 
-def _wait_for_rank0(settings: Settings) -> Path:
-    """A rank other than 0 of a launch: join the run rank 0 creates (or create its folder)."""
+def _wait_for_rank0(settings: Settings) -> tuple[Path, bool]:
+    """A rank other than 0 of a launch: join the run rank 0 creates (or create its folder).
+
+    Returns the folder and whether rank 0's folder was found (same machine, or a shared file
+    system). On a node other than rank 0's (torchrun's ``GROUP_RANK`` > 0) the folder only
+    appears through a shared file system, so the wait is short.
+    """
     assert settings.run_id is not None
-    deadline = time.monotonic() + RANK0_WAIT_S
+    other_node = os.environ.get("GROUP_RANK", "0") not in ("", "0")
+    wait = _seconds_env("TETHER_RANK0_WAIT_S", OTHER_NODE_WAIT_S if other_node else RANK0_WAIT_S)
+    deadline = time.monotonic() + wait
     while True:
         found = layout.find_run_by_id(settings.runs_dir, settings.run_id)
         if found is not None:
-            return found
+            return found, True
         if time.monotonic() >= deadline:
             break
         time.sleep(0.05)
-    # Rank 0 is late or logs nowhere: make the folder; rank 0 joins it when it comes.
+    # Rank 0 is late, logs nowhere, or on another machine: make the folder; rank 0 joins it
+    # if it comes here.
     run_dir = settings.runs_dir / layout.run_dir_name(settings.run_id, time.time())
     run_dir.mkdir(parents=True, exist_ok=True)
-    return run_dir
+    return run_dir, False
+
+
+def _claim_node_upload(run_dir: Path) -> bool:
+    """True for the one process of this machine that uploads ``run_dir`` (first come)."""
+    try:
+        fd = os.open(run_dir / NODE_UPLOAD_CLAIM, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    except FileExistsError:
+        return False
+    except OSError:
+        return False
+    try:
+        os.write(fd, f"{os.getpid()}\n".encode())
+    finally:
+        os.close(fd)
+    return True
+
+
+def _seconds_env(name: str, default: float) -> float:
+    try:
+        return float(os.environ.get(name, default))
+    except ValueError:
+        return default
 
 
 def _parent_run_dir(settings: Settings) -> Path | None:
@@ -240,18 +282,23 @@ def _start(settings: Settings, initial_config: dict[str, Any]) -> Run:
     os.environ[ENV_ATTACH_PID] = str(os.getpid())
     _start_capture(run, settings.console)
     if settings.client is not None:
-        from tether.sync.uploader import Uploader
-
-        run._uploader = Uploader(
-            run_dir,
-            project=settings.project,
-            run_id=run_id,
-            base_url=settings.client.base_url,
-            api_key=settings.client.api_key,
-        )
-        run._uploader.start()
+        _start_uploader(run, settings)
     _push(run)
     return run
+
+
+def _start_uploader(run: Run, settings: Settings) -> None:
+    from tether.sync.uploader import Uploader
+
+    assert settings.client is not None
+    run._uploader = Uploader(
+        run.dir,
+        project=settings.project,
+        run_id=run.id,
+        base_url=settings.client.base_url,
+        api_key=settings.client.api_key,
+    )
+    run._uploader.start()
 
 
 def _remote_run(settings: Settings, run_id: str) -> dict[str, Any] | None:

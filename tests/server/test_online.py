@@ -162,3 +162,65 @@ def test_online_without_a_key_says_how_to_log_in(run_dir: Path) -> None:
 
     with pytest.raises(tether.UsageError, match="tether login"):
         tether.init(dir=run_dir, mode="online")
+
+
+RANK_SCRIPT = """
+import os, sys
+import tether
+run = tether.init(project="online", config={"nodes": 2})
+rank = int(os.environ["RANK"])
+for step in range(200):
+    run.log({f"rank{rank}/loss": step + rank * 1000.0})
+print(f"rank {rank} on its node")
+run.finish()
+"""
+
+
+def test_ranks_on_two_machines_stream_one_run(live_server: LiveServer, tmp_path: Path) -> None:
+    # Two "machines": no shared run folder. Rank 0 creates the run on the first; rank 1, on
+    # the second node (GROUP_RANK=1), finds no folder, makes its own and uploads it itself.
+    nodes = [tmp_path / "node0", tmp_path / "node1"]
+    procs = []
+    for rank, node in enumerate(nodes):
+        node.mkdir()
+        env = {
+            **_env(live_server),
+            "RANK": str(rank),
+            "LOCAL_RANK": "0",
+            "GROUP_RANK": str(rank),
+            "WORLD_SIZE": "2",
+            "TETHER_RUN_ID": "job-2-nodes",
+        }
+        script = node / "rank.py"
+        script.write_text(RANK_SCRIPT)
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, str(script)],
+                cwd=node,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        )
+    outputs = [proc.communicate(timeout=120) for proc in procs]
+    assert [proc.returncode for proc in procs] == [0, 0], outputs
+    assert all("Traceback" not in err for _, err in outputs), outputs
+    with httpx.Client(base_url=live_server.base_url, headers=live_server.headers) as client:
+        base = "/api/v1/projects/online/runs/job-2-nodes"
+        series = {s["key"]: s for s in client.get(base + "/history").json()["series"]}
+        lines = {line["text"] for line in client.get(base + "/console").json()["lines"]}
+        detail = client.get(base).json()
+    for rank in (0, 1):
+        assert series[f"rank{rank}/loss"]["steps"] == list(range(200))
+        assert series[f"rank{rank}/loss"]["writer"] == f"rank{rank}"
+        assert f"rank {rank} on its node" in lines
+    assert detail["config"] == {"nodes": 2} and detail["state"] == "finished"
+
+
+def test_one_process_per_machine_claims_the_upload(tmp_path: Path) -> None:
+    from tether._api import NODE_UPLOAD_CLAIM, _claim_node_upload
+
+    assert _claim_node_upload(tmp_path) is True
+    assert _claim_node_upload(tmp_path) is False  # the next rank of this machine
+    assert (tmp_path / NODE_UPLOAD_CLAIM).read_text().strip() == str(os.getpid())
