@@ -2,6 +2,7 @@
 
     python bench/ui_bench.py            # full sizes (~8 min), rewrites RESULTS.md's section
     python bench/ui_bench.py --quick    # small sizes, prints the section only
+    python bench/ui_bench.py --no-mlflow  # skip the same runs table in MLflow's UI
 
 Everything runs on this machine, on 127.0.0.1:
 
@@ -45,7 +46,15 @@ from typing import Any
 
 import httpx
 
-from _common import fmt_num, machine_lines, median, table, update_section
+from _common import (
+    fmt_num,
+    fmt_ratio,
+    machine_lines,
+    median,
+    table,
+    update_section,
+    version_of,
+)
 from tether.server.testing import CHROMIUM_ARGS as BROWSER_ARGS
 
 SCRIPT = Path(__file__).resolve()
@@ -90,6 +99,8 @@ class Results:
     idle_frames: list[float] = field(default_factory=list)
     console_long_tasks: list[tuple[int, float]] = field(default_factory=list)
     shell_ms: list[float] = field(default_factory=list)
+    mlflow_first_rows_ms: list[float] = field(default_factory=list)
+    mlflow_note: str = "not measured (--no-mlflow)"
     api_ms: dict[str, list[float]] = field(default_factory=dict)
     setup_s: dict[str, float] = field(default_factory=dict)
 
@@ -422,6 +433,105 @@ def measure_console(browser: Browser, sizes: Sizes, results: Results) -> None:
         page.context.close()
 
 
+# -- MLflow's UI --------------------------------------------------------------------------
+MLFLOW_TIMEOUT_MS = 60_000
+
+
+def load_mlflow_runs(db: Path, experiment_id: str, runs: int) -> str:
+    """``runs`` finished runs (param ``lr``, metric ``acc``) written straight into MLflow's
+    SQLite tables, as its store writes them; returns the newest run's name."""
+    import sqlite3
+    import uuid
+
+    rng = random.Random(0)
+    now = int(time.time() * 1000)
+    rows: dict[str, list[tuple[Any, ...]]] = {"runs": [], "params": [], "metrics": [], "tags": []}
+    name = ""
+    for i in range(runs):
+        run_id = uuid.uuid4().hex
+        name = f"sweep-{rng.randrange(10**6):06d}"
+        start = now - (runs - i) * 1000
+        rows["runs"].append(
+            (run_id, name, "UNKNOWN", "", "", "bench", "FINISHED", start,
+             start + rng.randrange(1_000, 100_000), "", "active",
+             f"mlflow-artifacts:/{experiment_id}/{run_id}/artifacts", int(experiment_id))
+        )  # fmt: skip
+        rows["params"].append(("lr", repr(10 ** rng.uniform(-5, -1)), run_id))
+        rows["metrics"].append(("acc", rng.random(), start + 500, run_id, 0, 0))
+        rows["tags"].append(("mlflow.runName", name, run_id))
+    connection = sqlite3.connect(db, timeout=120)
+    try:
+        with connection:
+            connection.executemany(
+                "INSERT INTO runs (run_uuid, name, source_type, source_name, entry_point_name, "
+                "user_id, status, start_time, end_time, source_version, lifecycle_stage, "
+                "artifact_uri, experiment_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                rows["runs"],
+            )
+            connection.executemany(
+                "INSERT INTO params (key, value, run_uuid) VALUES (?, ?, ?)", rows["params"]
+            )
+            for table_name in ("metrics", "latest_metrics"):
+                connection.executemany(
+                    f"INSERT INTO {table_name} (key, value, timestamp, run_uuid, step, is_nan) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    rows["metrics"],
+                )
+            connection.executemany(
+                "INSERT INTO tags (key, value, run_uuid) VALUES (?, ?, ?)", rows["tags"]
+            )
+    finally:
+        connection.close()
+    return name
+
+
+def measure_mlflow(playwright_browser: Any, tmp: Path, sizes: Sizes, results: Results) -> None:
+    """MLflow's runs table (its experiment page) on the same number of runs: navigation start
+    to the newest run's row on screen (MLflow's default order), a bounded wait per load."""
+    from mlflow.tracking import MlflowClient
+
+    from server_bench import mlflow_server
+
+    tmp.mkdir(parents=True, exist_ok=True)
+    with mlflow_server(tmp) as (url, db, _pid):
+        client = MlflowClient(tracking_uri=url)
+        experiment_id = client.create_experiment("bench-ui")
+        # A model-training experiment: without the kind the UI opens its GenAI overview.
+        client.set_experiment_tag(
+            experiment_id, "mlflow.experimentKind", "custom_model_development"
+        )
+        newest = load_mlflow_runs(db, experiment_id, sizes.runs)
+        seen = client.search_runs([experiment_id], max_results=50_000)
+        if len(seen) != sizes.runs or "lr" not in seen[0].data.params:
+            raise RuntimeError(f"MLflow sees {len(seen)} runs, not {sizes.runs}")
+        say(f"  mlflow: {len(seen):,} runs loaded")
+        timeouts = 0
+        for _ in range(sizes.repeats):
+            context = playwright_browser.new_context(viewport=VIEWPORT)
+            page = context.new_page()
+            try:
+                page.goto(f"{url}/#/experiments/{experiment_id}/runs")
+                handle = page.wait_for_function(
+                    "() => [...document.querySelectorAll('.ag-row')].some((r) => "
+                    f"r.innerText.includes({json.dumps(newest)})) && performance.now()",
+                    polling="raf",
+                    timeout=MLFLOW_TIMEOUT_MS,
+                )
+                results.mlflow_first_rows_ms.append(handle.json_value())
+            except Exception as exc:  # a bounded wait: reported, not fatal
+                if "Timeout" not in type(exc).__name__ + str(exc):
+                    raise
+                timeouts += 1
+            finally:
+                context.close()
+        results.mlflow_note = (
+            f"did not finish in {MLFLOW_TIMEOUT_MS / 1000:.0f} s "
+            f"({timeouts} of {sizes.repeats} loads)"
+            if timeouts
+            else ""
+        )
+
+
 # -- report ---------------------------------------------------------------------------------
 def percentile(values: list[float], q: float) -> float:
     if not values:
@@ -547,16 +657,64 @@ def report(results: Results, argv: list[str], load_at_start: float) -> str:
         + ", ".join(f"{name} {seconds:.0f} s" for name, seconds in results.setup_s.items())
         + ".",
         "",
-        "MLflow's UI: not measured (loading the same 2,000,000 points, 10,000 runs and "
-        "1,000,000 console lines into an MLflow server and timing its React pages is a "
-        "separate piece of work; MLflow has no console view to compare with).",
+        *mlflow_lines(results),
     ]
     return "\n".join(lines)
+
+
+def mlflow_lines(results: Results) -> list[str]:
+    s = results.sizes
+    tether_ms = median(results.first_rows_ms)
+    mlflow_ms = median(results.mlflow_first_rows_ms)
+    shown = f"{fmt_num(mlflow_ms)} ms" if results.mlflow_first_rows_ms else "n/a"
+    if results.mlflow_note:
+        shown = (
+            f"{shown} ({results.mlflow_note})"
+            if results.mlflow_first_rows_ms
+            else results.mlflow_note
+        )
+    return [
+        f"The same page in MLflow's UI (`mlflow server` {version_of('mlflow')} on SQLite, "
+        f"127.0.0.1; {s.runs:,} finished runs in one experiment, each with a param `lr` and "
+        "a metric `acc`, written straight into MLflow's SQLite tables and checked through "
+        "`MlflowClient.search_runs`). Same browser, flags, viewport and fresh context per "
+        f'load; a load is given {MLFLOW_TIMEOUT_MS / 1000:.0f} s. "First rows" in MLflow: '
+        "the newest run's row (its default order) in the experiment page's runs grid "
+        "(`.ag-row`).",
+        "",
+        table(
+            ["measure", "tether", "MLflow", "vs tether"],
+            [
+                [
+                    f"runs table ({s.runs:,} runs): navigation to first rows",
+                    f"{fmt_num(tether_ms)} ms",
+                    shown,
+                    fmt_ratio(mlflow_ms, tether_ms),
+                ],
+                [
+                    "runs table: sort by a column (click to first re-sorted row)",
+                    "see above",
+                    "not measured",
+                    "n/a",
+                ],
+                [
+                    f"run page: {s.keys} charts x {s.steps:,} points, navigation to all drawn",
+                    f"{fmt_num(median(results.charts_ms))} ms",
+                    "not measured",
+                    "n/a",
+                ],
+            ],
+        ),
+        "",
+        "Not measured in MLflow (yet): a sort in its runs grid and its run page's metric "
+        "charts; MLflow has no console view to compare with.",
+    ]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, a smoke test")
+    parser.add_argument("--no-mlflow", action="store_true", help="skip MLflow's UI")
     parser.add_argument("--write", action="store_true", help="write RESULTS.md even if --quick")
     args = parser.parse_args()
     argv = sys.argv[1:]
@@ -589,6 +747,9 @@ def main() -> None:
                     measure_console(browser, sizes, results)
                     say("API alone")
                     measure_api(browser, sizes, results)
+                    if not args.no_mlflow:
+                        say("MLflow's runs table")
+                        measure_mlflow(browser.browser, tmp / "mlflow", sizes, results)
                 finally:
                     browser.close()
     body = report(results, argv, load_at_start)
