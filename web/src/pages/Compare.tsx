@@ -1,11 +1,11 @@
 // Selected runs side by side: one chart per key with a line per run, configs diffed.
 import { useEffect, useMemo, useState } from "preact/hooks";
 import { ApiError, type History, type Json, type RunDetail, enc, get, isAbort, runPath } from "../api";
-import { ChartPanel, type Loader } from "../charts/ChartPanel";
+import type { Loader } from "../charts/ChartPanel";
 import { ChartToolbar, useChartSettings } from "../charts/settings";
 import { ErrorBox, Loading, StateBadge } from "../components";
 import { colour, flatten, formatValue } from "../format";
-import { byLabel, rawLine, sections } from "./RunPage";
+import { ChartSections, byLabel, rawLine } from "./RunPage";
 
 const LIVE_MS = 3000;
 
@@ -152,26 +152,14 @@ export function ComparePage({ project, runs: ids }: { project: string; runs: str
       <div class="toolbar">
         <ChartToolbar settings={settings} onChange={setSettings} />
       </div>
-      {sections(keys).map(([section, list]) => (
-        <details open class="section" key={section} data-section={section}>
-          <summary>
-            {section ? `${section}/` : "metrics"} <span class="muted">{list.length}</span>
-          </summary>
-          <div class="grid">
-            {list.map((key) => (
-              <ChartPanel
-                key={key}
-                title={key}
-                load={loader(key)}
-                source={`${runKey}/${key}`}
-                live={live}
-                settings={settings}
-                syncKey={`compare-${runKey}`}
-              />
-            ))}
-          </div>
-        </details>
-      ))}
+      <ChartSections
+        keys={keys}
+        loader={loader}
+        source={runKey}
+        live={live}
+        settings={settings}
+        syncKey={`compare-${runKey}`}
+      />
       <DiffTable title="config" runs={runs} labels={labels} pick={(r) => r.config} />
       <DiffTable title="summary" runs={runs} labels={labels} pick={(r) => r.summary} />
     </div>

@@ -1,7 +1,7 @@
 // One run: charts per metric key (grouped by prefix), console, config and summary, system.
 import { useMemo, useState } from "preact/hooks";
 import { type History, type RunDetail, type Series, enc, get, runPath } from "../api";
-import { ChartPanel, type Loader, type RawLine } from "../charts/ChartPanel";
+import { ChartPanel, type ChartSettings, type Loader, type RawLine } from "../charts/ChartPanel";
 import { ChartToolbar, useChartSettings } from "../charts/settings";
 import { ErrorBox, Loading, StateBadge } from "../components";
 import { ConsoleView } from "../console/ConsoleView";
@@ -47,6 +47,48 @@ export function sections(keys: string[]): [string, string[]][] {
     .sort(([a], [b]) => (a === "" ? -1 : b === "" ? 1 : a.localeCompare(b)));
 }
 
+/** One collapsible section of charts per key prefix; shared by the run and compare pages. */
+export function ChartSections({
+  keys,
+  loader,
+  source,
+  live,
+  settings,
+  syncKey,
+}: {
+  keys: string[];
+  loader: (key: string) => Loader;
+  source: string;
+  live: boolean;
+  settings: ChartSettings;
+  syncKey: string;
+}) {
+  return (
+    <>
+      {sections(keys).map(([section, list]) => (
+        <details open class="section" key={section} data-section={section}>
+          <summary>
+            {section ? `${section}/` : "metrics"} <span class="muted">{list.length}</span>
+          </summary>
+          <div class="grid">
+            {list.map((key) => (
+              <ChartPanel
+                key={key}
+                title={key}
+                load={loader(key)}
+                source={`${source}/${key}`}
+                live={live}
+                settings={settings}
+                syncKey={syncKey}
+              />
+            ))}
+          </div>
+        </details>
+      ))}
+    </>
+  );
+}
+
 function ChartGrid({ project, run, keys, live }: { project: string; run: RunDetail; keys: string[]; live: boolean }) {
   const [settings, setSettings] = useChartSettings();
   const [filter, setFilter] = useState("");
@@ -71,26 +113,14 @@ function ChartGrid({ project, run, keys, live }: { project: string; run: RunDeta
       {shown.length === 0 && (
         <div class="empty">{keys.length ? "No chart matches." : "This run logged no metrics yet."}</div>
       )}
-      {sections(shown).map(([section, list]) => (
-        <details open class="section" key={section} data-section={section}>
-          <summary>
-            {section ? `${section}/` : "metrics"} <span class="muted">{list.length}</span>
-          </summary>
-          <div class="grid">
-            {list.map((key) => (
-              <ChartPanel
-                key={key}
-                title={key}
-                load={loader(key)}
-                source={`${project}/${run.id}/${key}`}
-                live={live}
-                settings={settings}
-                syncKey={`run-${run.id}`}
-              />
-            ))}
-          </div>
-        </details>
-      ))}
+      <ChartSections
+        keys={shown}
+        loader={loader}
+        source={`${project}/${run.id}`}
+        live={live}
+        settings={settings}
+        syncKey={`run-${run.id}`}
+      />
     </div>
   );
 }
