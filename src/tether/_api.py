@@ -17,7 +17,7 @@ import msgspec
 
 from tether import procs
 from tether._names import friendly_name
-from tether._run import Run, writer_header
+from tether._run import Run, _seconds_from_env, writer_header
 from tether._settings import ENV_ATTACH_DIR, ENV_CONSOLE, ENV_WRITER_LABEL, Settings, resolve
 from tether._values import config_mapping
 from tether.errors import UsageError
@@ -86,6 +86,7 @@ def init(
         return disabled
     parent_dir = _parent_run_dir(settings)
     launch = procs.launcher_rank() if settings.group is None else None
+    upload_this_node = False
     if parent_dir is None and launch is not None and launch[1] > 1:
         settings = msgspec.structs.replace(
             settings, run_id=settings.run_id or procs.launcher_run_id(), resume="allow"
@@ -93,16 +94,12 @@ def init(
         if launch[0] == 0:
             return _start(settings, initial_config)
         parent_dir, found = _wait_for_rank0(settings)
-        if not found and settings.client is not None:
-            # Rank 0 writes on another machine: this node's segments go up from here.
-            run = attach(parent_dir, label=settings.writer_label, console=settings.console)
-            if _claim_node_upload(parent_dir):
-                _start_uploader(run, settings)
-            if initial_config:
-                run.config.update(initial_config)
-            return run
+        # Rank 0 writes on another machine: this node's segments go up from here.
+        upload_this_node = not found and settings.client is not None
     if parent_dir is not None:
         run = attach(parent_dir, label=settings.writer_label, console=settings.console)
+        if upload_this_node and _claim_node_upload(parent_dir):
+            _start_uploader(run, settings)
         if initial_config:
             run.config.update(initial_config)
         return run
@@ -118,7 +115,9 @@ def _wait_for_rank0(settings: Settings) -> tuple[Path, bool]:
     """
     assert settings.run_id is not None
     other_node = os.environ.get("GROUP_RANK", "0") not in ("", "0")
-    wait = _seconds_env("TETHER_RANK0_WAIT_S", OTHER_NODE_WAIT_S if other_node else RANK0_WAIT_S)
+    wait = _seconds_from_env(
+        "TETHER_RANK0_WAIT_S", OTHER_NODE_WAIT_S if other_node else RANK0_WAIT_S
+    )
     deadline = time.monotonic() + wait
     while True:
         found = layout.find_run_by_id(settings.runs_dir, settings.run_id)
@@ -138,22 +137,13 @@ def _claim_node_upload(run_dir: Path) -> bool:
     """True for the one process of this machine that uploads ``run_dir`` (first come)."""
     try:
         fd = os.open(run_dir / NODE_UPLOAD_CLAIM, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-    except FileExistsError:
-        return False
-    except OSError:
+    except OSError:  # taken already (FileExistsError), or the folder is not writable
         return False
     try:
         os.write(fd, f"{os.getpid()}\n".encode())
     finally:
         os.close(fd)
     return True
-
-
-def _seconds_env(name: str, default: float) -> float:
-    try:
-        return float(os.environ.get(name, default))
-    except ValueError:
-        return default
 
 
 def _parent_run_dir(settings: Settings) -> Path | None:
