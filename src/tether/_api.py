@@ -10,6 +10,7 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,15 @@ NODE_UPLOAD_CLAIM = "node-upload.pid"
 _stack: list[Run] = []
 _stack_lock = threading.RLock()
 _fork_hook = False
+# Called by every init() before it makes a run current: the framework integrations end the
+# run they started for the user here, as wandb's next init() ends the previous run.
+_before_init: list[Callable[[], None]] = []
+
+
+def call_before_init(hook: Callable[[], None]) -> None:
+    """Have every later ``init()`` of this process call ``hook`` first (registered once)."""
+    if hook not in _before_init:
+        _before_init.append(hook)
 
 
 def init(
@@ -78,6 +88,8 @@ def init(
         writer_label=label,
     )
     initial_config = config_mapping(config, where="init(config=...)")
+    for hook in list(_before_init):  # after the checks: a rejected init() changes nothing
+        hook()
     if settings.mode == "disabled":
         from tether._disabled import DisabledRun
 
@@ -129,7 +141,7 @@ def _wait_for_rank0(settings: Settings) -> tuple[Path, bool]:
     # Rank 0 is late, logs nowhere, or on another machine: make the folder; rank 0 joins it
     # if it comes here.
     run_dir = settings.runs_dir / layout.run_dir_name(settings.run_id, time.time())
-    run_dir.mkdir(parents=True, exist_ok=True)
+    layout.make_run_dir(run_dir)
     return run_dir, False
 
 
@@ -242,7 +254,7 @@ def _start(settings: Settings, initial_config: dict[str, Any]) -> Run:
         "cwd": os.getcwd(),
     }
     try:
-        run_dir.mkdir(parents=True, exist_ok=True)
+        layout.make_run_dir(run_dir)
     except OSError as exc:
         raise UsageError(
             f"tether.init(): cannot create the run directory {run_dir} ({exc.strerror}); "

@@ -23,8 +23,11 @@ class TetherWarning(RuntimeWarning):
     """tether could not do something for you; your training goes on and nothing was raised."""
 
 
-def warn_failure(kind: str, message: str) -> None:
-    """Warn about one of our own failures, rate-limited per ``kind``; never raises."""
+def warn_failure(kind: str, message: str, *, always: bool = False) -> None:
+    """Warn about one of our own failures, rate-limited per ``kind``; never raises.
+
+    ``always`` skips the rate limit: for what must be said once at the end (data lost).
+    """
     if getattr(_local, "warning", False):
         return  # a warning that fails to print must not warn about itself
     try:
@@ -32,7 +35,7 @@ def warn_failure(kind: str, message: str) -> None:
         now = time.monotonic()
         with _lock:
             last = _last_warned.get(kind)
-            if last is not None and now - last < REPEAT_AFTER_S:
+            if not always and last is not None and now - last < REPEAT_AFTER_S:
                 return
             _last_warned[kind] = now
         import logging  # here, not at import: most processes never warn

@@ -78,10 +78,10 @@ class ExitWatch:
     def _on_sigterm(self, signum: int, frame: FrameType | None) -> None:
         if os.getpid() == self._pid:
             self._on_exit("killed", 128 + signum)
-        else:  # a fork child inherited this handler: write out the child's own data
+        else:  # a fork child inherited this handler: end the child's own part as killed
             from tether import procs
 
-            procs.exit_flush()
+            procs.exit_flush(killed_by=signum)
         previous = self._previous_term
         if callable(previous):
             previous(signum, frame)

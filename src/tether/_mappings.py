@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from typing import Any
 
-from tether._values import config_mapping, to_config_value
+from tether._values import TextBudget, config_mapping, to_config_value
 from tether.store import format as fmt
 
 RecordFn = Callable[[list[Any]], None]
@@ -56,10 +56,11 @@ class RecordedMapping(MutableMapping[str, Any]):
         if len(args) > 1:
             raise TypeError(f"update expected at most 1 positional argument, got {len(args)}")
         changes: dict[str, Any] = {}
+        text = TextBudget(self._where)  # one change record: its strings share one cap
         if args:
-            changes.update(config_mapping(args[0], where=self._where))
+            changes.update(config_mapping(args[0], where=self._where, text=text))
         for key, value in kwargs.items():
-            changes[key] = to_config_value(key, value, where=self._where)
+            changes[key] = to_config_value(key, value, where=self._where, text=text)
         if not changes:
             return
         self._data.update(changes)

@@ -21,7 +21,7 @@ from tether import _diagnostics, procs
 from tether._lifecycle import ExitWatch
 from tether._mappings import Config, Summary
 from tether._settings import Settings
-from tether._values import FAST_VALUE_TYPES, check_row_keys, flatten_metrics
+from tether._values import FAST_VALUE_TYPES, MAX_STEP, check_row_keys, flatten_metrics
 from tether.errors import UsageError
 from tether.store import format as fmt
 from tether.store.writer import Writer
@@ -130,7 +130,7 @@ class Run:
         else:
             flat = flatten_metrics(data)
             keys, values = tuple(flat), list(flat.values())
-        if step is not None and (type(step) is not int or step < 0):
+        if step is not None and (type(step) is not int or not 0 <= step <= MAX_STEP):
             step = _checked_step(step)
         self._writer.log_row(keys, values, step)
 
@@ -147,9 +147,10 @@ class Run:
         Child processes still writing to the run get a bounded grace time to exit
         (``TETHER_FINISH_GRACE_S``, default 2 s); what they write later is still kept.
         """
+        exit_code = _checked_exit_code(exit_code)
         if state is None:
             state = "finished" if exit_code == 0 else "failed"
-        self._end(RunState(state), exit_code, grace=_finish_grace())
+        self._end(RunState(_checked_state(state)), exit_code, grace=_finish_grace())
 
     def _record(self, record: list[Any]) -> None:
         if self._state is not RunState.RUNNING:
@@ -238,7 +239,10 @@ class Run:
         if self._capture is not None:
             self._capture.after_fork()
 
-    def _on_process_exit(self) -> None:
+    def _on_process_exit(self, killed_by: int | None = None) -> None:
+        if killed_by is not None:
+            self._end(RunState.KILLED, 128 + killed_by)
+            return
         state = RunState.RUNNING
         if self._owner and self._exit_watch is not None and self._exit_watch.seen_exception:
             state = RunState(self._exit_watch.seen_exception)
@@ -280,6 +284,31 @@ def writer_header(run_id: str, *, main: bool) -> dict[str, Any]:
     return {"run_id": run_id, "main": main, "argv": list(sys.argv)}
 
 
+def _checked_exit_code(code: object) -> int:
+    # An exit status is a small int; the server keeps a 32-bit one, so check it here, where
+    # the caller can fix it, not at upload, where nobody can.
+    if isinstance(code, bool) or not isinstance(code, int):
+        raise TypeError(
+            f"tether.finish(): exit_code must be an int, got {type(code).__name__} {code!r}"
+        )
+    if not -(2**31) <= code < 2**31:
+        raise ValueError(
+            f"tether.finish(): exit_code {code} is not a process exit status; pass a small int "
+            "such as 0 (success) or 1 (failure)"
+        )
+    return int(code)
+
+
+def _checked_state(state: object) -> str:
+    allowed = [s.value for s in RunState if s is not RunState.RUNNING]
+    if state not in allowed:
+        raise ValueError(
+            f"tether.finish(): state {state!r} is not one of {', '.join(allowed)}; "
+            "pass one of these or leave it out"
+        )
+    return str(state)
+
+
 def _checked_step(step: object) -> int:
     try:
         if isinstance(step, bool):
@@ -292,6 +321,12 @@ def _checked_step(step: object) -> int:
         ) from None
     if value < 0:
         raise ValueError(f"tether.log(): step must be >= 0, got {value}")
+    if value > MAX_STEP:
+        raise ValueError(
+            f"tether.log(): step {value} is over the largest step tether stores "
+            f"(2**63 - 1 = {MAX_STEP}); count steps from 0, or log a large counter as a "
+            "metric instead"
+        )
     return value
 
 

@@ -20,10 +20,18 @@ Scalar = int | float | bool | str | None
 RESERVED_KEYS: Final = frozenset({"_step", "_time", "_writer"})
 _INT_MIN: Final = -(2**63)
 _INT_MAX: Final = 2**64 - 1
+# The largest step the store, the server (a signed 64-bit column) and sync all keep.
+MAX_STEP: Final = 2**63 - 1
+# Strings are capped so that any one call's record fits far inside an upload request (4 MiB
+# by default, 16 MiB on the server): a string over the cap would make the server refuse the
+# whole piece that holds it, and the rows beside it with it. Long text belongs in a file.
+MAX_TEXT_BYTES: Final = 512 * 1024
+MAX_KEY_BYTES: Final = 1024
 _PASS_THROUGH: Final = frozenset({float, bool, str, type(None)})
-# Value types that need no conversion or range check: a row made only of these (the common
-# case, a flat dict of floats) skips the per-item walk of ``flatten_metrics``.
-FAST_VALUE_TYPES: Final = _PASS_THROUGH
+# Value types that need no conversion, range or encoding check: a row made only of these (the
+# common case, a flat dict of floats) skips the per-item walk of ``flatten_metrics``. Strings
+# are not among them: each one is checked for what UTF-8 cannot hold and for its size.
+FAST_VALUE_TYPES: Final = frozenset({float, bool, type(None)})
 
 
 def flatten_metrics(data: object, *, where: str = "log") -> dict[str, Scalar]:
@@ -34,7 +42,7 @@ def flatten_metrics(data: object, *, where: str = "log") -> dict[str, Scalar]:
             f"write tether.{where}({{'loss': value}})"
         )
     out: dict[str, Scalar] = {}
-    _flatten_into(out, "", data, where)
+    _flatten_into(out, "", data, where, TextBudget(where))
     return out
 
 
@@ -54,6 +62,59 @@ def _check_key(key: object, prefix: str, where: str) -> None:
         )
     if not key:
         raise ValueError(f"tether.{where}(): an empty key under {prefix or 'the top level'!r}")
+    _check_key_text(key, where)
+
+
+def _check_key_text(key: str, where: str) -> None:
+    if not key.isascii() or len(key) > MAX_KEY_BYTES:
+        size = _utf8_size(key, f"the key {key[:80]!r}", where)
+        if size > MAX_KEY_BYTES:
+            raise ValueError(
+                f"{_call(where)}: the key {key[:80]!r}... is {size} bytes long; keys are at "
+                f"most {MAX_KEY_BYTES} bytes of UTF-8, so use a shorter name"
+            )
+
+
+class TextBudget:
+    """The UTF-8 bytes of string values one call may still add (``MAX_TEXT_BYTES`` in all)."""
+
+    __slots__ = ("left", "where")
+
+    def __init__(self, where: str) -> None:
+        self.left = MAX_TEXT_BYTES
+        self.where = where
+
+    def take(self, key: str, text: str) -> str:
+        size = len(text) if text.isascii() else _utf8_size(text, f"key {key!r}", self.where)
+        self.left -= size
+        if self.left < 0:
+            if size > MAX_TEXT_BYTES:
+                what = f"its string is {size:,} bytes of UTF-8"
+            else:
+                what = f"the strings of this call reach {MAX_TEXT_BYTES - self.left:,} bytes"
+            raise ValueError(
+                f"{_call(self.where)}: key {key!r}: {what}, over the {MAX_TEXT_BYTES:,}-byte "
+                "cap for text in one call; keep long text in a file (or log a shorter excerpt)"
+            )
+        return text
+
+
+def _call(where: str) -> str:
+    """How messages name the call: ``tether.log()``, ``tether.config``, ``tether.summary``."""
+    return f"tether.{where}()" if where == "log" else f"tether.{where}"
+
+
+def _utf8_size(text: str, what: str, where: str) -> int:
+    try:
+        return len(text.encode("utf-8"))
+    except UnicodeEncodeError as exc:
+        bad = text[exc.start : exc.end]
+        raise ValueError(
+            f"{_call(where)}: {what} holds {bad!r} at index {exc.start}, a lone surrogate "
+            "that UTF-8 cannot store (often a file name or bytes decoded with "
+            "errors='surrogateescape'); clean it first, e.g. "
+            "text.encode('utf-8', 'replace').decode('utf-8')"
+        ) from None
 
 
 def _reserved_message(key: str, where: str) -> str:
@@ -63,23 +124,39 @@ def _reserved_message(key: str, where: str) -> str:
     )
 
 
-def _flatten_into(out: dict[str, Scalar], prefix: str, data: Mapping[Any, Any], where: str) -> None:
+def _flatten_into(
+    out: dict[str, Scalar], prefix: str, data: Mapping[Any, Any], where: str, text: TextBudget
+) -> None:
     for key, value in data.items():
         _check_key(key, prefix, where)
         full = prefix + key
         kind = type(value)
-        if kind in _PASS_THROUGH:
+        if kind is dict or (kind not in _PASS_THROUGH and isinstance(value, Mapping)):
+            _flatten_into(out, full + "/", value, where, text)
+            continue
+        if full in out:
+            raise ValueError(_collision_message(full, where))
+        if kind is str:
+            out[full] = text.take(full, value)
+        elif kind in _PASS_THROUGH:
             out[full] = value
         elif kind is int:
             out[full] = _checked_int(full, value, where)
-        elif kind is dict or isinstance(value, Mapping):
-            _flatten_into(out, full + "/", value, where)
         else:
-            out[full] = to_scalar(full, value, where=where)
+            scalar = to_scalar(full, value, where=where)
+            out[full] = text.take(full, scalar) if type(scalar) is str else scalar
     if not prefix:
         clash = RESERVED_KEYS.intersection(out)
         if clash:
             raise ValueError(_reserved_message(sorted(clash)[0], where))
+
+
+def _collision_message(key: str, where: str) -> str:
+    head, _, tail = key.rpartition("/")
+    return (
+        f"tether.{where}(): key {key!r} is given twice, once flat and once nested "
+        f"({{{key!r}: ...}} and {{{head!r}: {{{tail!r}: ...}}}}); keep one of the two"
+    )
 
 
 def _checked_int(key: str, value: int, where: str) -> int:
@@ -134,9 +211,18 @@ def _array_scalar(key: str, value: Any, where: str) -> Scalar:
     raise TypeError(f"tether.{where}(): key {key!r}: {type(value).__qualname__} is not a scalar")
 
 
-def to_config_value(key: str, value: object, *, where: str = "config") -> Any:
-    """Normalise a config or summary value: scalars, lists and string-keyed mappings."""
+def to_config_value(
+    key: str, value: object, *, where: str = "config", text: TextBudget | None = None
+) -> Any:
+    """Normalise a config or summary value: scalars, lists and string-keyed mappings.
+
+    ``text`` is the string budget of the whole call (one change record), when it has several.
+    """
+    if text is None:
+        text = TextBudget(where)
     kind = type(value)
+    if kind is str:
+        return text.take(key, value)  # type: ignore[arg-type]
     if kind in _PASS_THROUGH:
         return value
     if kind is int:
@@ -144,26 +230,29 @@ def to_config_value(key: str, value: object, *, where: str = "config") -> Any:
     if isinstance(value, Mapping):
         return {
             _config_key(f"{key}/{k}" if key else k, k, where): to_config_value(
-                f"{key}/{k}", v, where=where
+                f"{key}/{k}", v, where=where, text=text
             )
             for k, v in value.items()
         }
     if isinstance(value, list | tuple | set | frozenset):
-        return [to_config_value(f"{key}[{i}]", v, where=where) for i, v in enumerate(value)]
+        return [
+            to_config_value(f"{key}[{i}]", v, where=where, text=text) for i, v in enumerate(value)
+        ]
     if isinstance(value, enum.Enum):
-        return to_config_value(key, value.value, where=where)
+        return to_config_value(key, value.value, where=where, text=text)
     if isinstance(value, os.PathLike):
-        return os.fspath(value)
+        return to_config_value(key, os.fspath(value), where=where, text=text)
     if _is_dataclass_instance(value):
-        return to_config_value(key, _dataclass_fields(value), where=where)
+        return to_config_value(key, _dataclass_fields(value), where=where, text=text)
     try:
-        return to_scalar(key, value, where=where)
+        scalar = to_scalar(key, value, where=where)
     except TypeError:
         raise TypeError(
             f"tether.{where}: key {key!r} has a value of type {type(value).__qualname__} that "
             "tether cannot store; use numbers, strings, bools, None, lists or dicts of them "
             f"(for example str(value))"
         ) from None
+    return text.take(key, scalar) if type(scalar) is str else scalar
 
 
 def _config_key(path: str, key: object, where: str) -> str:
@@ -172,11 +261,16 @@ def _config_key(path: str, key: object, where: str) -> str:
             f"tether.{where}: key {key!r} at {path!r} is a {type(key).__name__}, but keys must "
             f"be strings; use str({key!r})"
         )
+    _check_key_text(key, where)
     return key
 
 
-def config_mapping(source: object, *, where: str = "config") -> dict[str, Any]:
+def config_mapping(
+    source: object, *, where: str = "config", text: TextBudget | None = None
+) -> dict[str, Any]:
     """Accept a mapping, an ``argparse.Namespace`` or a dataclass as a config dict."""
+    if text is None:
+        text = TextBudget(where)
     if source is None:
         return {}
     if isinstance(source, Mapping):
@@ -191,7 +285,8 @@ def config_mapping(source: object, *, where: str = "config") -> dict[str, Any]:
             f"{type(source).__qualname__}"
         )
     return {
-        _config_key(str(k), k, where): to_config_value(k, v, where=where) for k, v in items.items()
+        _config_key(str(k), k, where): to_config_value(k, v, where=where, text=text)
+        for k, v in items.items()
     }
 
 

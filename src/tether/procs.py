@@ -112,11 +112,14 @@ def _after_fork_in_child() -> None:
             _diagnostics.warn_failure("fork", "could not give a forked process its own writer")
 
 
-def exit_flush() -> None:
-    """Close every active run's writer in this process; never raises."""
+def exit_flush(killed_by: int | None = None) -> None:
+    """Close every active run's writer in this process; never raises.
+
+    ``killed_by``: the signal that is ending this process (its writers record ``killed``).
+    """
     for run in active_runs():
         try:
-            run._on_process_exit()
+            run._on_process_exit(killed_by)
         except Exception:
             _diagnostics.warn_failure("exit", "could not flush run data at exit")
 

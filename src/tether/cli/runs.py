@@ -94,6 +94,7 @@ def _show_data(run: RunData, lines: int) -> dict[str, Any]:
                 "console_lines": w.console_lines,
                 "state": w.final_state,
                 "torn_bytes": w.torn_bytes,
+                "skipped_bytes": w.skipped_bytes,
             }
             for w in run.writers
         ],
@@ -149,6 +150,12 @@ def show_command(run_ref: str, directory: Path | None, lines: int, as_json: bool
             w["state"] or "-",
         )
     out.print(writers)
+    for w in data["writers"]:
+        if w["skipped_bytes"] or w["torn_bytes"]:
+            out.print(
+                f"[yellow]{w['label']}: {w['skipped_bytes']} damaged bytes skipped mid-file, "
+                f"{w['torn_bytes']} torn bytes at the end (the records in them are lost)[/]"
+            )
     if data["console_tail"]:
         out.print(f"[bold]last {len(data['console_tail'])} console lines[/]")
         for line in data["console_tail"]:

@@ -151,7 +151,7 @@ def _frames(body: bytes, offset: int) -> list[fmt.Frame]:
     else:
         data = fmt.MAGIC + body
     scan = fmt.scan_frames(data)
-    if scan.torn_bytes:
+    if scan.torn_bytes or scan.skipped_bytes:  # the client sends whole, valid frames only
         bad = offset + scan.valid_bytes - (0 if offset == 0 else len(fmt.MAGIC))
         raise IngestError(
             422,

@@ -11,10 +11,14 @@ has sequence number ``first_seq + i`` within its writer. A record is a msgpack a
 first item is its kind (the ``K_*`` constants below). Frames are written whole with one
 ``write`` call and a failed write is truncated away, so a reader only ever meets a torn frame
 at the very end of a file (a crash mid-write), where it stops and keeps everything before.
+A frame damaged in the middle of a file (a flipped bit on disk, a bad copy) costs only
+itself: the reader looks for the next frame whose length and CRC check out and goes on from
+there, and reports the bytes it skipped.
 """
 
 from __future__ import annotations
 
+import re
 import struct
 import zlib
 from collections.abc import Iterator
@@ -71,7 +75,15 @@ class ScanResult(msgspec.Struct):
     frames: list[Frame]
     # Bytes at the end of the file that did not form a whole, valid frame (a torn tail).
     torn_bytes: int
+    # Where the torn tail starts: everything before it is whole frames or skipped damage.
     valid_bytes: int
+    # Bytes before the tail that did not check out (damage) and were stepped over.
+    skipped_bytes: int = 0
+
+
+# Where a frame may start: 8 header bytes, then a payload that is a msgpack array (a fixarray
+# 0x90-0x9f, or array16/array32). Candidates are found in C; each is then CRC-checked.
+_FRAME_START = re.compile(rb"(?=.{8}[\x90-\x9f\xdc\xdd])", re.DOTALL)
 
 
 def iter_frames(data: bytes) -> Iterator[Frame]:
@@ -80,28 +92,58 @@ def iter_frames(data: bytes) -> Iterator[Frame]:
 
 
 def scan_frames(data: bytes) -> ScanResult:
-    """Split a segment's bytes into frames, stopping at the first that does not check out."""
+    """Split a segment's bytes into its valid frames, stepping over damaged ones.
+
+    A frame that does not check out is skipped up to the next one that does (its bytes count
+    as ``skipped_bytes``); when none follows, what is left is a torn tail (``torn_bytes``).
+    """
     if not data.startswith(MAGIC):
         return ScanResult(frames=[], torn_bytes=len(data), valid_bytes=0)
     frames: list[Frame] = []
     offset = len(MAGIC)
     size = len(data)
-    view = memoryview(data)
+    skipped = 0
     while offset + FRAME_HEADER.size <= size:
-        length, crc = FRAME_HEADER.unpack_from(data, offset)
-        start = offset + FRAME_HEADER.size
-        end = start + length
-        if length > MAX_FRAME_BYTES or end > size:
-            break
-        payload = view[start:end]
-        if zlib.crc32(payload) != crc:
-            break
-        try:
-            decoded = _decoder.decode(payload)
-        except msgspec.DecodeError:
-            break
-        if not isinstance(decoded, list) or not decoded or not isinstance(decoded[0], int):
-            break
-        frames.append(Frame(first_seq=decoded[0], records=decoded[1:]))
-        offset = end
-    return ScanResult(frames=frames, torn_bytes=size - offset, valid_bytes=offset)
+        frame = _frame_at(data, offset)
+        if frame is None:
+            found = next_frame_offset(data, offset + 1)
+            if found is None:
+                break
+            skipped += found - offset
+            offset = found
+            continue
+        frames.append(frame[0])
+        offset = frame[1]
+    return ScanResult(
+        frames=frames, torn_bytes=size - offset, valid_bytes=offset, skipped_bytes=skipped
+    )
+
+
+def next_frame_offset(data: bytes, start: int) -> int | None:
+    """The offset of the first valid frame at or after ``start``, or None."""
+    for match in _FRAME_START.finditer(data, start):
+        offset = match.start()
+        if _frame_at(data, offset) is not None:
+            return offset
+    return None
+
+
+def _frame_at(data: bytes, offset: int) -> tuple[Frame, int] | None:
+    """The valid frame starting at ``offset`` and the offset after it, or None."""
+    if offset + FRAME_HEADER.size > len(data):
+        return None
+    length, crc = FRAME_HEADER.unpack_from(data, offset)
+    start = offset + FRAME_HEADER.size
+    end = start + length
+    if length == 0 or length > MAX_FRAME_BYTES or end > len(data):
+        return None
+    payload = memoryview(data)[start:end]
+    if zlib.crc32(payload) != crc:
+        return None
+    try:
+        decoded = _decoder.decode(payload)
+    except msgspec.DecodeError:
+        return None
+    if not isinstance(decoded, list) or not decoded or not isinstance(decoded[0], int):
+        return None
+    return Frame(first_seq=decoded[0], records=decoded[1:]), end

@@ -40,7 +40,37 @@ def run_id_of(run_dir: Path) -> str:
 
 
 def is_run_dir(path: Path) -> bool:
-    return (path / fmt.SEGMENTS_DIR).is_dir()
+    """A run's folder: it has ``segments/``, or a run folder's name (a run cut down while
+    starting, before any segment was made, is still a run: ``crashed``, with no writers)."""
+    if (path / fmt.SEGMENTS_DIR).is_dir():
+        return True
+    return (
+        path.name.startswith(RUN_PREFIX) and "-" in path.name[len(RUN_PREFIX) :] and path.is_dir()
+    )
+
+
+def make_run_dir(run_dir: Path) -> None:
+    """Create ``run_dir`` with its ``segments/`` folder in one step.
+
+    The two folders are made under a hidden name and renamed into place, so a process killed
+    here leaves either nothing visible or a whole run folder. A folder that exists already
+    (a resumed run, a rank that came first) just gets ``segments/`` if it lacks it.
+    """
+    segments = run_dir / fmt.SEGMENTS_DIR
+    if segments.is_dir():
+        return
+    run_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = run_dir.parent / f".{run_dir.name}.{_tokens.token_hex(4)}"
+    (staging / fmt.SEGMENTS_DIR).mkdir(parents=True)
+    try:
+        os.rename(staging, run_dir)  # replaces an empty folder; fails on a non-empty one
+    except OSError:
+        for leftover in (staging / fmt.SEGMENTS_DIR, staging):
+            try:
+                leftover.rmdir()
+            except OSError:
+                pass
+        segments.mkdir(parents=True, exist_ok=True)
 
 
 def runs_root(directory: Path) -> Path:

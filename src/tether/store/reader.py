@@ -29,6 +29,8 @@ class Segment:
     final: tuple[float, str, int] | None = None
     last_seq: int = -1
     torn_bytes: int = 0
+    # Damaged bytes in the middle of the file that the reader stepped over.
+    skipped_bytes: int = 0
     mtime: float = 0.0
 
     @property
@@ -118,5 +120,6 @@ def read_segment(path: Path) -> Segment | None:
             segment.last_seq = frame.first_seq + len(frame.records) - 1
     if segment is not None:
         segment.torn_bytes = scan.torn_bytes
+        segment.skipped_bytes = scan.skipped_bytes
         segment.mtime = mtime
     return segment

@@ -34,6 +34,8 @@ class WriterInfo:
     rows: int
     console_lines: int
     torn_bytes: int
+    # Bytes of damaged frames mid-file that the reader stepped over (their records are lost).
+    skipped_bytes: int
     final_state: str | None
     path: Path
 
@@ -109,6 +111,7 @@ class RunData:
                 rows=len(s.rows),
                 console_lines=len(s.console),
                 torn_bytes=s.torn_bytes,
+                skipped_bytes=s.skipped_bytes,
                 final_state=s.final[1] if s.final else None,
                 path=s.path,
             )

@@ -16,7 +16,12 @@ a drain writes its rows before its other records (each record carries its own ti
 
 A failed write (disk full, file system gone) is truncated back to the last whole frame and
 its frames stay in memory to be written by the next drain, so a reader never sees a torn
-frame in the middle of a file and nothing logged is lost while the process lives.
+frame in the middle of a file and nothing logged is lost while the process lives. Memory is
+bounded: past ``MAX_UNWRITTEN_BYTES`` the queued frames are compacted to what keeps the run
+readable (layouts, config, summary, labels, the final state) and the rows and console lines
+in them are counted as lost. At ``close()``, if the disk is still full, the writer frees a
+small reserve file it made at start, so the run's end (its state, and how much could not be
+written and why) still reaches the file; and it says so in one line that no rate limit hides.
 
 Nothing here is shared with another process: a fork child gets a brand-new ``Writer``
 (``forked()``) with its own file, buffer, locks and thread, and never touches the parent's.
@@ -34,6 +39,7 @@ from typing import Any, Final
 
 from tether import _tokens
 from tether._diagnostics import warn_failure
+from tether._values import MAX_STEP
 from tether.store import format as fmt
 from tether.store.rows import QueuedRow, encode_rows, fold_latest
 
@@ -43,8 +49,21 @@ LABEL_CHECK_S: Final = 0.25
 # Records per frame (a block of rows counts as its rows): keeps frames small, so a torn
 # tail costs little.
 RECORDS_PER_FRAME: Final = 4096
+# A frame over this is split (rows with long strings): every frame fits far inside one upload
+# request, so the server never refuses a piece for its size.
+FRAME_SPLIT_BYTES: Final = 1024 * 1024
+# Frames kept in memory while the disk refuses them, before the rows in them are given up.
+MAX_UNWRITTEN_BYTES: Final = 64 * 1024 * 1024
+# Disk space set aside at start so that the end of the run can be written on a full disk.
+RESERVE_BYTES: Final = 64 * 1024
+RESERVE_PREFIX: Final = ".reserve-"
+# Records that make up the bulk of a run and can be given up when the disk refuses them; the
+# others (layouts, labels, config, summary, the final state) keep what was written readable.
+_BULK_KINDS: Final = frozenset({fmt.K_ROWS, fmt.K_ROW, fmt.K_LINES, fmt.K_CONSOLE})
 
 LabelFn = Callable[[], str]
+# The summary key under which a writer records what it could not write (see ``_last_words``).
+LOST_SUMMARY_KEY: Final = "_tether/unwritten"
 _now = time.time
 
 # Called at the start of every drain: console capture turns the text printed since the last
@@ -90,6 +109,12 @@ class Writer:
         self._inflight: list[QueuedRow] = []
         self._latest: dict[str, Any] = {}
         self._unwritten: list[bytes] = []
+        self._unwritten_bytes = 0
+        # What could not be written: rows and console lines given up, and the last reason.
+        self.lost_rows = 0
+        self.lost_lines = 0
+        self.write_error: str | None = None
+        self._reserve: Path | None = None
         self._schemas: dict[tuple[str, ...], int] = {}
         self._next_seq = 0
         # Automatic steps come from a counter (``next()`` on it is atomic under the GIL, so
@@ -131,6 +156,14 @@ class Writer:
         # Explicit steps went past the counter: continue after the largest of them.
         with self._lock:
             step = max(next(self._auto_steps), self._step_floor)
+            if step > MAX_STEP:
+                # Only an explicit step of 2**63 - 1 leads here; refuse at the call, as for
+                # any step the store cannot keep, rather than write a row no reader takes.
+                self._auto_steps = itertools.count(step)
+                raise ValueError(
+                    f"tether.log(): the next automatic step would be {step}, over the largest "
+                    f"step tether stores ({MAX_STEP}); pass step= explicitly"
+                )
             self._auto_steps = itertools.count(step + 1)
             return step
 
@@ -192,21 +225,51 @@ class Writer:
         return self._drain(timeout)
 
     def close(self) -> bool:
-        """Flush, stop the flusher and close the file; idempotent."""
+        """Flush, stop the flusher and close the file; idempotent.
+
+        Returns False if anything logged could not be written; that has then been said in one
+        warning that no rate limit holds back.
+        """
         self._stop.set()
         ok = self._drain()
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout=1.0)
         with self._io_lock:
+            if self._unwritten and not self.closed:
+                ok = self._last_words()
+            elif not self.closed and (self.lost_rows or self.lost_lines):
+                # Given up mid-run, but the disk took the rest: the run still says what.
+                self._encode([], [self._lost_record()])
+                self._write_unwritten()
             if not self._unwritten and self._fd >= 0:
                 try:
                     os.close(self._fd)
                 except OSError:
                     pass
                 self._fd = -1
+            self._drop_reserve()
+            if not self.closed and (self.lost_rows or self.lost_lines):
+                ok = False
+                warn_failure(
+                    "write-lost",
+                    f"{self.lost_rows} row(s) and {self.lost_lines} console line(s) of this "
+                    f"process ({self.label}) could not be written to {self.path or self.run_dir} "
+                    f"({self.write_error or 'write failed'}) and are lost",
+                    always=True,
+                )
             self.closed = True
         return ok
+
+    def unwritten_summary(self) -> dict[str, Any] | None:
+        """What this writer gave up so far (for the run's summary), or None if nothing."""
+        if not (self.lost_rows or self.lost_lines):
+            return None
+        return {
+            "rows": self.lost_rows,
+            "console_lines": self.lost_lines,
+            "reason": self.write_error or "write failed",
+        }
 
     def forked(self, header: dict[str, Any], label: LabelFn) -> Writer:
         """The writer a fork child uses instead of this one (called in the child)."""
@@ -323,6 +386,92 @@ class Writer:
             self._inflight = rows
         return rows, pending
 
+    def _last_words(self) -> bool:
+        """The disk still refuses our frames at close: write the run's end, give up the bulk.
+
+        The queued frames are compacted to the records that keep the run readable (the final
+        state among them) plus one summary record saying what was lost, and written into the
+        space the reserve file held.
+        """
+        self._compact(closing=True)
+        self._drop_reserve()
+        if self._write_unwritten():
+            return False  # the end is on disk; the rows counted as lost are not
+        # Not even that fits: keep only the final state and the loss record.
+        self._compact(closing=True, keep=frozenset({fmt.K_FINAL, fmt.K_SUMMARY, fmt.K_LABEL}))
+        self._write_unwritten()
+        return False
+
+    def _compact(self, *, closing: bool = False, keep: frozenset[int] | None = None) -> None:
+        """Replace the queued frames by one holding only their non-bulk records."""
+        if not self._unwritten:
+            return
+        first_seq = None
+        kept: list[Any] = []
+        for frame in self._unwritten:
+            scan = fmt.scan_frames(fmt.MAGIC + frame)
+            for decoded in scan.frames:
+                if first_seq is None:
+                    first_seq = decoded.first_seq
+                for record in decoded.records:
+                    kind = record[0]
+                    if keep is not None:
+                        if kind in keep:
+                            kept.append(record)
+                        continue
+                    if kind in _BULK_KINDS:
+                        self._count_lost(record)
+                    else:
+                        kept.append(record)
+        if closing and keep is None and (self.lost_rows or self.lost_lines):
+            final = [r for r in kept if r[0] == fmt.K_FINAL]
+            kept = [r for r in kept if r[0] != fmt.K_FINAL]
+            kept += [self._lost_record(), *final]
+        self._unwritten = []
+        self._unwritten_bytes = 0
+        if first_seq is None or not kept:
+            return
+        frame = fmt.encode_frame(first_seq, kept)
+        self._next_seq = first_seq + len(kept)
+        self._unwritten.append(frame)
+        self._unwritten_bytes = len(frame)
+
+    def _lost_record(self) -> list[Any]:
+        # One summary key per writer, so that writers' reports do not overwrite each other.
+        key = f"{LOST_SUMMARY_KEY}/{self.label}"
+        return [fmt.K_SUMMARY, _now(), {key: self.unwritten_summary()}, []]
+
+    def _count_lost(self, record: list[Any]) -> None:
+        kind = record[0]
+        if kind == fmt.K_ROWS:
+            self.lost_rows += len(record[2])
+        elif kind == fmt.K_ROW:
+            self.lost_rows += 1
+        elif kind == fmt.K_LINES:
+            self.lost_lines += len(record[3])
+        elif kind == fmt.K_CONSOLE:
+            self.lost_lines += 1
+
+    def _make_reserve(self) -> None:
+        # Space for the end of the run when the disk fills up (see _last_words).
+        path = self.run_dir / f"{RESERVE_PREFIX}{self.writer_id}"
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+        except OSError:
+            return
+        try:
+            os.posix_fallocate(fd, 0, RESERVE_BYTES)
+            self._reserve = path
+        except (OSError, AttributeError):  # no room even now, or no fallocate on this OS
+            _unlink(path)
+        finally:
+            os.close(fd)
+
+    def _drop_reserve(self) -> None:
+        if self._reserve is not None and os.getpid() == self.pid:
+            _unlink(self._reserve)
+        self._reserve = None
+
     def _encode(self, rows: list[QueuedRow], pending: list[Any]) -> None:
         records: list[Any] = []
         if self._next_seq == 0:
@@ -344,8 +493,21 @@ class Writer:
             self._add_frame(chunk)
 
     def _add_frame(self, records: list[Any]) -> None:
-        self._unwritten.append(fmt.encode_frame(self._next_seq, records))
+        frame = fmt.encode_frame(self._next_seq, records)
+        if len(frame) > FRAME_SPLIT_BYTES and _splittable(records):
+            for part in _halves(records):
+                self._add_frame(part)
+            return
+        self._unwritten.append(frame)
+        self._unwritten_bytes += len(frame)
         self._next_seq += len(records)
+        if self._unwritten_bytes > MAX_UNWRITTEN_BYTES:
+            self._compact()  # the disk has refused us for long: give up the bulk, counted
+            warn_failure(
+                "write",
+                f"the disk has refused run data for a while ({self.write_error}); "
+                f"{self.lost_rows} row(s) and {self.lost_lines} console line(s) given up so far",
+            )
 
     def _header_record(self) -> dict[str, Any]:
         return {
@@ -366,6 +528,7 @@ class Writer:
         with the header and every row layout, so the frames still in memory stay readable.
         """
         if self.path is None:
+            self._make_reserve()
             segments = self.run_dir / fmt.SEGMENTS_DIR
             safe_label = "".join(c if c.isalnum() or c in "-_" else "_" for c in self.label)
             self.path = segments / f"{safe_label}-{self.pid}-{self.writer_id}{fmt.SEGMENT_SUFFIX}"
@@ -404,6 +567,7 @@ class Writer:
                     view = view[written:]
             except OSError as exc:
                 self._after_write_error()
+                self.write_error = exc.strerror or str(exc)
                 warn_failure(
                     "write",
                     f"could not write to {self.path} ({exc.strerror or exc}); "
@@ -411,6 +575,7 @@ class Writer:
                 )
                 return False
             self._good_size += len(frame)
+            self._unwritten_bytes -= len(frame)
             self._unwritten.pop(0)
         self._last_write = time.monotonic()
         return True
@@ -428,6 +593,30 @@ class Writer:
         except OSError:
             pass
         self._fd = -1
+
+
+def _splittable(records: list[Any]) -> bool:
+    return len(records) > 1 or (records[0][0] == fmt.K_ROWS and len(records[0][2]) > 1)
+
+
+def _halves(records: list[Any]) -> list[list[Any]]:
+    """Two smaller frames' worth of ``records`` (a lone row block is cut between its rows)."""
+    if len(records) > 1:
+        middle = len(records) // 2
+        return [records[:middle], records[middle:]]
+    kind, schema, steps, millis, values = records[0]
+    middle = len(steps) // 2
+    return [
+        [[kind, schema, steps[:middle], millis[:middle], values[:middle]]],
+        [[kind, schema, steps[middle:], millis[middle:], values[middle:]]],
+    ]
+
+
+def _unlink(path: Path) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
 
 
 def _unlinked(fd: int) -> bool:
