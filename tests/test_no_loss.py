@@ -306,3 +306,21 @@ def test_a_full_disk_is_reported_at_exit_and_the_run_ends_truthfully(small_disk:
     # One clear line at exit, although the one-a-minute warning was spent long before.
     said = [line for line in result.stderr.splitlines() if "are lost" in line]
     assert len(said) == 1 and f"{lost['rows']} row(s)" in said[0], result.stderr
+
+
+# -- fd capture: what is still in the pipes when the run ends ------------------------------------
+@pytest.mark.skipif(sys.platform != "linux", reason="fd capture test uses Linux fds")
+def test_fd_capture_keeps_what_is_still_in_the_pipe_at_finish(run_dir: Path) -> None:
+    """A subprocess that holds the captured stderr writes its line while the run finishes:
+    the line was read from the pipe after the run had stopped collecting, and dropped."""
+    run_script(
+        run_dir,
+        """
+        import subprocess, tether
+        run = tether.init(dir=".", console="fd")
+        subprocess.Popen(["sh", "-c", "sleep 0.3; echo late line >&2"])
+        run.finish()
+        """,
+    )
+    texts = {(line.stream, line.text) for line in only_run(run_dir).console}
+    assert ("stderr", "late line") in texts

@@ -72,6 +72,15 @@ class _ProcessConsole:
                 self._wrap_streams()
 
     def remove(self, run: Run) -> None:
+        with self.lock:
+            fd = self.fd if self.targets == [run] else None
+            if fd is not None:
+                self.fd = None
+        if fd is not None:
+            # The last run stops capturing: first close the pipes and read them to the end,
+            # so what is still in them (a subprocess's last line, not yet read by the pump
+            # thread on a busy machine) is collected below for this run, not dropped after.
+            fd.stop()
         self.collect(wait=True)  # every line written so far goes to this run, before it ends
         for assembler in self.assemblers.values():
             assembler.flush_partial()
