@@ -21,7 +21,13 @@ from tether import _diagnostics, procs
 from tether._lifecycle import ExitWatch
 from tether._mappings import Config, Summary
 from tether._settings import Settings
-from tether._values import FAST_VALUE_TYPES, MAX_STEP, check_row_keys, flatten_metrics
+from tether._values import (
+    FAST_VALUE_TYPES,
+    MAX_STEP,
+    check_row_keys,
+    check_row_text,
+    flatten_metrics,
+)
 from tether.errors import UsageError
 from tether.store import format as fmt
 from tether.store.writer import Writer
@@ -119,7 +125,7 @@ class Run:
                 f"run {self._id} is {self._state.value}; log() after finish() is lost. "
                 "Call tether.init() to start another run"
             )
-        if type(data) is dict and FAST_VALUE_TYPES.issuperset(map(type, data.values())):
+        if type(data) is dict and (types := set(map(type, data.values()))) <= FAST_VALUE_TYPES:
             # The common case, a flat dict of floats: its key layout is checked once.
             keys = tuple(data)
             if keys not in self._checked_layouts:
@@ -127,6 +133,8 @@ class Run:
                 if len(self._checked_layouts) < _MAX_CHECKED_LAYOUTS:
                     self._checked_layouts.add(keys)
             values = list(data.values())
+            if str in types:
+                check_row_text(keys, values)
         else:
             flat = flatten_metrics(data)
             keys, values = tuple(flat), list(flat.values())

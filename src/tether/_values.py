@@ -28,10 +28,10 @@ MAX_STEP: Final = 2**63 - 1
 MAX_TEXT_BYTES: Final = 512 * 1024
 MAX_KEY_BYTES: Final = 1024
 _PASS_THROUGH: Final = frozenset({float, bool, str, type(None)})
-# Value types that need no conversion, range or encoding check: a row made only of these (the
-# common case, a flat dict of floats) skips the per-item walk of ``flatten_metrics``. Strings
-# are not among them: each one is checked for what UTF-8 cannot hold and for its size.
-FAST_VALUE_TYPES: Final = frozenset({float, bool, type(None)})
+# Value types that need no conversion or range check: a row made only of these (the common
+# case, a flat dict of floats) skips the per-item walk of ``flatten_metrics``. Its strings,
+# if any, still go through ``check_row_text``.
+FAST_VALUE_TYPES: Final = _PASS_THROUGH
 
 
 def flatten_metrics(data: object, *, where: str = "log") -> dict[str, Scalar]:
@@ -52,6 +52,14 @@ def check_row_keys(keys: tuple[object, ...], *, where: str = "log") -> None:
         _check_key(key, "", where)
         if key in RESERVED_KEYS:
             raise ValueError(_reserved_message(str(key), where))
+
+
+def check_row_text(keys: tuple[str, ...], values: list[Any], *, where: str = "log") -> None:
+    """Raise as ``flatten_metrics`` would for a flat row's strings: encodable, under the cap."""
+    text = TextBudget(where)
+    for key, value in zip(keys, values, strict=True):
+        if type(value) is str:
+            text.take(key, value)
 
 
 def _check_key(key: object, prefix: str, where: str) -> None:
