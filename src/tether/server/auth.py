@@ -8,6 +8,7 @@ import time
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, Engine, func, insert, select
+from sqlalchemy.exc import IntegrityError
 
 from tether.server.storage.schema import api_keys, users
 
@@ -48,33 +49,47 @@ def user_by_name(connection: Connection, name: str) -> User | None:
 def add_user(engine: Engine, name: str, *, admin: bool = False) -> User:
     if not name or len(name) > 128:
         raise ValueError("a user name must be 1-128 characters")
-    with engine.begin() as connection:
-        existing = connection.execute(select(users.c.id).where(users.c.name == name)).first()
-        if existing is not None:
-            raise ValueError(f"user {name!r} exists already")
-        user_id = connection.execute(
-            insert(users).values(name=name, admin=admin, created_at=time.time())
-        ).inserted_primary_key
-        assert user_id is not None
+    exists = ValueError(f"user {name!r} exists already")
+    try:
+        with engine.begin() as connection:
+            existing = connection.execute(select(users.c.id).where(users.c.name == name)).first()
+            if existing is not None:
+                raise exists
+            user_id = connection.execute(
+                insert(users).values(name=name, admin=admin, created_at=time.time())
+            ).inserted_primary_key
+            assert user_id is not None
+    except IntegrityError as exc:  # another server process inserted it since we looked
+        raise exists from exc
     return User(id=int(user_id[0]), name=name, admin=admin)
 
 
 def create_key(engine: Engine, user_name: str, key: str | None = None) -> str:
     """Create (or register the given) key for ``user_name``; returns the key, shown once."""
     key = key or new_key()
-    with engine.begin() as connection:
-        row = connection.execute(select(users.c.id).where(users.c.name == user_name)).first()
-        if row is None:
-            raise ValueError(f"no user {user_name!r}; add it with `tether server user add`")
-        if connection.execute(
-            select(api_keys.c.id).where(api_keys.c.digest == digest(key))
-        ).first():
-            return key
-        connection.execute(
-            insert(api_keys).values(
-                user_id=row.id, prefix=key[:8], digest=digest(key), created_at=time.time()
+    try:
+        with engine.begin() as connection:
+            row = connection.execute(select(users.c.id).where(users.c.name == user_name)).first()
+            if row is None:
+                raise ValueError(f"no user {user_name!r}; add it with `tether server user add`")
+            if connection.execute(
+                select(api_keys.c.id).where(api_keys.c.digest == digest(key))
+            ).first():
+                return key
+            connection.execute(
+                insert(api_keys).values(
+                    user_id=row.id, prefix=key[:8], digest=digest(key), created_at=time.time()
+                )
             )
-        )
+    except IntegrityError:
+        # Two servers starting on one database register the same TETHER_SERVER_ADMIN_KEY at
+        # once: the loser's insert hits the unique digest. The key is there; that is all.
+        with engine.connect() as connection:
+            if connection.execute(
+                select(api_keys.c.id).where(api_keys.c.digest == digest(key))
+            ).first():
+                return key
+        raise
     return key
 
 
