@@ -48,22 +48,41 @@ if __name__ == "__main__":
     )
     print("after fit:", callback.tether_run.state)
 
+    # A sweep: a new callback's run ends the previous callback's run when it starts.
+    second = TetherCallback(project="tiny", dir=".", name="second")
+    model().fit(x, y, epochs=1, batch_size=16, callbacks=[second], verbose=0)
+    print("started, once the second callback trained:", callback.tether_run.state)
+    print("after the second fit:", second.tether_run.state)
+
     mine = tether.init(project="tiny", dir=".", name="given")
+    print("second, after tether.init():", second.tether_run.state)
     model().fit(x, y, epochs=2, batch_size=16, callbacks=[TetherCallback(run=mine)], verbose=0)
     mine.log({"after_fit": 1.0})  # a run passed in stays open for its owner
     mine.finish()
 """
 
 
-def test_fit_logs_batches_and_epochs_and_a_given_run_stays_open(run_dir: Path) -> None:
+def _lines(data: tether.RunData) -> list[str]:
+    return [line.text for line in data.console]
+
+
+def test_fit_logs_batches_and_epochs_and_the_run_outlives_fit(run_dir: Path) -> None:
     result = run_script(run_dir, TRAINING, timeout=240)
     assert "rejected: keras TetherCallback(): got an unexpected keyword argument 'projekt'" in (
         result.stdout
     )
-    assert "after fit: finished" in result.stdout
     runs = {tether.load_run(p).name: tether.load_run(p) for p in layout.list_run_dirs(run_dir)}
+    assert set(runs) == {"started", "second", "given"}
     data = runs["started"]
-    assert data.state == "finished"
+    # The run stays open after fit, printing included, until the next callback's run starts.
+    assert "after fit: running" in _lines(data)
+    assert data.state == "finished" and data.exit_code == 0
+    assert data.summary["_train_end"]["state"] == "finished"
+    second = runs["second"]
+    assert "started, once the second callback trained: finished" in _lines(second)
+    assert "after the second fit: running" in _lines(second)
+    assert second.state == "finished" and second.summary["_train_end"]["state"] == "finished"
+    assert "second, after tether.init(): finished" in _lines(runs["given"])
     assert {"batch/loss", "batch/mae", "epoch/loss", "epoch/val_loss", "epoch/val_mae"} <= set(
         data.keys
     )

@@ -9,6 +9,7 @@ import pytest
 import tether
 from tests.conftest import only_run, run_script
 from tests.integrations.conftest import run_torchrun
+from tether.store import layout
 
 pytest.importorskip("transformers")
 
@@ -51,14 +52,21 @@ if __name__ == "__main__":
         eval_strategy="epoch", save_strategy="no", report_to="none", use_cpu=True,
         disable_tqdm=True, ddp_backend="gloo" if "WORLD_SIZE" in os.environ else None,
     )
-    callback = TetherCallback(project="tiny", dir=".", config={"data": "synthetic"})
+    callback = TetherCallback(project="tiny", dir=".", name="first", config={"data": "synthetic"})
     trainer = Trainer(
         model=BertForSequenceClassification(config), args=args, train_dataset=Tokens(32),
         eval_dataset=Tokens(16), callbacks=[callback, Announce()],
     )
     trainer.train()
-    if trainer.is_world_process_zero():
-        print("after train:", callback.tether_run.state)
+    print(f"rank {args.process_index} after train: {callback.tether_run.state}")
+    if "WORLD_SIZE" not in os.environ:
+        # A sweep in one process: the next callback's run ends this one when it starts.
+        second = TetherCallback(project="tiny", dir=".", name="second")
+        Trainer(
+            model=BertForSequenceClassification(config), args=args, train_dataset=Tokens(16),
+            eval_dataset=Tokens(8), callbacks=[second],
+        ).train()
+        print("first, once the second callback trained:", callback.tether_run.state)
 """
 
 
@@ -66,11 +74,22 @@ def _steps(data: tether.RunData, key: str) -> list[object]:
     return [row["_step"] for row in data.history if key in row]
 
 
-def test_single_process(run_dir: Path) -> None:
-    result = run_script(run_dir, TRAINING, timeout=240)
-    assert "after train: finished" in result.stdout
-    data = only_run(run_dir)
+def _lines(data: tether.RunData) -> set[tuple[str, str]]:
+    return {(line.writer, line.text) for line in data.console}
+
+
+def test_single_process_and_a_second_callback(run_dir: Path) -> None:
+    run_script(run_dir, TRAINING, timeout=240)
+    runs = {run.name: run for run in map(tether.load_run, layout.list_run_dirs(run_dir))}
+    assert set(runs) == {"first", "second"}
+    data = runs["first"]
+    # The run outlives train(), printing included, until the next callback's run starts.
+    assert ("main", "rank 0 after train: running") in _lines(data)
     assert data.state == "finished"
+    assert data.summary["_train_end"]["state"] == "finished"
+    second = runs["second"]
+    assert ("main", "first, once the second callback trained: finished") in _lines(second)
+    assert second.state == "finished" and second.summary["_train_end"]["state"] == "finished"
     assert {"train/loss", "train/learning_rate", "train/grad_norm", "eval/loss", "epoch"} <= set(
         data.keys
     )
@@ -81,19 +100,23 @@ def test_single_process(run_dir: Path) -> None:
     assert data.config["learning_rate"] == 1e-3 and data.config["num_train_epochs"] == 2
     assert data.config["model"]["num_hidden_layers"] == 2
     assert data.summary["train_runtime"] > 0 and "train_loss" in data.summary
-    assert ("main", "rank 0 ends epoch 2") in {(line.writer, line.text) for line in data.console}
+    assert ("main", "rank 0 ends epoch 2") in _lines(data)
 
 
-def test_two_processes_under_torchrun(run_dir: Path) -> None:
+def test_two_processes_under_torchrun_keep_printing_after_train(run_dir: Path) -> None:
     run_torchrun(run_dir, TRAINING)
     data = only_run(run_dir)
+    # Every rank alike: each one's line printed after train() is in the run.
+    for rank in (0, 1):
+        assert (f"rank{rank}", f"rank {rank} after train: running") in _lines(data)
     assert data.state == "finished"
+    assert data.summary["_train_end"]["state"] == "finished"
     # Each process sees 16 of the 32 samples: 2 steps an epoch; process zero alone logs.
     assert _steps(data, "train/loss") == [1, 2, 3, 4]
     assert _steps(data, "eval/loss") == [2, 4]
     assert {row["_writer"] for row in data.history} == {"rank0"}
     assert data.config["per_device_train_batch_size"] == 8
-    lines = {(line.writer, line.text) for line in data.console}
+    lines = _lines(data)
     for rank in (0, 1):
         for epoch in (1, 2):
             assert (f"rank{rank}", f"rank {rank} ends epoch {epoch}") in lines

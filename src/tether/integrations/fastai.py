@@ -11,8 +11,12 @@ of the callback, so ``fine_tune`` (two fits) makes one rising series.
 
 Processes: under fastai's distributed training (``learn.distrib_ctx()`` in a script started by
 ``accelerate launch`` or ``torchrun``) every rank joins the same run, so each rank's console
-is recorded under its rank; only rank 0 logs metrics and config. The run the callback started
-is finished at the end of each ``fit`` and continued by the next one.
+is recorded under its rank; only rank 0 logs metrics and config.
+
+Lifetime: the end of each ``fit`` is recorded in the summary (``_train_end``); the run stays
+open, and keeps every rank's console, until ``tether.finish()``, the next ``tether.init()``
+(a new callback's run included) or the end of the process (see
+``tether.integrations._handle``). The next ``fit`` with the same callback continues it.
 """
 
 from __future__ import annotations
@@ -91,7 +95,7 @@ class TetherCallback(Callback):  # type: ignore[misc]
         self._handle.get().log(values, step=max(self._batches_done - 1, 0))
 
     def after_fit(self) -> None:
-        self._handle.finish("finished", rank_zero=rank_distrib() == 0)
+        self._handle.train_ended("finished", rank_zero=rank_distrib() == 0)
 
     # -- pickling (``learn.export()`` saves callbacks) --------------------------------------
     def __getstate__(self) -> dict[str, Any]:

@@ -7,7 +7,11 @@ Per training batch: ``batch/<metric>`` (Keras's running values for the epoch so 
 epoch: ``epoch/<metric>`` (validation ones as ``epoch/val_<metric>``) and ``epoch``. Steps
 count training batches across every ``fit`` of the callback. The config holds ``fit``'s
 parameters (``epochs``, ``steps``), the optimizer's config, the loss and the model's size.
-The run the callback started is finished when ``fit`` ends (and continued by another ``fit``).
+
+Lifetime: the end of each ``fit`` is recorded in the summary (``_train_end``); the run stays
+open, and keeps recording the console, until ``tether.finish()``, the next ``tether.init()``
+(a new callback's run included) or the end of the process (see
+``tether.integrations._handle``). The next ``fit`` with the same callback continues it.
 """
 
 from __future__ import annotations
@@ -65,7 +69,7 @@ class TetherCallback(Callback):  # type: ignore[misc]
         self._handle.get().log(values, step=max(self._batches_done - 1, 0))
 
     def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
-        self._handle.finish("finished")
+        self._handle.train_ended("finished")
 
 
 def _fit_config(model: Any, params: dict[str, Any]) -> dict[str, Any]:

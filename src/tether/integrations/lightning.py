@@ -15,6 +15,11 @@ environment. Metrics and hyperparameters are logged from rank 0 (``rank_zero_onl
 logs every rank's metrics, each under its rank's label); every rank's console is recorded.
 Steps are the steps Lightning passes (``trainer.global_step`` for training metrics); rows are
 kept as logged, out of order included (validation steps restart each epoch).
+
+Lifetime: ``finalize`` (the end of ``fit``, ``validate``, ``test`` or ``predict``) records how
+it ended in the summary (``_train_end``); the run stays open, and keeps every rank's console,
+until ``tether.finish()``, the next ``tether.init()`` (a new ``TetherLogger`` included) or the
+end of the process (see ``tether.integrations._handle``).
 """
 
 from __future__ import annotations
@@ -76,7 +81,7 @@ class TetherLogger(Logger):
     # -- what Lightning asks about the logger ----------------------------------------------
     @property
     def experiment(self) -> Run:
-        """The ``tether.Run`` this logger writes to (finished once ``finalize`` ran)."""
+        """The ``tether.Run`` this logger writes to."""
         return self._handle.get(writing=False)
 
     @property
@@ -125,8 +130,11 @@ class TetherLogger(Logger):
             run.summary.update(plain)
 
     def finalize(self, status: str) -> None:
-        """End the run the logger started with ``status``'s state; flush one it was given."""
-        self._handle.finish(FINAL_STATES.get(status, "killed"), rank_zero=_is_rank_zero())
+        """Record how the trainer's run ended (``_train_end``); the tether run stays open."""
+        state = FINAL_STATES.get(status, "killed")
+        if state == "failed" and isinstance(sys.exc_info()[1], KeyboardInterrupt):
+            state = "killed"  # Lightning reports Ctrl-C as "failed", then calls sys.exit(1)
+        self._handle.train_ended(state, rank_zero=_is_rank_zero())
 
     def __repr__(self) -> str:
         return f"TetherLogger(run={self._handle.run!r})"

@@ -10,9 +10,12 @@ under ``model``. Every ``Trainer.log`` call (``on_log``) becomes a row at
 (``train_runtime``, ``train_loss``, ...) go to the run's summary.
 
 Processes: under ``torchrun`` or ``accelerate launch`` every process joins the same run, so
-each rank's console is recorded under its label; only the world's process zero logs. The run
-the callback started is finished when training ends (and continued if the trainer logs
-again, e.g. ``trainer.evaluate()`` afterwards).
+each rank's console is recorded under its label; only the world's process zero logs.
+
+Lifetime: the end of ``train()`` is recorded in the summary (``_train_end``); the run stays
+open, and keeps every rank's console, until ``tether.finish()``, the next ``tether.init()``
+(a new callback's run included) or the end of the process (see
+``tether.integrations._handle``). Another ``train()`` with the same callback continues it.
 """
 
 from __future__ import annotations
@@ -96,7 +99,7 @@ class TetherCallback(TrainerCallback):
         control: TrainerControl,
         **kwargs: Any,
     ) -> None:
-        self._handle.finish("finished", rank_zero=state.is_world_process_zero)
+        self._handle.train_ended("finished", rank_zero=state.is_world_process_zero)
 
 
 def _series_key(key: str) -> str:
