@@ -324,3 +324,24 @@ def test_fd_capture_keeps_what_is_still_in_the_pipe_at_finish(run_dir: Path) -> 
     )
     texts = {(line.stream, line.text) for line in only_run(run_dir).console}
     assert ("stderr", "late line") in texts
+
+
+SIGTERM_WHILE_HOLDING_A_LOCK = """
+import os, signal, tether
+run = tether.init(dir=".", console="off")
+run.log({"i": 1})
+assert run.flush()
+with run._writer._lock:  # as if SIGTERM came while log() or a drain held the writer's lock
+    os.kill(os.getpid(), signal.SIGTERM)
+    print("survived", flush=True)
+"""
+
+
+def test_sigterm_while_the_main_thread_holds_a_writer_lock_still_ends_the_process(
+    run_dir: Path,
+) -> None:
+    """The handler runs on the main thread, which holds the lock the run's end needs: done
+    there, the end waited for itself forever (a Pool's terminate() hung on such a worker)."""
+    result = run_script(run_dir, SIGTERM_WHILE_HOLDING_A_LOCK, timeout=60, check=False)
+    assert result.returncode == -signal.SIGTERM and "survived" not in result.stdout
+    assert [r["i"] for r in only_run(run_dir).history] == [1]

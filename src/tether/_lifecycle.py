@@ -17,9 +17,12 @@ import sys
 import threading
 from collections.abc import Callable
 from types import FrameType, TracebackType
-from typing import Any
+from typing import Any, Final
 
 ExitFn = Callable[[str, int], None]
+
+# How long a SIGTERM handler waits for the run's data to be written before the process goes.
+SIGTERM_WORK_S: Final = 10.0
 
 ExceptHook = Callable[[type[BaseException], BaseException, TracebackType | None], Any]
 
@@ -77,11 +80,11 @@ class ExitWatch:
 
     def _on_sigterm(self, signum: int, frame: FrameType | None) -> None:
         if os.getpid() == self._pid:
-            self._on_exit("killed", 128 + signum)
+            _bounded(lambda: self._on_exit("killed", 128 + signum))
         else:  # a fork child inherited this handler: end the child's own part as killed
             from tether import procs
 
-            procs.exit_flush(killed_by=signum)
+            _bounded(lambda: procs.exit_flush(killed_by=signum))
         previous = self._previous_term
         if callable(previous):
             previous(signum, frame)
@@ -89,3 +92,28 @@ class ExitWatch:
         # Default disposition: die of the signal, as the process would have without us.
         signal.signal(signum, signal.SIG_DFL)
         os.kill(os.getpid(), signum)
+
+
+def _bounded(work: Callable[[], None]) -> None:
+    """Run ``work`` for a signal handler on a helper thread; wait at most ``SIGTERM_WORK_S``.
+
+    A handler runs between two bytecodes of the main thread, which may be holding one of the
+    locks ``work`` needs (an Event being set at shutdown, a writer's queue lock). Done on the
+    main thread, ``work`` would then wait for itself forever and the process would never die
+    (a Pool's terminate() hung on such a worker). On a helper thread it waits at worst until
+    the bound, and the process then dies of the signal as it would have.
+    """
+
+    def run() -> None:
+        try:
+            work()
+        except Exception:
+            pass
+
+    try:
+        helper = threading.Thread(target=run, name="tether-sigterm", daemon=True)
+        helper.start()
+    except RuntimeError:  # no new thread at interpreter shutdown: do it here, as before
+        run()
+        return
+    helper.join(SIGTERM_WORK_S)
