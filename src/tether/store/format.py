@@ -45,12 +45,14 @@ K_CONFIG: Final = 4  # [4, time, {key: value}, [deleted key, ...]]
 K_SUMMARY: Final = 5  # [5, time, {key: value}, [deleted key, ...]]
 K_CONSOLE: Final = 6  # [6, time, stream, text]  one line, stream 1 = stdout, 2 = stderr (v1)
 K_FINAL: Final = 7  # [7, time, state, exit_code]
-K_SYSTEM: Final = 8  # [8, time, {metric: value}]           reserved for the system sampler
+K_SYSTEM: Final = 8  # [8, time, {metric: number}]  one sample of the system sampler
 K_FILE: Final = 9  # [9, time, {path, kind, ...}]         reserved for media and artifacts
 K_LABEL: Final = 10  # [10, label]  the writer learned a better label (its rank) after starting
 # [11, schema_id, [step, ...], [ms, ...], [[v0, v1, ...], ...]]  consecutive rows of one layout
 K_ROWS: Final = 11
 K_LINES: Final = 12  # [12, time, stream, [line, ...]]  console lines that arrived together
+# [13, time, {section: value}]  the run's environment; sections merge by key, later wins
+K_ENVIRONMENT: Final = 13
 
 STREAM_STDOUT: Final = 1
 STREAM_STDERR: Final = 2
