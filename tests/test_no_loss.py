@@ -345,3 +345,21 @@ def test_sigterm_while_the_main_thread_holds_a_writer_lock_still_ends_the_proces
     result = run_script(run_dir, SIGTERM_WHILE_HOLDING_A_LOCK, timeout=60, check=False)
     assert result.returncode == -signal.SIGTERM and "survived" not in result.stdout
     assert [r["i"] for r in only_run(run_dir).history] == [1]
+
+
+def test_the_traceback_that_ended_the_run_is_in_its_console(run_dir: Path) -> None:
+    result = run_script(
+        run_dir,
+        """
+        import tether
+        tether.init(dir=".")
+        print("training")
+        raise SystemError("boom")
+        """,
+        check=False,
+    )
+    assert result.returncode == 1 and "SystemError: boom" in result.stderr
+    data = only_run(run_dir)
+    assert data.state == "failed"
+    texts = [(line.stream, line.text) for line in data.console]
+    assert ("stdout", "training") in texts and ("stderr", "SystemError: boom") in texts

@@ -3,8 +3,8 @@
 Installed only in the process that created the run, only from the main thread, and removed
 by ``finish()`` only if nobody replaced our handler since (otherwise theirs is left alone).
 
-* An uncaught exception marks the run ``failed`` (``KeyboardInterrupt``: ``killed``); the
-  previous ``sys.excepthook`` then runs as before.
+* An uncaught exception marks the run ``failed`` (``KeyboardInterrupt``: ``killed``) after the
+  previous ``sys.excepthook`` has printed it, so the traceback is in the run's console.
 * ``SIGTERM`` marks the run ``killed`` and writes everything out, then the previous handler
   runs; with the default handler, the process then dies of SIGTERM as it would have.
 """
@@ -72,11 +72,13 @@ class ExitWatch:
     ) -> None:
         state = "killed" if issubclass(kind, KeyboardInterrupt) else "failed"
         self.seen_exception = state
+        hook = self._previous_hook or sys.__excepthook__
         try:
-            self._on_exit(state, 130 if state == "killed" else 1)
-        finally:
-            hook = self._previous_hook or sys.__excepthook__
+            # First the traceback, while the console capture still records: the error that
+            # ended the run is the line people look for in its console.
             hook(kind, value, tb)
+        finally:
+            self._on_exit(state, 130 if state == "killed" else 1)
 
     def _on_sigterm(self, signum: int, frame: FrameType | None) -> None:
         if os.getpid() == self._pid:
