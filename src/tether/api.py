@@ -5,6 +5,8 @@
 >>> runs.to_pandas()[["id", "name", "summary.acc"]]                        # doctest: +SKIP
 >>> run = api.run("mnist/k3x9a1bq")                                         # doctest: +SKIP
 >>> run.history(keys=["loss"], samples=1000)  # _step, _time, _writer, loss  # doctest: +SKIP
+>>> run.system(["gpu.0.util_percent"], samples=500)  # _time, _writer, gpu.0...  # doctest: +SKIP
+>>> run.environment["git"]["commit"]                                         # doctest: +SKIP
 
 ``import tether`` does not import this module, and this module imports neither httpx nor
 pandas until they are needed.
@@ -215,6 +217,7 @@ class RemoteRun:
     def __init__(self, api: Api, data: dict[str, Any]) -> None:
         self._api = api
         self.data = data
+        self._environment: dict[str, Any] | None = None
 
     @property
     def id(self) -> str:
@@ -251,6 +254,7 @@ class RemoteRun:
     def refresh(self) -> RemoteRun:
         """Fetch the run again (its state and summary change while it runs)."""
         self.data = self._api._get_run(self.project, self.id)
+        self._environment = None
         return self
 
     def _url(self, part: str) -> str:
@@ -295,6 +299,56 @@ class RemoteRun:
                 row[key] = value
         ordered = sorted(rows.values(), key=lambda r: (r["_time"], r["_step"]))
         return pd.DataFrame.from_records(ordered, columns=["_step", "_time", "_writer", *columns])
+
+    def system(
+        self,
+        metrics: Sequence[str] | None = None,
+        *,
+        writer: str | None = None,
+        samples: int | None = None,
+    ) -> pandas.DataFrame:
+        """System metrics as a DataFrame: ``_time``, ``_writer``, then one column a metric
+        (``host.cpu_percent``, ``proc.rss_bytes``, ``gpu.0.util_percent``...), a row per sample.
+
+        ``metrics`` picks some (all by default); ``writer`` keeps one sampling process's (one per
+        host: ``main``, or a node's first rank); ``samples`` asks the server for about that
+        many points per metric, each bucket's minimum and maximum kept. A metric missing from
+        a sample is NaN.
+        """
+        pd = _pandas("RemoteRun.system()")
+        if isinstance(metrics, str):
+            raise UsageError(
+                f"system(metrics={metrics!r}): pass a list of metric names, e.g. [{metrics!r}]"
+            )
+        params: dict[str, Any] = {}
+        if metrics is not None:
+            params["metrics"] = ",".join(metrics)
+        if samples is not None:
+            params["samples"] = samples
+        if writer is not None:
+            params["writer"] = writer
+        answer = self._api.client.get_json(self._url("system"), params)
+        rows: dict[tuple[str, float], dict[str, Any]] = {}
+        columns: dict[str, None] = dict.fromkeys(metrics or ())
+        for series in answer.get("series", []):
+            metric, label = series["metric"], series["writer"]
+            columns[metric] = None
+            values = _numbers_back(series["values"])
+            for when, value in zip(series["times"], values, strict=False):
+                row = rows.setdefault((label, when), {"_time": when, "_writer": label})
+                row[metric] = value
+        ordered = sorted(rows.values(), key=lambda r: (r["_time"], r["_writer"]))
+        return pd.DataFrame.from_records(ordered, columns=["_time", "_writer", *columns])
+
+    @property
+    def environment(self) -> dict[str, Any]:
+        """What the run ran on and with, by section (``python``, ``platform``, ``cpu``,
+        ``memory``, ``gpu``, ``torch``, ``packages``, ``command``, ``launcher``, ``git``);
+        empty when the run recorded none. Fetched once; ``refresh()`` fetches it again."""
+        if self._environment is None:
+            answer = self._api.client.get_json(self._url("environment"))
+            self._environment = dict(answer.get("environment") or {})
+        return dict(self._environment)
 
     def console(self, *, writer: str | None = None, stream: str | None = None) -> list[ConsoleLine]:
         """Every console line (optionally of one writer or stream), in order."""
