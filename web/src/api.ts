@@ -27,6 +27,8 @@ export interface Run {
   last_step: number | null;
   host: string | null;
   writers: number;
+  /** A few flat fields of the run's environment: "git.commit", "gpu.name", "python.version"... */
+  environment?: Record<string, Json>;
 }
 
 export interface WriterInfo {
@@ -42,6 +44,26 @@ export interface WriterInfo {
 export interface RunDetail extends Run {
   keys: string[];
   writer_list: WriterInfo[];
+  /** The run's system metrics ("host.cpu_percent", "gpu.0.util_percent"...), first seen first. */
+  system_metrics?: string[];
+}
+
+export interface SystemSeries {
+  metric: string;
+  writer: string;
+  times: number[];
+  values: Json[];
+}
+
+export interface SystemAnswer {
+  series: SystemSeries[];
+  sampled: boolean;
+  metrics: string[];
+}
+
+export interface EnvironmentAnswer {
+  environment: Record<string, Json>;
+  updated_at: number | null;
 }
 
 export interface RunPage {

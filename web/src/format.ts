@@ -77,3 +77,61 @@ const PALETTE = [
 export function colour(index: number): string {
   return PALETTE[index % PALETTE.length];
 }
+
+const BINARY = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+const DECIMAL = ["B/s", "kB/s", "MB/s", "GB/s", "TB/s"];
+
+function scaled(value: number, base: number, units: string[]): string {
+  let index = 0;
+  let scaledValue = Math.abs(value);
+  while (scaledValue >= base && index < units.length - 1) {
+    scaledValue /= base;
+    index++;
+  }
+  const digits = scaledValue >= 100 || index === 0 ? 0 : scaledValue >= 10 ? 1 : 2;
+  return `${value < 0 ? "-" : ""}${scaledValue.toFixed(digits)} ${units[index]}`;
+}
+
+/** 1536 → "1.50 KiB": memory and disk sizes, in powers of 1024. */
+export function formatBytes(value: number): string {
+  return scaled(value, 1024, BINARY);
+}
+
+/** 1500 → "1.50 kB/s": transfer rates, in powers of 1000 as networks and disks count. */
+export function formatRate(value: number): string {
+  return scaled(value, 1000, DECIMAL);
+}
+
+/** How a system metric's values read: by the unit its name ends with. */
+export type Unit = "percent" | "bytes" | "rate" | "celsius" | "watts" | "mhz" | "count";
+
+export function unitOf(metric: string): Unit {
+  if (metric.endsWith("_percent")) return "percent";
+  if (metric.endsWith("_bytes")) return "bytes";
+  if (metric.endsWith("_bps")) return "rate";
+  if (metric.endsWith("_c")) return "celsius";
+  if (metric.endsWith("_w")) return "watts";
+  if (metric.endsWith("_mhz")) return "mhz";
+  return "count";
+}
+
+const short = (v: number) => String(Number(v.toPrecision(3)));
+
+export function formatUnit(unit: Unit): (value: number) => string {
+  switch (unit) {
+    case "percent":
+      return (v) => `${short(v)}%`;
+    case "bytes":
+      return formatBytes;
+    case "rate":
+      return formatRate;
+    case "celsius":
+      return (v) => `${short(v)} °C`;
+    case "watts":
+      return (v) => `${short(v)} W`;
+    case "mhz":
+      return (v) => `${Math.round(v)} MHz`;
+    case "count":
+      return formatNumber;
+  }
+}

@@ -7,6 +7,8 @@ import { LineChart, type Line, type Range, type XMode } from "./LineChart";
 
 export interface RawLine {
   label: string;
+  colour?: number;
+  dash?: number[];
   steps: number[];
   times: number[];
   values: (number | null)[];
@@ -23,7 +25,10 @@ export interface ChartSettings {
 export type Loader = (samples: number, signal: AbortSignal) => Promise<RawLine[]>;
 
 interface Props {
+  /** The chart's key (its `data-key`), shown as its title unless `label` is given. */
   title: string;
+  label?: string;
+  format?: (value: number) => string;
   load: Loader;
   /** Changes when the data must be fetched again (another run, another key). */
   source: string;
@@ -38,6 +43,8 @@ const MAX_SAMPLES = 100_000;
 function toLines(raw: RawLine[], xMode: XMode): Line[] {
   return raw.map((line) => ({
     label: line.label,
+    colour: line.colour,
+    dash: line.dash,
     x: xMode === "step" ? line.steps : xMode === "wall" ? line.times : line.times.map((t) => t - line.origin),
     y: line.values,
   }));
@@ -55,7 +62,7 @@ function extent(lines: Line[]): Range | null {
   return lo <= hi ? [lo, hi] : null;
 }
 
-export function ChartPanel({ title, load, source, live, settings, syncKey }: Props) {
+export function ChartPanel({ title, label, format, load, source, live, settings, syncKey }: Props) {
   const [nearRef, near] = useNearViewport<HTMLDivElement>();
   const [widthRef, width] = useWidth<HTMLDivElement>();
   const [raw, setRaw] = useState<RawLine[] | null>(null);
@@ -109,7 +116,7 @@ export function ChartPanel({ title, load, source, live, settings, syncKey }: Pro
     <div class="panel" ref={nearRef} data-key={title} data-series-count={lines?.length ?? 0}>
       <div class="panel-head">
         <span class="panel-title" title={title}>
-          {title}
+          {label ?? title}
         </span>
         {zoom && (
           <button class="link small" onClick={() => setZoom(null)} title="Or double-click the chart">
@@ -132,6 +139,7 @@ export function ChartPanel({ title, load, source, live, settings, syncKey }: Pro
             zoom={zoom}
             onZoom={setZoom}
             syncKey={syncKey}
+            format={format}
           />
         )}
       </div>

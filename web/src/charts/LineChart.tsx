@@ -11,6 +11,10 @@ export interface Line {
   label: string;
   x: number[];
   y: (number | null)[];
+  /** A palette index other than the line's position (lines of one device share a colour). */
+  colour?: number;
+  /** uPlot's dash pattern: a limit or a capacity (dashed), a part of a measure (dotted). */
+  dash?: number[];
 }
 
 export type Range = [number, number];
@@ -25,6 +29,8 @@ export interface ChartProps {
   zoom: Range | null;
   onZoom?: (range: Range | null) => void;
   syncKey?: string;
+  /** How a y value reads (axis and legend): bytes, percent... Plain numbers without it. */
+  format?: (value: number) => string;
 }
 
 /** TensorBoard's debiased exponential moving average; gaps stay gaps. */
@@ -52,7 +58,7 @@ function sortedByX(line: Line): Line {
   for (let i = 1; i < x.length && sorted; i++) sorted = x[i - 1] <= x[i];
   if (sorted) return line;
   const order = x.map((_, i) => i).sort((a, b) => x[a] - x[b]);
-  return { label: line.label, x: order.map((i) => x[i]), y: order.map((i) => line.y[i]) };
+  return { ...line, x: order.map((i) => x[i]), y: order.map((i) => line.y[i]) };
 }
 
 function aligned(lines: Line[], logY: boolean, smoothing: number): uPlot.AlignedData {
@@ -115,11 +121,12 @@ function options(props: ChartProps, element: HTMLElement): uPlot.Options {
       { label: xLabel, value: xValue },
       ...props.lines.map((line, index) => ({
         label: line.label,
-        stroke: colour(index),
+        stroke: colour(line.colour ?? index),
         width: 1.5,
+        dash: line.dash,
         spanGaps: true,
         points: { show: false },
-        value: (_: uPlot, v: number | null) => (v == null ? "—" : formatNumber(v)),
+        value: (_: uPlot, v: number | null) => (v == null ? "—" : (props.format ?? formatNumber)(v)),
       })),
     ],
     axes: [
@@ -132,7 +139,11 @@ function options(props: ChartProps, element: HTMLElement): uPlot.Options {
               ? (_: uPlot, ticks: number[]) => ticks.map((t) => (Math.abs(t) >= 1e4 ? compact.format(t) : String(t)))
               : undefined,
       },
-      { ...axis, size: 52, values: (_: uPlot, ticks: number[]) => ticks.map(yTick) },
+      {
+        ...axis,
+        size: props.format ? 72 : 52,
+        values: (_: uPlot, ticks: number[]) => ticks.map(props.format ?? yTick),
+      },
     ],
     cursor: {
       drag: { x: true, y: false, setScale: true },

@@ -24,9 +24,12 @@ export function useChartSettings(): [ChartSettings, (s: ChartSettings) => void] 
 export function ChartToolbar({
   settings,
   onChange,
+  timeOnly = false,
 }: {
   settings: ChartSettings;
   onChange: (s: ChartSettings) => void;
+  /** Charts on a time axis only (system metrics have no step). */
+  timeOnly?: boolean;
 }) {
   return (
     <>
@@ -34,10 +37,10 @@ export function ChartToolbar({
         x axis{" "}
         <select
           aria-label="x axis"
-          value={settings.xMode}
+          value={timeOnly && settings.xMode === "step" ? "relative" : settings.xMode}
           onChange={(e) => onChange({ ...settings, xMode: (e.target as HTMLSelectElement).value as XMode })}
         >
-          <option value="step">step</option>
+          {!timeOnly && <option value="step">step</option>}
           <option value="relative">time (since start)</option>
           <option value="wall">time (wall clock)</option>
         </select>

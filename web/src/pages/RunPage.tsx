@@ -5,12 +5,13 @@ import { ChartPanel, type ChartSettings, type Loader, type RawLine } from "../ch
 import { ChartToolbar, useChartSettings } from "../charts/settings";
 import { ErrorBox, Loading, StateBadge } from "../components";
 import { ConsoleView } from "../console/ConsoleView";
+import { Overview } from "./Overview";
+import { SystemTab } from "./SystemTab";
 import { flatten, formatDuration, formatTime, formatValue, toNumber } from "../format";
 import { useResource } from "../hooks";
 import { RUN_TABS, type RunTab } from "../router";
 
 const LIVE_MS = 3000;
-const SYSTEM = "system/";
 
 export const byLabel = (a: string, b: string) =>
   a === "main" ? -1 : b === "main" ? 1 : a.localeCompare(b, undefined, { numeric: true });
@@ -47,34 +48,52 @@ export function sections(keys: string[]): [string, string[]][] {
     .sort(([a], [b]) => (a === "" ? -1 : b === "" ? 1 : a.localeCompare(b)));
 }
 
-/** One collapsible section of charts per key prefix; shared by the run and compare pages. */
+/** A section of charts: its `data-section`, the title shown, and its chart keys in order. */
+export interface ChartGroup {
+  name: string;
+  title: string;
+  keys: string[];
+}
+
+/** One collapsible section of charts per key prefix (or per given group); shared by the run's
+ * charts and system tabs and the compare page. */
 export function ChartSections({
   keys,
+  groups,
   loader,
   source,
   live,
   settings,
   syncKey,
+  titleOf,
+  formatOf,
 }: {
   keys: string[];
+  groups?: ChartGroup[];
   loader: (key: string) => Loader;
   source: string;
   live: boolean;
   settings: ChartSettings;
   syncKey: string;
+  titleOf?: (key: string) => string;
+  formatOf?: (key: string) => ((value: number) => string) | undefined;
 }) {
+  const shown =
+    groups ?? sections(keys).map(([name, list]) => ({ name, title: name ? `${name}/` : "metrics", keys: list }));
   return (
     <>
-      {sections(keys).map(([section, list]) => (
-        <details open class="section" key={section} data-section={section}>
+      {shown.map(({ name, title, keys: list }) => (
+        <details open class="section" key={name} data-section={name}>
           <summary>
-            {section ? `${section}/` : "metrics"} <span class="muted">{list.length}</span>
+            {title} <span class="muted">{list.length}</span>
           </summary>
           <div class="grid">
             {list.map((key) => (
               <ChartPanel
                 key={key}
                 title={key}
+                label={titleOf?.(key)}
+                format={formatOf?.(key)}
                 load={loader(key)}
                 source={`${source}/${key}`}
                 live={live}
@@ -223,8 +242,6 @@ export function RunPage({ project, run: runId, tab }: { project: string; run: st
   });
   if (!run) return error ? <ErrorBox error={error} what={`run ${runId}`} retry={reload} /> : <Loading what="the run" />;
   const live = run.state === "running";
-  const metricKeys = run.keys.filter((k) => !k.startsWith(SYSTEM));
-  const systemKeys = run.keys.filter((k) => k.startsWith(SYSTEM));
   const base = `/projects/${enc(project)}/runs/${enc(run.id)}`;
   return (
     <div class="page run-page" data-run={run.id} data-state={run.state}>
@@ -237,17 +254,13 @@ export function RunPage({ project, run: runId, tab }: { project: string; run: st
           </a>
         ))}
       </nav>
-      {tab === "charts" && <ChartGrid project={project} run={run} keys={metricKeys} live={live} />}
+      {tab === "charts" && <ChartGrid project={project} run={run} keys={run.keys} live={live} />}
+      {tab === "overview" && <Overview project={project} run={run} />}
       {tab === "console" && (
         <ConsoleView project={project} run={run.id} live={live} writerLabels={run.writer_list.map((w) => w.label)} />
       )}
       {tab === "config" && <ConfigTab run={run} />}
-      {tab === "system" &&
-        (systemKeys.length ? (
-          <ChartGrid project={project} run={run} keys={systemKeys} live={live} />
-        ) : (
-          <p class="muted quiet">No system metrics were recorded for this run.</p>
-        ))}
+      {tab === "system" && <SystemTab project={project} run={run} live={live} />}
     </div>
   );
 }

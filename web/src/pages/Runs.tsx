@@ -136,6 +136,7 @@ export function RunsPage({ project, query }: { project: string; query: URLSearch
       for (const run of runs) {
         for (const key of Object.keys(run.config)) seen.add(`config.${key}`);
         for (const key of Object.keys(run.summary)) seen.add(`summary.${key}`);
+        for (const key of Object.keys(run.environment ?? {})) seen.add(`environment.${key}`);
       }
     }
     return [...seen].sort();

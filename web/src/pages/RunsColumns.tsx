@@ -73,19 +73,29 @@ export function baseColumns(project: string, filterBy: FilterBy): Column[] {
   ];
 }
 
+const SECTION_MARKS: Record<string, string> = { config: "⚙ ", summary: "Σ ", environment: "▣ " };
+
+/** A column of a config, summary or environment field: `config.lr`, `environment.git.commit`. */
 export function customColumn(id: string): Column {
   const [section, ...rest] = id.split(".");
   const key = rest.join(".");
-  const pick = (run: Run): Json | undefined => (section === "config" ? run.config : run.summary)[key];
+  const values = (run: Run): Record<string, Json> =>
+    section === "config" ? run.config : section === "environment" ? (run.environment ?? {}) : run.summary;
+  const pick = (run: Run): Json | undefined => values(run)[key];
   return {
     id,
-    label: `${section === "config" ? "⚙ " : "Σ "}${key}`,
+    label: `${SECTION_MARKS[section] ?? ""}${key}`,
     width: 130,
     order: id,
-    numeric: true,
+    numeric: section !== "environment",
     cell: (run) => {
       const value = pick(run);
-      return <span class={typeof value === "number" ? "num" : ""}>{formatValue(value)}</span>;
+      const shown = formatValue(value);
+      return (
+        <span class={typeof value === "number" ? "num" : ""} title={shown}>
+          {shown}
+        </span>
+      );
     },
   };
 }
@@ -119,7 +129,7 @@ export function ColumnPicker({
           value={filter}
           onInput={(e) => setFilter((e.target as HTMLInputElement).value)}
         />
-        {shown.length === 0 && <div class="muted">No config or summary keys in the loaded runs.</div>}
+        {shown.length === 0 && <div class="muted">No config, summary or environment keys in the loaded runs.</div>}
         <div class="picker-list">
           {shown.map((key) => (
             <label class="check" key={key}>
