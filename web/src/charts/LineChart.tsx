@@ -141,7 +141,7 @@ function options(props: ChartProps, element: HTMLElement): uPlot.Options {
       },
       {
         ...axis,
-        size: props.format ? 72 : 52,
+        size: props.format ? 84 : 52,
         values: (_: uPlot, ticks: number[]) => ticks.map(props.format ?? yTick),
       },
     ],
