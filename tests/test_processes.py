@@ -494,3 +494,33 @@ def test_spawned_pool_workers_that_only_print_are_captured(run_dir: Path) -> Non
     assert seen == [f"pool saw {x}" for x in range(4)]
     assert all(line.writer != "main" for line in data.console if line.text.startswith("pool"))
     assert "after finish" not in {line.text for line in data.console}
+
+
+TORCH_START_PROCESSES = """
+import sys
+import torch.multiprocessing as mp
+import tether
+
+def fn(index, run):
+    print(f"hello from {index}")
+    run.log({"index": index})
+
+if __name__ == "__main__":
+    run = tether.init(dir=".")
+    mp.start_processes(fn, args=(run,), nprocs=3, join=True, start_method=sys.argv[1])
+    run.finish()
+"""
+
+
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_torch_multiprocessing_children_are_labelled_by_their_index(
+    run_dir: Path, method: str
+) -> None:
+    """Ranks started by torch.multiprocessing without a process group (a notebook's
+    start_processes(..., "fork")) are rank0..rank2, not pid12345."""
+    run_script(run_dir, TORCH_START_PROCESSES, args=[method], timeout=240)
+    data = only_run(run_dir)
+    by_writer = {row["_writer"]: row["index"] for row in data.history}
+    assert by_writer == {f"rank{i}": i for i in range(3)}, by_writer
+    lines = {(line.writer, line.text) for line in data.console}
+    assert {(f"rank{i}", f"hello from {i}") for i in range(3)} <= lines

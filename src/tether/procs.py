@@ -206,6 +206,8 @@ def attached_label(explicit: str | None) -> Callable[[], str]:
         rank = _distributed_rank()
         if rank is None:
             rank = _env_rank()
+        if rank is None:
+            rank = _torch_spawn_index()
         worker = _dataloader_worker_id()
         if worker is not None:  # a DataLoader worker started with the spawn context
             return f"rank{rank}-worker{worker}" if rank is not None else f"worker{worker}"
@@ -228,6 +230,9 @@ def forked_label(parent_label: str) -> Callable[[], str]:
         rank = _distributed_rank()
         if rank is not None and f"rank{rank}" != parent_label:
             return f"rank{rank}"
+        index = _torch_spawn_index()
+        if index is not None:  # torch.multiprocessing.start_processes(..., "fork")
+            return f"rank{index}"
         return f"pid{os.getpid()}"
 
     return resolve
@@ -284,6 +289,31 @@ def _distributed_rank() -> int | None:
     except Exception:
         return None
     return None
+
+
+def _torch_spawn_index() -> int | None:
+    """The process index ``torch.multiprocessing.spawn``/``start_processes`` gave this process.
+
+    Its children run ``torch.multiprocessing.spawn._wrap(fn, i, args, error_file)`` (maybe
+    inside our ``AttachFirst``), and ``i`` is what the user's function gets as its rank; it
+    labels the process before (or without) a ``torch.distributed`` process group.
+    """
+    process_module: Any = sys.modules.get("multiprocessing.process")
+    if process_module is None:
+        return None
+    try:
+        process = process_module.current_process()
+        target = getattr(process, "_target", None)
+        target = getattr(target, "target", target)  # unwrap AttachFirst
+        if getattr(target, "__module__", None) != "torch.multiprocessing.spawn":
+            return None
+        if getattr(target, "__name__", None) != "_wrap":
+            return None
+        args: Any = getattr(process, "_args", ())
+        index = args[1] if len(args) > 1 else None
+    except Exception:
+        return None
+    return index if type(index) is int else None
 
 
 def _dataloader_worker_id() -> int | None:
