@@ -62,12 +62,15 @@ def init(
     resume: str | bool | None = None,
     console: str | None = None,
     label: str | None = None,
+    system: bool | float | None = None,
 ) -> Run:
     """Start a run (or join the one a parent process started) and make it current.
 
     Runs live under ``<dir>/tether/`` (``dir`` defaults to the working directory).
     ``mode="disabled"`` returns a run whose every call is a cheap no-op. Every argument can
     also come from a ``TETHER_*`` environment variable (see ``docs/architecture.md``).
+    ``system`` sets the seconds between system-metrics samples (default 10, also
+    ``TETHER_SYSTEM_INTERVAL_S``); ``system=False`` or 0 turns them off.
 
     >>> run = tether.init(project="mnist", config={"lr": 3e-4})   # doctest: +SKIP
     >>> run.log({"loss": 0.25})                                   # doctest: +SKIP
@@ -86,6 +89,7 @@ def init(
         resume=resume,
         console=console,
         writer_label=label,
+        system=system,
     )
     initial_config = config_mapping(config, where="init(config=...)")
     for hook in list(_before_init):  # after the checks: a rejected init() changes nothing
@@ -98,7 +102,7 @@ def init(
         return disabled
     parent_dir = _parent_run_dir(settings)
     launch = procs.launcher_rank() if settings.group is None else None
-    upload_this_node = False
+    upload_this_node = sample_this_node = False
     if parent_dir is None and launch is not None and launch[1] > 1:
         settings = msgspec.structs.replace(
             settings, run_id=settings.run_id or procs.launcher_run_id(), resume="allow"
@@ -108,10 +112,13 @@ def init(
         parent_dir, found = _wait_for_rank0(settings)
         # Rank 0 writes on another machine: this node's segments go up from here.
         upload_this_node = not found and settings.client is not None
+        sample_this_node = True  # samples_here() keeps local rank 0 of another host
     if parent_dir is not None:
         run = attach(parent_dir, label=settings.writer_label, console=settings.console)
         if upload_this_node and _claim_node_upload(parent_dir):
             _start_uploader(run, settings)
+        if sample_this_node:
+            _start_system(run, settings, owner=False)
         if initial_config:
             run.config.update(initial_config)
         return run
@@ -285,8 +292,35 @@ def _start(settings: Settings, initial_config: dict[str, Any]) -> Run:
     _start_capture(run, settings.console)
     if settings.client is not None:
         _start_uploader(run, settings)
+    _start_system(run, settings, owner=True)
     _push(run)
     return run
+
+
+def _start_system(run: Run, settings: Settings, *, owner: bool) -> None:
+    """The run's environment (its creator writes it) and one system sampler per host."""
+    try:
+        if owner:
+            from tether.system.environment import EnvironmentCapture
+
+            run._environment = EnvironmentCapture(run._writer.append, run_dir=run.dir)
+            run._environment.start()
+        from tether.system import sampler
+
+        interval = settings.system_interval_s
+        if interval > 0 and run._system is None and sampler.samples_here(owner=owner):
+            run._system = sampler.Sampler(
+                run._writer.append,
+                interval=interval,
+                disk_path=run.dir,
+                root_pid=sampler.tree_root(),
+                visible_devices=os.environ.get("CUDA_VISIBLE_DEVICES"),
+            )
+            run._system.start()
+    except Exception as exc:  # no thread to be had: the run goes on without these
+        from tether._diagnostics import warn_failure
+
+        warn_failure("system", f"no system metrics or environment for this run ({exc!r})")
 
 
 def _start_uploader(run: Run, settings: Settings) -> None:

@@ -35,6 +35,8 @@ from tether.store.writer import Writer
 # Key layouts whose keys were found valid; past this many (keys that change every step),
 # each row's keys are checked again instead of remembered.
 _MAX_CHECKED_LAYOUTS = 10_000
+# finish() waits at most this long for the environment's background sections (git, packages).
+ENVIRONMENT_WAIT_S = 1.0
 
 
 class RunState(enum.Enum):
@@ -76,6 +78,9 @@ class Run:
         self._capture: Any = None
         self._console_mode = "off"
         self._uploader: Any = None  # tether.sync.uploader.Uploader in online mode
+        # tether.system: the sampler (one per host) and the environment capture (creator only).
+        self._system: Any = None
+        self._environment: Any = None
         self.config = Config(self._record, config)
         self.summary = Summary(self._record, self._logged_values)
         self._checked_layouts: set[tuple[str, ...]] = set()
@@ -171,6 +176,7 @@ class Run:
                 return
             self._state = state
         try:
+            self._stop_system()
             if self._owner and grace > 0:
                 self._writer.flush()
                 procs.wait_for_child_writers(self._dir, grace)
@@ -191,6 +197,16 @@ class Run:
             from tether import _api
 
             _api.forget(self)
+
+    def _stop_system(self) -> None:
+        # The sampler stops at once (a sample under way is dropped); the environment's last
+        # sections (git, packages) get a bounded wait so a short run still has them.
+        system, self._system = self._system, None
+        if system is not None:
+            system.stop()
+        environment, self._environment = self._environment, None
+        if environment is not None:
+            environment.wait(ENVIRONMENT_WAIT_S)
 
     def _finish_upload(self, timeout: float | None) -> None:
         """Online: wait for the upload a bounded time, then say how to send the rest."""
@@ -244,6 +260,9 @@ class Run:
         self._owner = False
         self._finish_lock = threading.Lock()
         self._exit_watch = None
+        # The parent's threads are not in this process: never stop or wait for them here.
+        self._system = None
+        self._environment = None
         if self._capture is not None:
             self._capture.after_fork()
 

@@ -7,6 +7,7 @@ runs, never at import, and a bad value raises naming the variable and the accept
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -29,6 +30,8 @@ ENV_RUN_ID: Final = "TETHER_RUN_ID"
 ENV_RESUME: Final = "TETHER_RESUME"
 ENV_CONSOLE: Final = "TETHER_CONSOLE"
 ENV_WRITER_LABEL: Final = "TETHER_WRITER_LABEL"
+# Seconds between system-metrics samples; 0 turns the sampler off.
+ENV_SYSTEM_INTERVAL: Final = "TETHER_SYSTEM_INTERVAL_S"
 # Set by init() so that spawned children attach to the parent's run (see procs.py).
 ENV_ATTACH_DIR: Final = "TETHER_ATTACH_RUN_DIR"
 
@@ -36,6 +39,7 @@ MODES: Final = ("online", "offline", "disabled")
 RESUME_MODES: Final = ("allow", "must", "never")
 CONSOLE_MODES: Final = ("wrap", "fd", "off")
 DEFAULT_PROJECT: Final = "default"
+DEFAULT_SYSTEM_INTERVAL_S: Final = 10.0
 
 
 class Settings(msgspec.Struct, frozen=True):
@@ -53,6 +57,8 @@ class Settings(msgspec.Struct, frozen=True):
     writer_label: str | None
     # The server and key of an online run (None offline).
     client: ClientConfig | None = None
+    # Seconds between system-metrics samples; 0: no sampler.
+    system_interval_s: float = DEFAULT_SYSTEM_INTERVAL_S
 
     @property
     def runs_dir(self) -> Path:
@@ -87,6 +93,7 @@ def resolve(
     resume: str | bool | None,
     console: str | None,
     writer_label: str | None = None,
+    system: bool | float | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> Settings:
     """Combine arguments and environment; arguments win."""
@@ -144,6 +151,36 @@ def resolve(
         console=console_value or "wrap",
         writer_label=writer_label or env.get(ENV_WRITER_LABEL),
         client=client if mode_value == "online" else None,
+        system_interval_s=_system_interval(system, env.get(ENV_SYSTEM_INTERVAL)),
+    )
+
+
+def _system_interval(system: object, raw: str | None) -> float:
+    """Seconds between system samples from ``init(system=...)``, then the environment."""
+    if system is None:
+        if raw is None or raw.strip() == "":
+            return DEFAULT_SYSTEM_INTERVAL_S
+        try:
+            value = float(raw)
+        except ValueError:
+            value = math.nan
+        if not math.isfinite(value) or value < 0:
+            raise UsageError(
+                f"tether.init(): environment variable {ENV_SYSTEM_INTERVAL}={raw!r} is not a "
+                f"number of seconds >= 0; set it to e.g. {DEFAULT_SYSTEM_INTERVAL_S:g}, or 0 to "
+                "turn system metrics off"
+            )
+        return value
+    if system is True:
+        return DEFAULT_SYSTEM_INTERVAL_S
+    if system is False:
+        return 0.0
+    if isinstance(system, int | float) and math.isfinite(system) and system >= 0:
+        return float(system)
+    raise UsageError(
+        f"tether.init(): system={system!r} must be True, False or a number of seconds >= 0 "
+        f"between samples (default {DEFAULT_SYSTEM_INTERVAL_S:g}); pass e.g. system=5.0, or "
+        "system=False to turn system metrics off"
     )
 
 

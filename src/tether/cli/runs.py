@@ -104,6 +104,8 @@ def _show_data(run: RunData, lines: int) -> dict[str, Any]:
         ]
         if lines
         else [],
+        "environment": run.environment,
+        "system": run.last_system_sample,
     }
 
 
@@ -137,6 +139,10 @@ def show_command(run_ref: str, directory: Path | None, lines: int, as_json: bool
     out.print(_mapping_table("summary", run.summary))
     keys = ", ".join(run.keys) or "-"
     out.print(f"[bold]history keys[/] ({len(run.keys)}): {keys}")
+    if data["environment"]:
+        out.print(_environment_table(data["environment"]))
+    if data["system"]:
+        out.print(_system_table(data["system"]))
     writers = Table(title="writers", title_justify="left")
     for column in ("label", "pid", "host", "rows", "console lines", "state"):
         writers.add_column(column)
@@ -173,3 +179,99 @@ def _mapping_table(title: str, mapping: dict[str, Any]) -> Table:
     if not mapping:
         table.add_row("-", "-")
     return table
+
+
+def _environment_table(env: dict[str, Any]) -> Table:
+    """What the run ran: python, host, GPUs, torch, git, command (one line each)."""
+    table = Table(title="environment", title_justify="left", show_header=False)
+    table.add_column("what", style="bold")
+    table.add_column("value")
+    python = env.get("python") or {}
+    if python:
+        table.add_row("python", f"{python.get('version', '?')}  {python.get('executable', '')}")
+    machine = env.get("platform") or {}
+    cpu = env.get("cpu") or {}
+    memory = (env.get("memory") or {}).get("total_bytes")
+    if machine:
+        parts = [machine.get("hostname"), machine.get("system"), machine.get("machine")]
+        parts += [cpu.get("model"), f"{cpu.get('count')} CPUs" if cpu.get("count") else None]
+        parts.append(_bytes(memory) if memory else None)
+        table.add_row("host", "  ".join(str(p) for p in parts if p))
+    gpu = env.get("gpu")
+    if gpu is not None:
+        table.add_row("GPU", _gpu_line(gpu))
+    torch = env.get("torch")
+    if torch:
+        cuda = torch.get("cuda_version")
+        available = {True: "CUDA available", False: "no CUDA"}.get(torch.get("cuda_available"))
+        line = f"{torch.get('version')}" + (f"  CUDA {cuda}" if cuda else "")
+        table.add_row("torch", line + (f"  ({available})" if available else ""))
+    git = env.get("git")
+    if git:
+        commit = git.get("commit") or "no commit"
+        dirty = git.get("dirty")
+        state = " [yellow]dirty[/]" if dirty else (" clean" if dirty is False else "")
+        branch = f" ({git['branch']})" if git.get("branch") else ""
+        table.add_row("git", f"{commit}{branch}{state}  {git.get('remote') or git.get('root')}")
+    command = env.get("command") or {}
+    if command.get("argv"):
+        table.add_row("command", " ".join(str(arg) for arg in command["argv"]))
+        table.add_row("cwd", str(command.get("cwd", "")))
+    packages = env.get("packages")
+    if packages:
+        table.add_row("packages", f"{len(packages)} installed (tether show --json lists them)")
+    return table
+
+
+def _gpu_line(gpu: dict[str, Any]) -> str:
+    devices = gpu.get("devices") or []
+    if not devices:
+        return "none"
+    names: dict[str, int] = {}
+    for device in devices:
+        label = str(device.get("name", "?"))
+        if device.get("memory_total_bytes"):
+            label += f" {_bytes(device['memory_total_bytes'])}"
+        names[label] = names.get(label, 0) + 1
+    line = ", ".join(f"{count} x {label}" for label, count in names.items())
+    for key, title in (("driver_version", "driver"), ("cuda_version", "CUDA")):
+        if gpu.get(key):
+            line += f"  {title} {gpu[key]}"
+    return line
+
+
+def _system_table(sample: dict[str, Any]) -> Table:
+    """The newest system sample, one row per metric family (proc, host, gpu.N)."""
+    title = f"system (latest sample, {sample['_writer']}, {fmt_time(sample['_time'])})"
+    table = Table(title=title, title_justify="left", show_header=False)
+    table.add_column("family", style="bold")
+    table.add_column("metrics")
+    families: dict[str, list[str]] = {}
+    for key, value in sample.items():
+        if key.startswith("_"):
+            continue
+        family, _, name = key.rpartition(".")
+        families.setdefault(family, []).append(f"{name} {_metric(name, value)}")
+    for family, metrics in families.items():
+        table.add_row(family, "  ".join(metrics))
+    return table
+
+
+def _metric(name: str, value: Any) -> str:
+    if not isinstance(value, int | float):
+        return str(value)
+    if name.endswith("_bps"):
+        return f"{_bytes(value)}/s"
+    if name.endswith("_bytes"):
+        return _bytes(value)
+    if name.endswith("_percent"):
+        return f"{value:.1f}%"
+    return f"{value:g}"
+
+
+def _bytes(value: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if abs(value) < 1024:
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} TiB"

@@ -25,7 +25,10 @@ class Segment:
     config: list[tuple[float, dict[str, Any], list[str]]] = field(default_factory=list)
     summary: list[tuple[float, dict[str, Any], list[str]]] = field(default_factory=list)
     console: list[tuple[float, int, str]] = field(default_factory=list)
+    # (time, {metric: number}) system samples, and (time, {section: value}) environment
+    # records, in write order.
     system: list[tuple[float, dict[str, Any]]] = field(default_factory=list)
+    environment: list[tuple[float, dict[str, Any]]] = field(default_factory=list)
     final: tuple[float, str, int] | None = None
     last_seq: int = -1
     torn_bytes: int = 0
@@ -114,6 +117,8 @@ def read_segment(path: Path) -> Segment | None:
                 segment.final = (record[1], record[2], record[3])
             elif kind == fmt.K_SYSTEM:
                 segment.system.append((record[1], record[2]))
+            elif kind == fmt.K_ENVIRONMENT:
+                segment.environment.append((record[1], record[2]))
             elif kind == fmt.K_LABEL:
                 segment.header["label"] = record[1]
         if segment is not None:

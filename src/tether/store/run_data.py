@@ -133,13 +133,7 @@ class RunData:
 
     def history_frame(self) -> pandas.DataFrame:
         """The history as a pandas DataFrame (needs pandas installed)."""
-        try:
-            import pandas
-        except ImportError:
-            raise ImportError(
-                "RunData.history_frame() needs pandas: pip install 'tether[pandas]'"
-            ) from None
-        return pandas.DataFrame.from_records(self.history)
+        return _pandas("RunData.history_frame()").DataFrame.from_records(self.history)
 
     @property
     def keys(self) -> list[str]:
@@ -176,6 +170,64 @@ class RunData:
         steps = [row[0] for s in self._segments if s.is_main for row in s.rows]
         return max(steps) + 1 if steps else 0
 
+    def system(
+        self,
+        metrics: str | list[str] | tuple[str, ...] | None = None,
+        *,
+        writer: str | None = None,
+    ) -> pandas.DataFrame:
+        """System samples as a DataFrame: ``_time``, ``_writer``, then one column per metric.
+
+        ``metrics`` picks columns by name (``["gpu.0.util_percent", "proc.rss_bytes"]``);
+        ``writer`` keeps the samples of one writer label (one sampler runs per host). A
+        metric a sample does not have (the first sample's rates) is NaN. Needs pandas.
+
+        >>> run.system(["proc.rss_bytes"]).plot(x="_time")   # doctest: +SKIP
+        """
+        pandas = _pandas("RunData.system()")
+        if isinstance(metrics, str):
+            metrics = [metrics]
+        records: list[dict[str, Any]] = []
+        for segment in self._segments:
+            label = segment.label
+            if writer is not None and label != writer:
+                continue
+            for when, sample in segment.system:
+                picked = (
+                    sample if metrics is None else {k: sample[k] for k in metrics if k in sample}
+                )
+                records.append({"_time": when, "_writer": label, **picked})
+        records.sort(key=_by_time)
+        names = sorted({key for record in records for key in record} - {"_time", "_writer"})
+        columns = ["_time", "_writer", *(names if metrics is None else metrics)]
+        return pandas.DataFrame.from_records(records, columns=columns)
+
+    @property
+    def last_system_sample(self) -> dict[str, Any] | None:
+        """The newest system sample with its ``_time`` and ``_writer``; None without any."""
+        newest: tuple[float, str, dict[str, Any]] | None = None
+        for segment in self._segments:
+            if segment.system and (newest is None or segment.system[-1][0] > newest[0]):
+                newest = (segment.system[-1][0], segment.label, segment.system[-1][1])
+        if newest is None:
+            return None
+        return {"_time": newest[0], "_writer": newest[1], **newest[2]}
+
+    @property
+    def environment(self) -> dict[str, Any]:
+        """What the run ran on and with: the main writer's environment sections, merged.
+
+        Sections (``python``, ``platform``, ``cpu``, ``memory``, ``gpu``, ``torch``,
+        ``packages``, ``command``, ``launcher``, ``git``) arrive in several records; a later
+        record's section replaces an earlier one's. Empty for runs written before tether
+        recorded environments.
+        """
+        merged: dict[str, Any] = {}
+        records = [r for s in self._segments if s.is_main for r in s.environment]
+        for _, sections in sorted(records, key=lambda record: record[0]):
+            merged.update(sections)
+        return merged
+
     @property
     def console(self) -> list[ConsoleLine]:
         """Console lines of every writer, ordered by time."""
@@ -208,6 +260,14 @@ def load_run(
 def read_run_dir(run_dir: Path) -> RunData:
     segments = [s for s in map(read_segment, list_segments(run_dir)) if s is not None]
     return RunData(run_dir, segments)
+
+
+def _pandas(call: str) -> Any:
+    try:
+        import pandas
+    except ImportError:
+        raise ImportError(f"{call} needs pandas: pip install 'tether[pandas]'") from None
+    return pandas
 
 
 def _by_time(row: dict[str, Any]) -> float:
