@@ -302,7 +302,7 @@ class RemoteRun:
 
     def system(
         self,
-        metrics: Sequence[str] | None = None,
+        metrics: str | Sequence[str] | None = None,
         *,
         writer: str | None = None,
         samples: int | None = None,
@@ -310,16 +310,15 @@ class RemoteRun:
         """System metrics as a DataFrame: ``_time``, ``_writer``, then one column a metric
         (``host.cpu_percent``, ``proc.rss_bytes``, ``gpu.0.util_percent``...), a row per sample.
 
-        ``metrics`` picks some (all by default); ``writer`` keeps one sampling process's (one per
-        host: ``main``, or a node's first rank); ``samples`` asks the server for about that
-        many points per metric, each bucket's minimum and maximum kept. A metric missing from
-        a sample is NaN.
+        ``metrics`` picks some, as a name or a list (all by default, sorted by name, as
+        ``RunData.system()`` has them); ``writer`` keeps one sampling process's (one per host:
+        ``main``, or a node's first rank); ``samples`` asks the server for about that many
+        points per metric, each bucket's minimum and maximum kept. A metric missing from a
+        sample is NaN.
         """
         pd = _pandas("RemoteRun.system()")
         if isinstance(metrics, str):
-            raise UsageError(
-                f"system(metrics={metrics!r}): pass a list of metric names, e.g. [{metrics!r}]"
-            )
+            metrics = [metrics]
         params: dict[str, Any] = {}
         if metrics is not None:
             params["metrics"] = ",".join(metrics)
@@ -338,7 +337,8 @@ class RemoteRun:
                 row = rows.setdefault((label, when), {"_time": when, "_writer": label})
                 row[metric] = value
         ordered = sorted(rows.values(), key=lambda r: (r["_time"], r["_writer"]))
-        return pd.DataFrame.from_records(ordered, columns=["_time", "_writer", *columns])
+        names = list(columns) if metrics is not None else sorted(columns)
+        return pd.DataFrame.from_records(ordered, columns=["_time", "_writer", *names])
 
     @property
     def environment(self) -> dict[str, Any]:
