@@ -75,6 +75,9 @@ class Numbers(Dataset):
         return torch.tensor([float(i)])
 
 run = tether.init(project="sys", system=0.2, console="off")
+# 200 MiB in the main process before the workers fork: each worker maps it too (copy on
+# write), so summed RSS would count it three times.
+SHARED = bytearray(b"\\x02") * (200 * 1024 * 1024)
 loader = DataLoader(Numbers(), batch_size=8, num_workers=2, persistent_workers=True,
                     multiprocessing_context="fork", worker_init_fn=hold_memory)
 batches = iter(loader)
@@ -82,7 +85,7 @@ next(batches)  # both workers have started (and hold their memory) by the first 
 started = time.time()
 me = psutil.Process()
 workers = [c for c in me.children() if c.status() != psutil.STATUS_ZOMBIE]
-found, own, alive = None, 0, []
+found, own, alive, naive = None, 0, [], 0
 deadline = time.monotonic() + 60
 while found is None and time.monotonic() < deadline:
     run.log({"loss": float(next(batches).sum())})
@@ -93,7 +96,8 @@ while found is None and time.monotonic() < deadline:
         found = later.iloc[-1].to_dict()
         own = me.memory_full_info().pss
         alive = [w.pid for w in workers if w.is_running()]
-print(json.dumps({"sample": found, "own_pss": own, "workers": alive}))
+        naive = sum(p.memory_info().rss for p in [me, *workers])
+print(json.dumps({"sample": found, "own_pss": own, "workers": alive, "naive_rss": naive}))
 del batches, loader
 run.finish()
 """
@@ -108,8 +112,10 @@ def test_dataloader_workers_are_in_the_tree_memory_and_count(run_dir: Path) -> N
     assert len(facts["workers"]) == 2
     # The main process and its two DataLoader workers, nothing counted twice.
     assert sample["proc.count"] == 3
-    # Each worker holds 64 MiB of its own: the tree's memory has them beside the main's.
+    # Each worker holds 64 MiB of its own: the tree's memory has them beside the main's...
     assert sample["proc.rss_bytes"] >= facts["own_pss"] + 2 * 60 * MIB
+    # ...and the main's 200 MiB that the workers share once, not three times (summed RSS).
+    assert facts["naive_rss"] - sample["proc.rss_bytes"] > 300 * MIB
     assert sample["_writer"] == "main"
     run = only_run(run_dir)
     # One sampler per host: the forked workers wrote their own segments, but no samples.

@@ -2,11 +2,9 @@
 
 The tree is the root process (the process that samples, or under torchrun the agent that
 started the local ranks) and every live descendant: DataLoader workers, pool workers, spawned
-ranks. Memory is the sum of each process's PSS (proportional set size, from
-``/proc/<pid>/smaps_rollup``): a page shared by n processes counts 1/n in each, so the sum
-counts every page of the tree once, including the copy-on-write pages a fork child shares with
-its parent, which summed RSS would count once per worker. Where PSS cannot be read (no
-``smaps_rollup``, another user's process) that process's RSS is used instead.
+ranks. Memory is the sum of each process's PSS, read within a CPU budget (``memory``): the
+tree's pages counted once, including the copy-on-write pages a fork child shares with its
+parent, which summed RSS would count once per worker.
 
 CPU is the change of each process's user + system time between two samples over the wall
 time between them (100 = one core busy); a process seen for the first time counts from its
@@ -23,7 +21,8 @@ from typing import Any, Final
 
 import psutil
 
-_HAS_ROLLUP: Final = os.path.exists(f"/proc/{os.getpid()}/smaps_rollup")
+from tether.system.memory import TreeMemory
+
 _HAS_CHILDREN: Final = os.path.exists(f"/proc/{os.getpid()}/task/{os.getpid()}/children")
 # A deep or cyclic tree (pid reuse) must not keep the sampler busy.
 MAX_PROCESSES: Final = 4096
@@ -39,12 +38,13 @@ class ProcessTree:
         # start time, so a reused pid is a new entry.
         self._seen: dict[int, tuple[psutil.Process, float]] = {}
         self._last_wall: float | None = None
+        self._memory = TreeMemory()
         self.pids: list[int] = []
 
     def sample(self, now: float) -> dict[str, float]:
         """``proc.*`` metrics at wall time ``now`` (seconds)."""
         last_wall = self._last_wall
-        totals = [0.0, 0, 0]  # cpu seconds since the last sample, memory bytes, threads
+        totals = [0.0, 0]  # cpu seconds since the last sample, threads
         seen: dict[int, tuple[psutil.Process, float]] = {}
         # The root's psutil errors are the tree's: it is gone (or its pid was reused).
         self._measure(self._root, totals, seen)
@@ -55,7 +55,8 @@ class ProcessTree:
                 self._measure(process, totals, seen)
             except (psutil.NoSuchProcess, psutil.AccessDenied):
                 continue  # ended while we looked: the next sample no longer has it
-        cpu_delta, rss, threads = totals
+        cpu_delta, threads = totals
+        rss = self._memory.total([process for process, _ in seen.values()])
         self._seen = seen
         self._last_wall = now
         self.pids = list(seen)
@@ -80,15 +81,13 @@ class ProcessTree:
                 raise psutil.ZombieProcess(process.pid)
             times = process.cpu_times()
             threads = process.num_threads()
-            memory = _memory(process)
             cpu = times.user + times.system
             known = self._seen.get(process.pid)
             if known is not None and known[0] == process:
                 totals[0] += max(0.0, cpu - known[1])
             elif self._last_wall is not None and process.create_time() >= self._last_wall:
                 totals[0] += cpu  # born since the last sample: all of it is new
-        totals[1] += memory
-        totals[2] += threads
+        totals[1] += threads
         seen[process.pid] = (process, cpu)
 
     def _descendants(self) -> list[psutil.Process]:
@@ -125,12 +124,3 @@ def _children(pid: int) -> list[int]:
         except (OSError, ValueError):
             continue
     return children
-
-
-def _memory(process: Any) -> int:
-    if _HAS_ROLLUP:
-        try:
-            return int(process.memory_full_info().pss)
-        except (psutil.AccessDenied, AttributeError):
-            pass
-    return int(process.memory_info().rss)
