@@ -130,16 +130,19 @@ def test_bad_uploads_get_clear_4xx(client: httpx.Client, run_dir: Path) -> None:
     assert bad_path.status_code == 422 and "run_id" in bad_path.text
     bad_query = client.get(f"/api/v1/projects/proj/runs/{run.id}/history", params={"samples": 1})
     assert bad_query.status_code == 422 and "samples" in bad_query.text
-    shapes: list[list[object]] = [
-        [7],
-        [[1, {"start_time": 0.0}], [2, 0, ["a"]], [3, 0, "a step", 1.5, 2.5]],
-        [[1, "not a header"]],
+    shapes: list[tuple[list[object], str]] = [
+        ([7], "record"),
+        ([[1, {"start_time": 0.0}], [2, 0, ["a"]], [3, 0, "a step", 1.5, 2.5]], "step"),
+        ([[1, "not a header"]], "header"),
+        ([[2, 0, ["a"]], [11, 0, [0], [0.0], [[1.0], [2.0]]]], "rows"),
     ]
-    for records in shapes:
+    for records, field in shapes:
         frame = fmt.encode_frame(0, records)
         not_records = client.put(url.replace(writer, "w2"), content=fmt.MAGIC + frame)
         assert not_records.status_code == 422, (records, not_records.text)
-        assert "malformed" in not_records.json()["detail"]
+        answer = not_records.json()
+        assert answer["field"] == field and answer["frame_offset"] == len(fmt.MAGIC), answer
+        assert f"{field} " in answer["detail"] and "writer w2" in answer["detail"], answer
 
 
 def test_downsampled_history_keeps_spikes(client: httpx.Client, run_dir: Path) -> None:

@@ -32,13 +32,17 @@ def test_upgrade_from_0001_keeps_history(tmp_path: Path, run_dir: Path) -> None:
     with engine.begin() as connection:
         for column in ("lod_steps", "lod_times", "lod_vals"):
             connection.execute(text(f"ALTER TABLE series_chunks DROP COLUMN {column}"))
+        for column in ("skipped_records", "skipped_bytes", "skip_reason"):
+            connection.execute(text(f"ALTER TABLE writers DROP COLUMN {column}"))
         connection.execute(text("UPDATE alembic_version SET version_num = '0001'"))
     migrate(engine)
     columns = {c["name"] for c in inspect(engine).get_columns("series_chunks")}
     assert {"lod_steps", "lod_times", "lod_vals"} <= columns
+    writer_columns = {c["name"] for c in inspect(engine).get_columns("writers")}
+    assert {"skipped_records", "skipped_bytes", "skip_reason"} <= writer_columns
     with engine.connect() as connection:
         assert (
-            connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0003"
+            connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0004"
         )
     engine.dispose()
     with LiveServer(data_dir, api_key=key) as server:
@@ -48,3 +52,5 @@ def test_upgrade_from_0001_keeps_history(tmp_path: Path, run_dir: Path) -> None:
         sampled = httpx.get(url, params={"samples": 50}, headers=server.headers).json()
         values = sampled["series"][0]["values"]
         assert sampled["sampled"] and min(values) == 0.0 and max(values) == 99.0
+        detail = httpx.get(url.rsplit("/", 1)[0], headers=server.headers).json()
+        assert detail["skipped"] == {"records": 0, "bytes": 0, "reasons": []}

@@ -151,9 +151,18 @@ def run_detail(connection: Connection, user: User, project: str, run_id: str) ->
             "main": bool(w.main),
             "rows": int(w.rows),
             "state": w.final_state,
+            "skipped_records": int(w.skipped_records),
+            "skipped_bytes": int(w.skipped_bytes),
+            "skip_reason": w.skip_reason,
         }
         for w in writer_rows
     ]
+    # What the clients left out because this server refused it: never silent.
+    detail["skipped"] = {
+        "records": sum(int(w.skipped_records) for w in writer_rows),
+        "bytes": sum(int(w.skipped_bytes) for w in writer_rows),
+        "reasons": [w.skip_reason for w in writer_rows if w.skip_reason],
+    }
     return detail
 
 

@@ -135,11 +135,14 @@ def json_values(values: npt.NDArray[Any]) -> list[Any]:
 
 
 def json_safe(value: Any) -> Any:
-    """A value JSON can carry: non-finite floats become strings, containers recurse."""
+    """A value JSON can carry: non-finite floats and non-JSON types become strings."""
     if isinstance(value, float) and not math.isfinite(value):
         return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
     if isinstance(value, dict):
         return {str(k): json_safe(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [json_safe(v) for v in value]
-    return value
+    if value is None or isinstance(value, str | int | float):
+        return value
+    # msgpack can carry what JSON cannot (bytes, extension types): kept as text, not refused.
+    return repr(value)[:1000]

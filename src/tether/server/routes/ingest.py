@@ -8,7 +8,7 @@ from fastapi import APIRouter, HTTPException, Path, Query, Request
 from fastapi.responses import JSONResponse
 
 from tether.server.deps import ID_PATTERN, PROJECT_PATTERN, EngineDep, UserDep
-from tether.server.ingest import IngestError, ingest_segment
+from tether.server.ingest import IngestError, Skip, ingest_segment
 from tether.server.queries import segment_offsets
 
 router = APIRouter()
@@ -28,7 +28,11 @@ WriterPath = Annotated[str, Path(pattern=ID_PATTERN, description="Writer id.")]
             "required": False,
         }
     },
-    responses={409: {"description": "Resume from the offset in the body."}, 413: {}, 422: {}},
+    responses={
+        409: {"description": "Resume from the offset in the body."},
+        413: {"description": "Over the body limit; `limit` says how many bytes fit."},
+        422: {"description": "Refused; `frame_offset`, `seq`, `row` and `field` say where."},
+    },
 )
 async def upload_segment(
     request: Request,
@@ -39,18 +43,34 @@ async def upload_segment(
     engine: EngineDep,
     offset: Annotated[int, Query(ge=0, le=2**53, description="Byte offset of the body.")] = 0,
     state: Annotated[str | None, Query(pattern="^crashed$")] = None,
+    end: Annotated[
+        int | None,
+        Query(ge=0, le=2**53, description="The file offset the body's records end at."),
+    ] = None,
+    skipped_records: Annotated[
+        int, Query(ge=0, le=2**31, description="Records left out before `end`.")
+    ] = 0,
+    skipped_bytes: Annotated[int, Query(ge=0, le=2**53, description="Their size.")] = 0,
+    skip_reason: Annotated[
+        str | None, Query(max_length=1000, pattern=r"^[^\x00]*$", description="Why.")
+    ] = None,
 ) -> Any:
     limit: int = request.app.state.settings.max_body_bytes
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise HTTPException(
-            413, f"body of {declared} bytes is over the {limit}-byte limit; send smaller batches"
-        )
+        return _too_large(f"body of {declared} bytes", limit)
     body = bytearray()
     async for piece in request.stream():
         body += piece
         if len(body) > limit:
-            raise HTTPException(413, f"body is over the {limit}-byte limit; send smaller batches")
+            return _too_large("body", limit)
+    if end is not None and end < offset:
+        raise HTTPException(422, f"end {end} is before offset {offset}; end must be >= offset")
+    skip = None
+    if skipped_records or skipped_bytes or skip_reason:
+        if end is None:
+            raise HTTPException(422, "skipped_* and skip_reason need end (where the skip ends)")
+        skip = Skip(skipped_records, skipped_bytes, skip_reason or "refused by the server")
     from starlette.concurrency import run_in_threadpool
 
     try:
@@ -64,10 +84,23 @@ async def upload_segment(
             offset=offset,
             body=bytes(body),
             crashed=state == "crashed",
+            end=end,
+            skip=skip,
         )
     except IngestError as exc:
         return JSONResponse({"detail": exc.detail, **exc.extra}, status_code=exc.status)
     return {"offset": result.offset, "records": result.records, "duplicates": result.duplicates}
+
+
+def _too_large(what: str, limit: int) -> JSONResponse:
+    return JSONResponse(
+        {
+            "detail": f"{what} is over the {limit}-byte limit; send smaller pieces (whole "
+            "frames; a frame larger than the limit can only be split into its records)",
+            "limit": limit,
+        },
+        status_code=413,
+    )
 
 
 @router.get("/projects/{project}/runs/{run_id}/segments")

@@ -101,6 +101,11 @@ writers = Table(
     Column("final_state", String(16)),
     Column("final_time", Float),
     Column("exit_code", Integer),
+    # What the client left out because the server refused it (a value it cannot store, a
+    # record over the body limit): how much, and the last reason given.
+    Column("skipped_records", BigInteger, nullable=False, default=0, server_default="0"),
+    Column("skipped_bytes", BigInteger, nullable=False, default=0, server_default="0"),
+    Column("skip_reason", Text),
     UniqueConstraint("run_pk", "writer_id", name="uq_writer_run_id"),
 )
 
@@ -153,3 +158,4 @@ console_lines = Table(
     Column("text", Text, nullable=False),
     Index("ix_console_run_id", "run_pk", "id"),
 )
+
