@@ -18,7 +18,7 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from tether import __version__
 from tether.server.config import ServerSettings
 from tether.server.queries import NotFoundError
-from tether.server.routes import ingest, runs
+from tether.server.routes import ingest, runs, system
 from tether.server.storage.db import make_engine, migrate
 
 logger = logging.getLogger("tether.server")
@@ -69,6 +69,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
     app.state.settings = settings
     app.include_router(runs.router, prefix="/api/v1")
     app.include_router(ingest.router, prefix="/api/v1")
+    app.include_router(system.router, prefix="/api/v1")
 
     @app.get("/api/v1/health", include_in_schema=False)
     def health() -> dict[str, str]:

@@ -24,6 +24,7 @@ import numpy as np
 from sqlalchemy import Connection, Engine, Table, insert, select, update
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError, StatementError
 
+from tether.server import environment, system
 from tether.server.auth import User
 from tether.server.ingest_checks import (
     BadRecordError,
@@ -349,4 +350,8 @@ def _take(batch: Batch, record: list[Any]) -> None:
         batch.final = record
     elif kind == fmt.K_LABEL:
         batch.label = record[1]
-    # K_SYSTEM and K_FILE are kept on the client until the server learns to show them.
+    elif kind == fmt.K_SYSTEM:
+        batch.samples.append(system.sample_of(record))
+    elif kind == fmt.K_ENVIRONMENT:
+        batch.environments.append(environment.update_of(record))
+    # K_FILE is kept on the client until the server learns to show it.

@@ -15,6 +15,7 @@ import numpy as np
 import numpy.typing as npt
 from sqlalchemy import Connection, insert, select, update
 
+from tether.server import environment, system
 from tether.server.ingest_checks import STATE_CHARS, text
 from tether.server.series import F8, encode_values, json_safe, min_max_lod
 from tether.server.storage.schema import (
@@ -49,6 +50,8 @@ class Batch:
     summary: list[list[Any]] = field(default_factory=list)
     console: list[list[Any]] = field(default_factory=list)
     final: list[Any] | None = None
+    samples: list[system.Sample] = field(default_factory=list)
+    environments: list[tuple[float, dict[str, Any]]] = field(default_factory=list)
     records: int = 0
     duplicates: int = 0
     last_seq: int = -1
@@ -110,6 +113,12 @@ def store_batch(
         )
     if batch.config:
         run_values["config"] = _apply(dict(run.config), batch.config)
+    if batch.samples:
+        system.store_samples(connection, run.id, writer.id, batch.samples)
+    if batch.environments:
+        run_values["environment_summary"] = environment.store(
+            connection, run.id, batch.environments, now
+        )
     if batch.summary:
         run_values["user_summary"] = _apply(dict(run.user_summary), batch.summary)
     is_main = bool(writer_values.get("main", writer.main))

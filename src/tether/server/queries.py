@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import Connection, case, false, func, select, tuple_
 
+from tether.server import system
 from tether.server.auth import User
 from tether.server.runs_order import has_tag, page_ids
 from tether.server.series import LOD_BLOCK, Series, decode_values
@@ -78,6 +79,7 @@ def run_json(row: Any, project: str, user: User, writer_count: int) -> dict[str,
         "host": row.host,
         "writers": writer_count,
         "updated_at": row.updated_at,
+        "environment": dict(row.environment_summary or {}),
     }
 
 
@@ -142,6 +144,7 @@ def run_detail(connection: Connection, user: User, project: str, run_id: str) ->
     ]
     detail = run_json(row, project, user, len(writer_rows))
     detail["keys"] = keys
+    detail["system_metrics"] = system.metric_names(connection, row.id)
     detail["writer_list"] = [
         {
             "id": w.writer_id,

@@ -97,6 +97,8 @@ def _sqlite_json_value(section: str, key: str) -> ColumnElement[Any]:
     text by code point) is the API's order, so one term sorts."""
     if section == "config":
         return _sqlite_get(runs.c.config, key)
+    if section == "environment":
+        return _sqlite_get(runs.c.environment_summary, key)
     # The user's summary wins over the logged one whenever it holds the key, even as null.
     return case(
         (_sqlite_has(runs.c.user_summary, key), _sqlite_get(runs.c.user_summary, key)),
@@ -137,6 +139,8 @@ def _postgres_json_value(section: str, key: str) -> ColumnElement[Any]:
         return cast(null(), JSON)
     if section == "config":
         return runs.c.config.op("->")(literal(key, Text))
+    if section == "environment":
+        return runs.c.environment_summary.op("->")(literal(key, Text))
     # The user's summary wins over the logged one whenever it holds the key, even as null.
     return func.coalesce(
         runs.c.user_summary.op("->")(literal(key, Text)),

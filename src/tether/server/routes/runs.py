@@ -12,7 +12,9 @@ from tether.server.routes.ingest import ProjectPath, RunPath
 
 router = APIRouter()
 
-ORDER_PATTERN = r"^-?(start_time|name|state|duration|last_step|(summary|config)\.[^\s]{1,256})$"
+ORDER_PATTERN = (
+    r"^-?(start_time|name|state|duration|last_step|(summary|config|environment)\.[^\s]{1,256})$"
+)
 # Free text goes into SQL parameters, and PostgreSQL refuses a NUL in any text: say so (422).
 NO_NUL = r"^[^\x00]*$"
 

@@ -80,6 +80,9 @@ runs = Table(
     Column("last_step", BigInteger),
     Column("updated_at", Float, nullable=False),
     Column("crashed", Boolean, nullable=False, default=False),
+    # A few flat fields of the run's environment (``git.commit``, ``gpu.name``...) for the runs
+    # table's columns and order; the whole environment is in ``run_environments``.
+    Column("environment_summary", JSON),
     UniqueConstraint("project_id", "run_id", name="uq_run_project_id"),
     Index("ix_runs_project_start", "project_id", "start_time"),
 )
@@ -159,3 +162,40 @@ console_lines = Table(
     Index("ix_console_run_id", "run_pk", "id"),
 )
 
+# System metrics (``K_SYSTEM`` samples). A metric name is stored once per run; a chunk holds
+# consecutive samples of one writer as a float64 matrix (a row per sample, a column per metric
+# of ``metric_ids``, NaN where a sample lacks that metric). Small uploads (the online uploader
+# sends about one sample at a time) are appended to the writer's last chunk, so a week of
+# 10-second samples is about a thousand rows (``tether.server.system``).
+system_metrics = Table(
+    "system_metrics",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("run_pk", Integer, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(512), nullable=False),
+    UniqueConstraint("run_pk", "name", name="uq_system_metric"),
+)
+
+system_chunks = Table(
+    "system_chunks",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("run_pk", Integer, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("writer_pk", Integer, ForeignKey("writers.id", ondelete="CASCADE"), nullable=False),
+    Column("count", Integer, nullable=False),
+    Column("metric_ids", LargeBinary, nullable=False),  # little-endian int32, system_metrics.id
+    Column("times", LargeBinary, nullable=False),  # little-endian float64, one per sample
+    Column("vals", LargeBinary, nullable=False),  # little-endian float64, count x metrics
+    Index("ix_system_chunks_run_writer", "run_pk", "writer_pk"),
+)
+
+# The run's environment (``K_ENVIRONMENT`` records), merged by section: a later record's
+# section replaces an earlier one's (``times`` holds each section's record time).
+run_environments = Table(
+    "run_environments",
+    metadata,
+    Column("run_pk", Integer, ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    Column("sections", JSON, nullable=False),
+    Column("times", JSON, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
