@@ -209,19 +209,26 @@ class Run:
             environment.wait(ENVIRONMENT_WAIT_S)
 
     def _finish_upload(self, timeout: float | None) -> None:
-        """Online: wait for the upload a bounded time, then say how to send the rest."""
+        """Online: wait for the upload while it makes progress (up to the timeout), and not at
+        all when the server is down or silent; then say how to send the rest."""
         uploader, self._uploader = self._uploader, None
         if timeout is None:
             timeout = _seconds_from_env("TETHER_UPLOAD_TIMEOUT_S", 30.0)
+        done = False
         try:
-            if not uploader.wait(timeout):
+            done = uploader.wait(timeout)
+            if not done:
+                why = uploader.last_error or "the server refused some of it"
                 _diagnostics.warn_failure(
                     "upload-finish",
                     f"run {self._id}: {uploader.pending_bytes()} bytes are not on the server "
-                    f"yet; they are safe on disk, send them with `tether sync {self._dir}`",
+                    f"yet ({why}); they are safe on disk, send them with "
+                    f"`tether sync {self._dir}`",
+                    always=True,
                 )
         finally:
-            uploader.stop()
+            # A thread stuck on a silent server is a daemon: not waited for.
+            uploader.stop(join_s=2.0 if done else 0.1)
 
     # -- context manager -------------------------------------------------------------------
     def __enter__(self) -> Run:

@@ -14,6 +14,7 @@ import pytest
 import tether
 from tether.api import Api
 from tether.server.testing import LiveServer
+from tether.store import format as fmt
 
 
 @dataclass
@@ -91,3 +92,37 @@ def history_counts(api: Api, project: str, run_id: str) -> dict[tuple[str, str],
     """``(key, writer) -> steps`` as the server has them, every point."""
     answer = api.client.get_json(f"/projects/{project}/runs/{run_id}/history")
     return {(s["key"], s["writer"]): s["steps"] for s in answer["series"]}
+
+
+def rows_block(schema: int, steps: list[int], values: list[list[object]]) -> list[object]:
+    """A ``K_ROWS`` record: rows of one layout, 1 ms apart."""
+    return [fmt.K_ROWS, schema, steps, list(range(len(steps))), values]
+
+
+def crafted_run(
+    directory: Path, frames: list[list[list[object]]], *, project: str = "proj"
+) -> Path:
+    """A finished offline run whose one segment holds exactly ``frames`` (lists of records).
+
+    The header and the final record come from a real run; sequence numbers follow each
+    other across the frames. For records that ``log()`` now refuses, but that a segment
+    written by an older tether, or damaged, may hold: the upload must cope with them.
+    """
+    with tether.init(project=project, dir=directory, mode="offline", console="off") as run:
+        pass
+    [segment] = (run.dir / fmt.SEGMENTS_DIR).iterdir()
+    records = [r for f in fmt.scan_frames(segment.read_bytes()).frames for r in f.records]
+    header = next(r for r in records if r[0] == fmt.K_HEADER)
+    final = next(r for r in records if r[0] == fmt.K_FINAL)
+    chunks = [fmt.MAGIC]
+    seq = 0
+    for index, frame in enumerate(frames):
+        body = list(frame)
+        if index == 0:
+            body.insert(0, header)
+        if index == len(frames) - 1:
+            body.append(final)
+        chunks.append(fmt.encode_frame(seq, body))
+        seq += len(body)
+    segment.write_bytes(b"".join(chunks))
+    return run.dir

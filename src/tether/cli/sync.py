@@ -59,6 +59,15 @@ def sync_command(paths: tuple[Path, ...], quiet: bool, as_json: bool) -> None:
                         "records": r.records,
                         "duplicates": r.duplicates,
                         "error": r.error,
+                        "skipped": [
+                            {
+                                "writer": writer,
+                                "records": skip.records,
+                                "bytes": skip.bytes,
+                                "reason": skip.reason(),
+                            }
+                            for writer, skip in r.skipped
+                        ],
                     }
                     for r in report.runs
                 ],
@@ -77,6 +86,8 @@ def sync_command(paths: tuple[Path, ...], quiet: bool, as_json: bool) -> None:
                 result = "[red]failed[/]"
             else:
                 result = "sent" if r.bytes else "up to date"
+            if r.skipped:
+                result += f", [yellow]{sum(s.records for _, s in r.skipped):,} skipped[/]"
             table.add_row(
                 r.run_id,
                 r.project,
@@ -91,6 +102,9 @@ def sync_command(paths: tuple[Path, ...], quiet: bool, as_json: bool) -> None:
             f"{len(report.runs)} run(s): {report.records:,} records sent "
             f"({report.duplicates:,} already on the server), {report.bytes:,} bytes."
         )
+        for r in report.runs:
+            for line in r.skip_lines():
+                out.print(f"[yellow]skipped[/]: {line}")
         for r in report.failed:
             out.print(f"[red]{r.run_id}[/] ({r.run_dir}): {r.error}")
     if not report.ok:

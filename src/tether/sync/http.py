@@ -34,10 +34,17 @@ RETRYABLE_STATUSES: Final = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
 class ServerError(TetherError):
     """The server answered with an error; ``status`` and ``detail`` say which."""
 
-    def __init__(self, message: str, *, status: int, detail: Any = None) -> None:
+    def __init__(self, message: str, *, status: int, detail: Any = None, body: Any = None) -> None:
         super().__init__(message)
         self.status = status
         self.detail = detail
+        # The whole JSON answer: besides ``detail``, a refusal says where (``frame_offset``,
+        # ``seq``, ``row``, ``field``) and a 413 how much fits (``limit``).
+        self.body: dict[str, Any] = body if isinstance(body, dict) else {}
+
+    def answer_int(self, name: str) -> int | None:
+        value = self.body.get(name)
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
 
     @property
     def retryable(self) -> bool:
@@ -55,8 +62,10 @@ class NotFoundError(ServerError):
 class OffsetConflictError(ServerError):
     """An upload started past what the server has; resume from ``offset``."""
 
-    def __init__(self, message: str, *, status: int, detail: Any, offset: int) -> None:
-        super().__init__(message, status=status, detail=detail)
+    def __init__(
+        self, message: str, *, status: int, detail: Any, offset: int, body: Any = None
+    ) -> None:
+        super().__init__(message, status=status, detail=detail, body=body)
         self.offset = offset
 
 
@@ -169,9 +178,11 @@ def _error(response: httpx.Response, method: str, url: str, base_url: str) -> Se
         return NotFoundError(f"{where}: not found ({text})", status=status, detail=detail)
     if status == 409 and isinstance(body, dict) and isinstance(body.get("offset"), int):
         return OffsetConflictError(
-            f"{where}: {text}", status=status, detail=detail, offset=int(body["offset"])
+            f"{where}: {text}", status=status, detail=detail, offset=int(body["offset"]), body=body
         )
-    return ServerError(f"{where} failed with {status}: {text}", status=status, detail=detail)
+    return ServerError(
+        f"{where} failed with {status}: {text}", status=status, detail=detail, body=body
+    )
 
 
 def describe_detail(detail: Any) -> str:

@@ -18,8 +18,9 @@ from typing import Final, Protocol
 from tether._settings import DEFAULT_PROJECT
 from tether.errors import RunNotFoundError
 from tether.store import layout
-from tether.store.run_data import read_run_dir
 from tether.sync.http import AuthError, HttpClient, ServerError, ServerUnreachableError
+from tether.sync.repair import Skipped
+from tether.sync.run_meta import read_run_meta
 from tether.sync.run_upload import RunUpload, Sent
 
 # Tries per run for errors worth retrying (the server restarting, a dropped connection).
@@ -40,11 +41,25 @@ class RunSync:
     records: int = 0
     duplicates: int = 0
     error: str | None = None
+    # (writer id, what was left out): records the server refused, skipped so that the rest
+    # arrives; retrying cannot send them, so they are reported, not failed on.
+    skipped: list[tuple[str, Skipped]] = field(default_factory=list)
 
     def add(self, sent: Sent) -> None:
         self.bytes += sent.bytes
         self.records += sent.records
         self.duplicates += sent.duplicates
+        if sent.skipped is not None:
+            self.skipped.append((sent.writer_id, sent.skipped))
+
+    def skip_lines(self) -> list[str]:
+        """One line per skip: which run, which writer, how much, why."""
+        return [
+            f"run {self.run_id} ({self.run_dir}), writer {writer}: the server refused "
+            f"{skip.records:,} record(s) ({skip.bytes:,} bytes), skipped so that the rest "
+            f"arrived: {skip.reason()}"
+            for writer, skip in self.skipped
+        ]
 
 
 @dataclass
@@ -149,7 +164,7 @@ def _plan(
     run_dir: Path, client: HttpClient, base_url: str, report: SyncReport, unreachable: str | None
 ) -> RunUpload | None:
     """What the server already has of one run; None (and the run's error) if unknown."""
-    data = read_run_dir(run_dir)
+    data = read_run_meta(run_dir)  # not the history: the upload starts within a second
     run = RunSync(run_dir, data.project or DEFAULT_PROJECT, data.id, data.state)
     report.runs.append(run)
     if unreachable is not None:

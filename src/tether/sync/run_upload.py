@@ -5,32 +5,56 @@ while the run grows) and ``tether sync`` (once, to the end). For each segment fi
 the offset the server acknowledged and sends the bytes after it, up to the end of the last
 whole frame: a frame still being written (or torn by a crash) is simply not complete yet.
 
-The frames are found with ``FRAME_HEADER`` and a CRC check, not by decoding them
-(``scan_frames`` decodes every record and needs the file from its start); the server decodes
-and checks them again anyway.
+Frames are found by their headers and CRCs (``frames``). Every PUT is its own transaction
+on the server, and the offset it acknowledges is saved, so an upload cut short resumes after
+the last piece answered.
+
+A piece the server refuses (413 or 422) costs only what it refuses: the frames before the
+refused one are sent, the refused frame goes record by record without the refused record or
+row (``repair.FrameRepair``), and the skip is counted on the server and reported here once.
 """
 
 from __future__ import annotations
 
-import os
 import struct
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-import msgspec
-
 from tether.store import format as fmt
 from tether.store.reader import list_segments
-from tether.sync.http import HttpClient, NotFoundError, OffsetConflictError, ServerError, quote_part
-from tether.sync.progress import UploadState, read_upload_file
+from tether.sync.frames import (
+    first_frame_end,
+    header_is_main,
+    read_whole_frames,
+    size_of,
+    unsent_bytes,
+    writer_id_of,
+)
+from tether.sync.http import (
+    HttpClient,
+    NotFoundError,
+    OffsetConflictError,
+    ServerError,
+    describe_detail,
+    quote_part,
+)
+from tether.sync.progress import UploadState
+from tether.sync.repair import FrameRepair, Skipped, damaged_until, frame_count
+
+__all__ = [
+    "RunUpload",
+    "SegmentCursor",
+    "Sent",
+    "read_whole_frames",
+    "unsent_bytes",
+    "writer_id_of",
+]
 
 # Bytes per PUT: a few MiB keeps requests few and well under the server's 16 MiB limit.
 MAX_BODY_BYTES: Final = 4 * 1024 * 1024
 MIN_BODY_BYTES: Final = 64 * 1024
-EXACT_BELOW_BYTES: Final = 1024 * 1024
 # Answers that move the offset or shrink the body (409, 413) before giving up for this pass.
 MAX_ATTEMPTS: Final = 8
 # The server will never take these bytes as they are: bad request, too large, malformed.
@@ -52,6 +76,11 @@ class SegmentCursor:
     limit: int = MAX_BODY_BYTES
     # Why the server will not take this segment's bytes; left on disk for later.
     broken: str | None = None
+    # After a refusal: send only up to a refused frame, or one frame a body up to an offset,
+    # or the refused frame record by record.
+    stop_at: int | None = None
+    single_until: int = 0
+    repair: FrameRepair | None = None
 
     @property
     def name(self) -> str:
@@ -60,70 +89,13 @@ class SegmentCursor:
 
 @dataclass(frozen=True)
 class Sent:
-    """What one PUT did."""
+    """What one PUT did; ``skipped``: what it told the server was left out (refused)."""
 
     bytes: int
     records: int
     duplicates: int
-
-
-def writer_id_of(path: Path) -> str:
-    """``<label>-<pid>-<writer id>.tseg`` -> writer id (labels may hold dashes)."""
-    return path.stem.rsplit("-", 1)[-1]
-
-
-def read_whole_frames(path: Path, start: int, limit: int) -> tuple[bytes, bool]:
-    """Bytes of ``path`` from ``start`` up to the end of its last whole frame.
-
-    Returns ``(body, complete)``; ``complete`` is False when ``limit`` may have cut the body
-    short (more whole frames may follow). A first frame larger than ``limit`` is returned
-    whole. From offset 0 the body starts with the file's magic and holds at least one frame,
-    or is empty. Raises ``OSError`` if the file cannot be read.
-    """
-    head = fmt.FRAME_HEADER.size
-    with open(path, "rb") as handle:
-        handle.seek(start)
-        data = handle.read(limit)
-        complete = len(data) < limit
-        first = 0
-        if start == 0:
-            if not data.startswith(fmt.MAGIC):
-                return b"", True
-            first = len(fmt.MAGIC)
-        pos = first
-        while True:
-            if pos + head > len(data):
-                if pos == first and not complete:  # a header cut by the limit
-                    data += handle.read(pos + head - len(data))
-                if pos + head > len(data):
-                    break
-            length, crc = fmt.FRAME_HEADER.unpack_from(data, pos)
-            end = pos + head + length
-            if length > fmt.MAX_FRAME_BYTES:
-                break
-            if end > len(data):
-                if pos > first or complete:
-                    break
-                data += handle.read(end - len(data))  # one frame bigger than the limit
-                if end > len(data):
-                    break
-            if zlib.crc32(memoryview(data)[pos + head : end]) != crc:
-                break
-            pos = end
-    return (data[:pos] if pos > first else b""), complete
-
-
-def _header_is_main(body: bytes) -> bool:
-    """Does the first frame of a segment (``body`` from offset 0) carry a main header?"""
-    try:
-        start = len(fmt.MAGIC)
-        length, _ = fmt.FRAME_HEADER.unpack_from(body, start)
-        head = fmt.FRAME_HEADER.size
-        decoded: Any = msgspec.msgpack.decode(body[start + head : start + head + length])
-        record = decoded[1]
-        return bool(record[0] == fmt.K_HEADER and record[1].get("main"))
-    except Exception:  # an odd header only means it is not chosen for heartbeats
-        return False
+    writer_id: str = ""
+    skipped: Skipped | None = None
 
 
 class RunUpload:
@@ -135,6 +107,9 @@ class RunUpload:
         self.run_id = run_id
         self.state = UploadState.load(run_dir, base_url=base_url, project=project)
         self.cursors: dict[str, SegmentCursor] = {}
+        # Learned from a 413: the most bytes the server takes in one body (None: not known,
+        # so a frame larger than our own pieces is still tried whole).
+        self.server_limit: int | None = None
         self._run_path = f"/projects/{quote_part(project)}/runs/{quote_part(run_id)}/segments"
 
     def refresh(self) -> list[SegmentCursor]:
@@ -167,7 +142,7 @@ class RunUpload:
         """
         total = 0
         for path in list_segments(self.run_dir):
-            size = _size(path)
+            size = size_of(path)
             cursor = self.cursors.get(path.name)
             if cursor is None:
                 total += max(0, size - self.state.get(path.name))
@@ -190,8 +165,9 @@ class RunUpload:
     ) -> list[Sent]:
         """Send every whole frame on disk now; raises ``ServerError``/``ServerUnreachableError``.
 
-        A segment whose bytes the server rejects (422, or a frame over its size limit) is
-        marked ``broken`` and skipped; everything else is sent.
+        What the server refuses (a record it cannot store, one over its body limit) is left
+        out and the rest sent (``Sent.skipped`` says what and why); a segment the server will
+        not take at all is marked ``broken`` and left on disk.
         """
         done: list[Sent] = []
         for cursor in self.refresh():
@@ -206,45 +182,171 @@ class RunUpload:
 
     def send_next(self, client: HttpClient, cursor: SegmentCursor) -> Sent | None:
         """Send the next whole frames of one segment; None when there is nothing new."""
-        for _ in range(MAX_ATTEMPTS):
-            size = _size(cursor.path)
+        attempts = 0
+        while attempts < MAX_ATTEMPTS:
+            if cursor.repair is not None:
+                sent = self._send_repair(client, cursor, cursor.repair)
+                if sent is not None:
+                    return sent
+                continue  # refused again: each refusal leaves out more, so this ends
+            attempts += 1
+            size = size_of(cursor.path)
             if size < cursor.acked:  # the file was started again (deleted under its writer)
                 self._set_acked(cursor, 0)
             if size == cursor.seen_size and cursor.acked >= cursor.whole_end:
                 return None
             start = cursor.acked
+            if cursor.stop_at is not None and cursor.stop_at <= start:
+                self._start_repair(cursor, start, "refused by the server")
+                continue
             try:
                 body, complete = read_whole_frames(cursor.path, start, cursor.limit)
             except OSError:  # deleted meanwhile; a writer that starts it again is seen later
                 return None
+            body, complete = self._cut(cursor, start, body, complete)
             cursor.seen_size = size if complete else -1
             cursor.whole_end = start + len(body)
             if not body:
+                if self._damage_at(cursor, start, size):
+                    continue
                 return None
             if start == 0:
-                cursor.main = _header_is_main(body)
+                cursor.main = header_is_main(body)
+            too_large = self.server_limit is not None and len(body) > self.server_limit
+            if too_large and frame_count(body, start) == 1:
+                self._start_repair(cursor, start, "over the server's limit for one upload")
+                continue
             try:
-                answer = client.put_bytes(
-                    f"{self._run_path}/{quote_part(cursor.writer_id)}", body, {"offset": start}
-                )
+                answer = client.put_bytes(self._writer_path(cursor), body, {"offset": start})
             except OffsetConflictError as exc:
                 self._set_acked(cursor, exc.offset if 0 <= exc.offset <= size else 0)
                 continue
             except ServerError as exc:
-                if exc.status == 413 and cursor.limit > MIN_BODY_BYTES:
-                    cursor.limit //= 2  # a frame smaller than the limit still fits
-                    continue
                 if exc.status in REJECTED_STATUSES:
-                    cursor.broken = str(exc)
-                    return None
+                    self._refused(cursor, start, body, exc)
+                    continue
                 raise
             self._after_put(cursor, start + len(body), answer)
             return Sent(
                 bytes=len(body),
                 records=_int(answer, "records"),
                 duplicates=_int(answer, "duplicates"),
+                writer_id=cursor.writer_id,
             )
         return None
+
+    def _writer_path(self, cursor: SegmentCursor) -> str:
+        return f"{self._run_path}/{quote_part(cursor.writer_id)}"
+
+    def _cut(
+        self, cursor: SegmentCursor, start: int, body: bytes, complete: bool
+    ) -> tuple[bytes, bool]:
+        """The body cut before a refused frame, or to one frame while narrowing down."""
+        keep = len(body)
+        if cursor.stop_at is not None:
+            keep = min(keep, cursor.stop_at - start)
+        if start < cursor.single_until:
+            keep = min(keep, first_frame_end(body, start))
+        return (body, complete) if keep >= len(body) else (body[:keep], False)
+
+    def _refused(self, cursor: SegmentCursor, start: int, body: bytes, exc: ServerError) -> None:
+        """The server will not take ``body`` as it is: find the frame it refuses."""
+        frames = frame_count(body, start)
+        if exc.status == 413:
+            fits = exc.answer_int("limit")
+            if fits is not None and fits > 0:
+                self.server_limit = fits
+                cursor.limit = min(cursor.limit, fits)
+            elif frames > 1:
+                cursor.limit = max(MIN_BODY_BYTES, cursor.limit // 2)
+            if frames > 1 and cursor.limit < len(body):
+                return  # smaller pieces fit
+            self._start_repair(cursor, start, _reason(exc))
+            return
+        bad = exc.answer_int("frame_offset")
+        if bad is not None and start < bad < start + len(body):
+            cursor.stop_at = bad  # the frames before it are good: sent first
+        elif bad == start or frames <= 1:
+            self._start_repair(cursor, start, _reason(exc))
+        else:  # refused without saying where: one frame a body until past these
+            cursor.single_until = start + len(body)
+
+    def _start_repair(self, cursor: SegmentCursor, start: int, why: str) -> None:
+        cursor.stop_at = None
+        try:
+            cursor.repair = FrameRepair.of(cursor.path, start, why)
+        except (OSError, ValueError, struct.error) as exc:
+            cursor.broken = f"{why}, and the frame at {start} could not be read again ({exc})"
+
+    def _damage_at(self, cursor: SegmentCursor, start: int, size: int) -> bool:
+        """Damaged bytes at ``start`` with valid frames after them: skip them (as the reader
+        does), once the same damage is seen twice (not a frame being written right now)."""
+        at = max(start, len(fmt.MAGIC))
+        if size - at < fmt.FRAME_HEADER.size:
+            return False
+        found = damaged_until(cursor.path, at)
+        if found is None or found <= at or damaged_until(cursor.path, at) != found:
+            return False
+        cursor.repair = FrameRepair.damage(start, found)
+        return True
+
+    def _send_repair(
+        self, client: HttpClient, cursor: SegmentCursor, repair: FrameRepair
+    ) -> Sent | None:
+        """One body of a refused frame's records (None: refused again, and narrowed down)."""
+        body, count, last = repair.next_body(cursor.limit, self.server_limit)
+        params: dict[str, Any] = {"offset": repair.start, "end": repair.start}
+        skipped = repair.skipped
+        if last:
+            params["end"] = repair.end
+            if skipped.records or skipped.bytes or skipped.reasons:
+                params.update(
+                    skipped_records=skipped.records,
+                    skipped_bytes=skipped.bytes,
+                    skip_reason=skipped.reason() or "refused by the server",
+                )
+        try:
+            answer = client.put_bytes(self._writer_path(cursor), body, params)
+        except OffsetConflictError as exc:  # the server has less than we thought: from there
+            cursor.repair = None
+            self._set_acked(cursor, exc.offset)
+            return None
+        except ServerError as exc:
+            if exc.status not in REJECTED_STATUSES or count == 0:
+                if exc.status in REJECTED_STATUSES:  # even the skip itself: a server bug
+                    cursor.repair = None
+                    cursor.broken = str(exc)
+                raise
+            if exc.status == 413:
+                fits = exc.answer_int("limit")
+                if fits is not None and fits > 0:
+                    self.server_limit = fits
+                    cursor.limit = min(cursor.limit, fits)
+                if count > 1:  # fewer records a body
+                    cursor.limit = min(cursor.limit, max(1, len(body) // 2))
+                    return None
+                repair.refuse(1, repair.records[0][0], None, _reason(exc))
+                return None
+            repair.refuse(count, exc.answer_int("seq"), exc.answer_int("row"), _reason(exc))
+            return None
+        repair.sent(count)
+        if not last:
+            return Sent(
+                bytes=0,
+                records=_int(answer, "records"),
+                duplicates=_int(answer, "duplicates"),
+                writer_id=cursor.writer_id,
+            )
+        cursor.repair = None
+        cursor.limit = min(MAX_BODY_BYTES, self.server_limit or MAX_BODY_BYTES)
+        self._set_acked(cursor, repair.end)
+        return Sent(
+            bytes=repair.end - repair.start,
+            records=_int(answer, "records"),
+            duplicates=_int(answer, "duplicates"),
+            writer_id=cursor.writer_id,
+            skipped=skipped if skipped.bytes or skipped.records or skipped.reasons else None,
+        )
 
     def heartbeat(self, client: HttpClient, *, state: str | None = None) -> bool:
         """An empty PUT for the main writer (else any sent one): the run is alive, or crashed.
@@ -272,7 +374,7 @@ class RunUpload:
                 with open(cursor.path, "rb") as handle:
                     start = handle.read(len(fmt.MAGIC) + fmt.FRAME_HEADER.size)
                     length, _ = fmt.FRAME_HEADER.unpack_from(start, len(fmt.MAGIC))
-                    cursor.main = _header_is_main(start + handle.read(min(length, 1 << 20)))
+                    cursor.main = header_is_main(start + handle.read(min(length, 1 << 20)))
             except (OSError, ValueError, struct.error):
                 cursor.main = False
         return cursor.main
@@ -282,7 +384,7 @@ class RunUpload:
 
     def _after_put(self, cursor: SegmentCursor, end: int, answer: Any) -> None:
         offset = answer.get("offset") if isinstance(answer, dict) else None
-        if isinstance(offset, int) and end <= offset <= _size(cursor.path):
+        if isinstance(offset, int) and end <= offset <= size_of(cursor.path):
             end = offset
         self._set_acked(cursor, end)
 
@@ -292,34 +394,17 @@ class RunUpload:
         self.state.set(cursor.name, cursor.acked)
 
 
-def _size(path: Path) -> int:
-    try:
-        return os.stat(path).st_size
-    except OSError:
-        return 0
+def _reason(exc: ServerError) -> str:
+    """Why the server refused, in one line: its ``reason`` (where and what), else its detail."""
+    reason = exc.body.get("reason")
+    if isinstance(reason, str) and reason:
+        return reason
+    if exc.status == 413:
+        fits = exc.answer_int("limit")
+        return f"over the server's {fits:,}-byte limit for one upload" if fits else str(exc)
+    return describe_detail(exc.detail)
 
 
 def _int(answer: Any, key: str) -> int:
     value = answer.get(key, 0) if isinstance(answer, dict) else 0
     return value if isinstance(value, int) else 0
-
-
-def unsent_bytes(run_dir: Path, *, base_url: str) -> int:
-    """What ``upload.json`` says is still to send to ``base_url``, without asking the server.
-
-    Small remainders are read to leave out a torn tail (a crash mid-write) that will never
-    be sent; large ones are counted by size.
-    """
-    saved = read_upload_file(run_dir)
-    offsets = saved[2] if saved is not None and saved[0] == base_url else {}
-    total = 0
-    for path in list_segments(run_dir):
-        acked = offsets.get(path.name, 0)
-        left = _size(path) - acked
-        if 0 < left <= EXACT_BELOW_BYTES:
-            try:
-                left = len(read_whole_frames(path, acked, EXACT_BELOW_BYTES + 1)[0])
-            except OSError:
-                left = 0
-        total += max(0, left)
-    return total

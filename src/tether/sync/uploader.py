@@ -6,7 +6,9 @@ what the server acknowledged in ``upload.json``. It never touches the writers, s
 pays nothing for it. When the server is away it retries with capped exponential backoff; the
 data waits on disk, and ``tether sync`` can finish the job later. Its failures become one
 rate-limited ``TetherWarning``; nothing it does raises into user code or blocks it, except
-``wait()``, for as long as the caller asks.
+``wait()``: while the upload makes progress, up to the caller's timeout, and not at all when
+uploads have been failing or the server stops answering (``STALL_S``). A record the server
+refuses is skipped so that the rest arrives, and said once (``repair``).
 
 A fork child inherits the object but not the thread: every method checks the process id and
 does nothing in another process. The creating process uploads the child's segment too.
@@ -23,13 +25,19 @@ from typing import Final
 
 from tether._diagnostics import warn_failure
 from tether.sync.http import AuthError, HttpClient
-from tether.sync.run_upload import RunUpload
+from tether.sync.run_upload import RunUpload, Sent
 
 POLL_S: Final = 1.0
 HEARTBEAT_S: Final = 30.0
 BACKOFF_MIN_S: Final = 0.5
 BACKOFF_MAX_S: Final = 30.0
 STOP_JOIN_S: Final = 2.0
+# wait() gives up when no answer came from the server for this long: a server that accepts
+# connections and never answers must not hold finish() for the 60 s read timeout. A healthy
+# server answers a 4 MiB piece in well under a second, even loaded.
+STALL_S: Final = 3.0
+# Skips are said one by one (each is rare and matters), up to this many per run.
+MAX_SKIP_WARNINGS: Final = 20
 
 
 def backoff_delay(failures: int) -> float:
@@ -64,6 +72,11 @@ class Uploader:
         self._thread: threading.Thread | None = None
         self._requested = 0  # wait() calls so far
         self._completed = 0  # the last request a whole pass has answered
+        # The last request a pass failed on (-1: the last pass did not fail), and why.
+        self._failed = -1
+        self.last_error: str | None = None
+        self._last_answer = time.monotonic()  # when the server last answered a request
+        self._skip_warnings = 0
 
     def _mine(self) -> bool:
         return os.getpid() == self._pid
@@ -84,35 +97,51 @@ class Uploader:
     def wait(self, timeout: float) -> bool:
         """Send everything on disk now; True once the server acknowledged all of it.
 
-        False when ``timeout`` seconds pass first, or when the server refused some segment
-        (the data stays on disk for ``tether sync``). In a forked child: True at once, as the
-        creating process uploads the child's segment.
+        Waits while the upload makes progress, up to ``timeout`` seconds. False as soon as a
+        try fails (uploads that have been failing get one more, at once), when the server has
+        not answered for ``STALL_S``, when ``timeout`` passes, or when the server refused some
+        segment; ``last_error`` says why. The data stays on disk for
+        ``tether sync``. In a forked child: True at once, as the creating process uploads the
+        child's segment.
         """
         if not self._mine():
             return True
-        deadline = time.monotonic() + max(0.0, timeout)
+        started = time.monotonic()
+        deadline = started + max(0.0, timeout)
         with self._lock:
             if self._thread is None or not self._thread.is_alive():
+                self.last_error = self.last_error or "the upload thread is not running"
                 return False
+            # Uploads that have been failing get one more try, now (not after the backoff):
+            # a server that is back is used, one still down answers False at once.
             self._requested += 1
             wanted = self._requested
         self._wake.set()
         with self._done:
             while self._completed < wanted:
-                left = deadline - time.monotonic()
-                if left <= 0 or not self._done.wait(left):
-                    return self._completed >= wanted and not self._upload.broken
+                if self._failed >= wanted:
+                    return False
+                now = time.monotonic()
+                quiet_since = max(started, self._last_answer)
+                if now - quiet_since >= STALL_S:
+                    self.last_error = f"the server has not answered for {now - quiet_since:.1f} s"
+                    return False
+                if now >= deadline:
+                    self.last_error = f"not done after the {timeout:.0f} s upload timeout"
+                    return False
+                self._done.wait(min(deadline, quiet_since + STALL_S) - now)
         return not self._upload.broken
 
-    def stop(self) -> None:
-        """End the thread (after the request in flight, at most ``STOP_JOIN_S`` waited)."""
+    def stop(self, join_s: float = STOP_JOIN_S) -> None:
+        """End the thread (after the request in flight, at most ``join_s`` waited: a thread
+        stuck on a server that does not answer is a daemon, and is left behind)."""
         if not self._mine():
             return
         self._stopping.set()
         self._wake.set()
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
-            thread.join(timeout=STOP_JOIN_S)
+            thread.join(timeout=join_s)
 
     def pending_bytes(self) -> int:
         """Bytes on disk that the server has not acknowledged yet (0 in a forked child)."""
@@ -139,7 +168,10 @@ class Uploader:
                 if not aligned:
                     self._upload.align(client)
                     aligned = True
-                sent = self._upload.send_pending(client, should_stop=self._stopping.is_set)
+                    self._answered()
+                sent = self._upload.send_pending(
+                    client, should_stop=self._stopping.is_set, on_sent=self._on_sent
+                )
                 now = time.monotonic()
                 if sent:
                     last_contact = now
@@ -150,11 +182,17 @@ class Uploader:
                 failures = 0
                 with self._done:
                     self._completed = max(self._completed, request)
+                    self._failed = -1
+                    self._last_answer = time.monotonic()
                     self._done.notify_all()
             except Exception as exc:  # ours, never the user's: warn, back off, try again
                 failures += 1
                 delay = BACKOFF_MAX_S * 2 if isinstance(exc, AuthError) else backoff_delay(failures)
-                self._failed(exc, delay)
+                with self._done:
+                    self._failed = request
+                    self.last_error = f"uploads are failing: {exc}"
+                    self._done.notify_all()
+                self._warn_failed(exc, delay)
             finally:
                 self._save()
             self._wake.wait(delay)
@@ -165,7 +203,28 @@ class Uploader:
             except Exception:
                 pass
 
-    def _failed(self, exc: Exception, delay: float) -> None:
+    def _answered(self) -> None:
+        with self._done:
+            self._last_answer = time.monotonic()
+            self._done.notify_all()
+
+    def _on_sent(self, sent: Sent) -> None:
+        self._answered()
+        if sent.skipped is None:
+            return
+        self._skip_warnings += 1
+        if self._skip_warnings > MAX_SKIP_WARNINGS:
+            return
+        skip = sent.skipped
+        warn_failure(
+            f"upload-skip-{self._skip_warnings}",
+            f"run {self._upload.run_id}, writer {sent.writer_id}: the server refused "
+            f"{skip.records:,} record(s) ({skip.bytes:,} bytes), skipped so that the rest of "
+            f"the run arrives (the run on the server counts them): {skip.reason()}",
+            always=True,
+        )
+
+    def _warn_failed(self, exc: Exception, delay: float) -> None:
         warn_failure(
             "upload",
             f"upload of {self.run_dir.name} to {self._base_url} failed ({exc}); retrying in "
