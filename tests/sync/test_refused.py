@@ -138,3 +138,28 @@ def test_the_online_uploader_skips_a_refused_record_once_and_is_done(
     assert detail["state"] == "finished" and detail["skipped"]["records"] == 1
     wanted = list(range(2000)) if bad == "step past 64 bits" else [*range(1000), *range(1001, 2001)]
     assert history_counts(api, "proj", run_id) == {("loss", "main"): wanted}
+
+
+def test_damaged_bytes_in_the_middle_cost_only_their_frame(
+    logged_in: Cli, api: Api, run_dir: Path
+) -> None:
+    frames = [[[fmt.K_KEYS, 0, ["loss"]], _loss_rows(range(100))]]
+    frames += [[_loss_rows(range(start, start + 100))] for start in range(100, 1000, 100)]
+    run_path = crafted_run(run_dir, frames)
+    [segment] = (run_path / fmt.SEGMENTS_DIR).iterdir()
+    data = bytearray(segment.read_bytes())
+    starts = [len(fmt.MAGIC)]
+    while starts[-1] < len(data):
+        length, _ = fmt.FRAME_HEADER.unpack_from(data, starts[-1])
+        starts.append(starts[-1] + fmt.FRAME_HEADER.size + length)
+    data[starts[4] + 20] ^= 0xFF  # a flipped byte in the frame of rows 400-499
+    segment.write_bytes(bytes(data))
+    done = logged_in("sync", "--json")
+    assert done.returncode == 0, done.stdout + done.stderr
+    [entry] = json.loads(done.stdout)["runs"]
+    [skip] = entry["skipped"]
+    assert skip["bytes"] == starts[5] - starts[4] and "damaged" in skip["reason"]
+    run_id = _run_id(run_path)
+    steps = history_counts(api, "proj", run_id)[("loss", "main")]
+    assert steps == [*range(400), *range(500, 1000)]
+    assert api.client.get_json(f"/projects/proj/runs/{run_id}")["state"] == "finished"
