@@ -49,6 +49,14 @@ DEFAULTS_S = {"tether": 10.0, "mlflow": 10.0, "wandb": 15.0}
 CHILDREN = 4
 MIB = 1024 * 1024
 MLFLOW_METRIC = "system/cpu_utilization_percentage"
+WHAT = (
+    "What each reads per sample, with its defaults: tether the job's process tree (here 5 "
+    "processes: CPU, memory as PSS, threads), the host (CPU, memory, swap, disk and network "
+    "rates, the run's disk) and NVML; wandb its own process (not the tree: "
+    "`x_stats_track_process_tree` is off by default), the host and GPUs, in Go; MLflow the host "
+    "(CPU, memory, disk, network) and GPUs, and it reads the run back from its store after "
+    "every sample."
+)
 TITLE = "## System metrics: tether's sampler beside wandb's and MLflow's (`bench/system_bench.py`)"
 
 
@@ -320,13 +328,19 @@ def report(results: dict[str, dict[str, list[Any]]], direct: dict[str, Any] | No
                 table(["tracker", "CPU / sample", "% of a core at own default", "RSS"], ratio_rows),
                 "",
             ]
-        target_cpu = base["own_default"] <= 0.1
+        # The direct measurement at 10 s is the honest one (cold caches); else extrapolated.
+        percent = base["own_default"]
+        how = "extrapolated from 0.1 s"
+        if direct is not None:
+            percent = 100 * direct["thread_cpu_s"] / direct["seconds"]
+            how = f"measured at 10 s; {fmt_num(base['own_default'])}% extrapolated from 0.1 s"
+        target_cpu = percent <= 0.1
         target_rss = base["rss_mib"] <= 5.0
         lines += [
-            f"Targets: tether's sampler at its default interval uses "
-            f"{fmt_num(base['own_default'])}% of one core (target <= 0.1%: "
-            f"{'met' if target_cpu else '**missed**'}) and {fmt_num(base['rss_mib'])} MiB "
-            f"(target <= 5 MiB: {'met' if target_rss else '**missed**'}).",
+            f"Targets: tether's sampler at its default interval uses {fmt_num(percent)}% of "
+            f"one core ({how}; target <= 0.1%: {'met' if target_cpu else '**missed**'}) and "
+            f"{fmt_num(base['rss_mib'])} MiB (target <= 5 MiB: "
+            f"{'met' if target_rss else '**missed**'}).",
             "",
         ]
     if direct is not None:
@@ -380,6 +394,7 @@ def main() -> None:
             f"processes, against the same run with its system metrics off; medians of "
             f"{args.repeats} interleaved pairs. CPU per sample is (CPU on - CPU off) / samples; "
             "% of one core is that over the sampling interval.",
+            WHAT,
             body,
         ]
     )
