@@ -8,6 +8,8 @@ device is visible in NVML's order; empty, or ``-1``, none is.
 
 A call a device does not support (power on some boards, processes inside some containers)
 leaves its metric out; a reader whose NVML cannot start reads nothing and says nothing.
+``proc_mem_bytes`` matches NVML's process ids against the tree's: in a container with its own
+pid namespace NVML reports the host's ids, which match none, and the figure reads 0.
 """
 
 from __future__ import annotations
