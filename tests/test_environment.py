@@ -21,7 +21,8 @@ TETHER_KEY = "tth_live_9f8e7d6c5b4a39281706f5e4d3c2b1a0"
 WANDB_KEY = "0123456789abcdef0123456789abcdef01234567"
 GIT_TOKEN = "ghp_R3m0teT0kenInTheUrl0123456789abcd"
 LAUNCHER_PASSWORD = "rdzvPassw0rd-7Q2x"
-SECRETS = (AWS_SECRET, TETHER_KEY, WANDB_KEY, GIT_TOKEN, LAUNCHER_PASSWORD)
+ARGV_PASSWORD = "argv-db-password-7781"
+SECRETS = (AWS_SECRET, TETHER_KEY, WANDB_KEY, GIT_TOKEN, LAUNCHER_PASSWORD, ARGV_PASSWORD)
 
 
 def _git(repo: Path, *args: str) -> str:
@@ -63,7 +64,8 @@ def test_no_secret_reaches_the_run_directory(tmp_path: Path) -> None:
     run_script(
         repo,
         TRAIN,
-        args=[str(runs)],
+        # A password inside a URL on the command line: the header's argv keeps only the host.
+        args=[str(runs), f"--db=postgresql://trainer:{ARGV_PASSWORD}@db.internal/runs"],
         env={
             "AWS_SECRET_ACCESS_KEY": AWS_SECRET,
             "TETHER_API_KEY": TETHER_KEY,

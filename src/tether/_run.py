@@ -315,7 +315,12 @@ def _seconds_from_env(name: str, default: float) -> float:
 
 
 def writer_header(run_id: str, *, main: bool) -> dict[str, Any]:
-    return {"run_id": run_id, "main": main, "argv": list(sys.argv)}
+    argv = list(sys.argv)
+    if any("://" in arg for arg in argv):  # a URL with a password on the command line
+        from tether.system.redact import redact_arg
+
+        argv = [redact_arg(arg) for arg in argv]
+    return {"run_id": run_id, "main": main, "argv": argv}
 
 
 def _checked_exit_code(code: object) -> int:

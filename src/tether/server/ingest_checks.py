@@ -40,6 +40,7 @@ _KIND_NAMES: Final = {
     fmt.K_LABEL: "label",
     fmt.K_ROWS: "rows",
     fmt.K_LINES: "lines",
+    fmt.K_ENVIRONMENT: "environment",
 }
 # Items a record of each kind has at least (its kind included).
 _ARITY: Final = {
@@ -53,6 +54,8 @@ _ARITY: Final = {
     fmt.K_LABEL: 2,
     fmt.K_ROWS: 5,
     fmt.K_LINES: 4,
+    fmt.K_SYSTEM: 3,
+    fmt.K_ENVIRONMENT: 3,
 }
 
 

@@ -26,10 +26,9 @@ from typing import Any, Final
 
 from tether.store import format as fmt
 from tether.system.forks import no_fork
-from tether.system.redact import launcher_section, strip_credentials
+from tether.system.redact import launcher_section, redact_arg
 
 Emit = Callable[[list[Any]], None]
-_URL: Final = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://\S+")
 _PEP503: Final = re.compile(r"[-_.]+")
 
 # Packages found under one sys.path, kept for the process's later runs.
@@ -55,7 +54,7 @@ def quick_sections(environ: dict[str, str] | None = None) -> dict[str, Any]:
         "cpu": {"model": _cpu_model(), "count": os.cpu_count()},
         "memory": {"total_bytes": _memory_total()},
         "command": {
-            "argv": [_without_credentials(arg) for arg in sys.argv],
+            "argv": [redact_arg(arg) for arg in sys.argv],
             "cwd": os.getcwd(),
             "executable": sys.executable,
         },
@@ -248,10 +247,3 @@ def _memory_total() -> int | None:
         return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
     except (ValueError, OSError, AttributeError):
         return None
-
-
-def _without_credentials(arg: str) -> str:
-    # A URL on the command line (a database, a server) keeps its host, not its password.
-    if "://" not in arg:
-        return arg
-    return _URL.sub(lambda match: strip_credentials(match[0]), arg)

@@ -23,8 +23,17 @@ LAUNCHER_VARIABLES: Final = {
     "CUDA_VISIBLE_DEVICES": "cuda_visible_devices",
 }
 _INTEGERS: Final = frozenset({"rank", "local_rank", "world_size"})
+# A URL inside a command-line argument (``--db=postgresql://user:pass@host/x``).
+_URL_IN_ARG: Final = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://\S+")
 # scp-like ssh: [user[:password]@]host:path (no scheme).
 _SCP_LIKE: Final = re.compile(r"^(?:[^@/]*@)?(?P<host>[^:/]+):(?P<path>(?!//).*)$")
+
+
+def redact_arg(arg: str) -> str:
+    """A command-line argument whose URLs (a database, a server) keep their host, not secrets."""
+    if "://" not in arg:
+        return arg
+    return _URL_IN_ARG.sub(lambda match: strip_credentials(match[0]), arg)
 
 
 def strip_credentials(url: str) -> str:
