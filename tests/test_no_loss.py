@@ -363,3 +363,22 @@ def test_the_traceback_that_ended_the_run_is_in_its_console(run_dir: Path) -> No
     assert data.state == "failed"
     texts = [(line.stream, line.text) for line in data.console]
     assert ("stdout", "training") in texts and ("stderr", "SystemError: boom") in texts
+
+
+BIG_DRAINS = """
+import tether
+from tether.store import writer
+writer.MAX_UNWRITTEN_BYTES = 64 * 1024  # drains far bigger than this, with a healthy disk
+run = tether.init(dir=".", console="off")
+for i in range(200_000):
+    run.log({"i": i, "x": 0.5})
+run.finish()
+"""
+
+
+def test_a_large_drain_on_a_healthy_disk_gives_up_nothing(run_dir: Path) -> None:
+    """The in-memory cap is for a disk that refuses writes, not for a big backlog."""
+    run_script(run_dir, BIG_DRAINS)
+    data = only_run(run_dir)
+    assert [r["i"] for r in data.history] == list(range(200_000))
+    assert not any(key.startswith("_tether/unwritten") for key in data.summary)

@@ -114,6 +114,7 @@ class Writer:
         self.lost_rows = 0
         self.lost_lines = 0
         self.write_error: str | None = None
+        self._refused = False  # the last write failed: frames pile up in memory until one works
         self._reserve: Path | None = None
         self._schemas: dict[tuple[str, ...], int] = {}
         self._next_seq = 0
@@ -370,6 +371,8 @@ class Writer:
             return True
         except Exception as exc:  # our failure must never reach the training loop
             self.degraded = True
+            self._refused = True
+            self.write_error = str(exc)
             warn_failure("write", f"could not write run data ({exc!r}); it is kept in memory")
             return False
         finally:
@@ -501,7 +504,7 @@ class Writer:
         self._unwritten.append(frame)
         self._unwritten_bytes += len(frame)
         self._next_seq += len(records)
-        if self._unwritten_bytes > MAX_UNWRITTEN_BYTES:
+        if self._refused and self._unwritten_bytes > MAX_UNWRITTEN_BYTES:
             self._compact()  # the disk has refused us for long: give up the bulk, counted
             warn_failure(
                 "write",
@@ -567,6 +570,7 @@ class Writer:
                     view = view[written:]
             except OSError as exc:
                 self._after_write_error()
+                self._refused = True
                 self.write_error = exc.strerror or str(exc)
                 warn_failure(
                     "write",
@@ -577,6 +581,7 @@ class Writer:
             self._good_size += len(frame)
             self._unwritten_bytes -= len(frame)
             self._unwritten.pop(0)
+        self._refused = False
         self._last_write = time.monotonic()
         return True
 
