@@ -26,7 +26,8 @@ MAX_STEP: Final = 2**63 - 1
 # by default, 16 MiB on the server): a string over the cap would make the server refuse the
 # whole piece that holds it, and the rows beside it with it. Long text belongs in a file.
 MAX_TEXT_BYTES: Final = 512 * 1024
-MAX_KEY_BYTES: Final = 1024
+# The server keeps metric keys of up to 512 characters; 512 bytes of UTF-8 always fit.
+MAX_KEY_BYTES: Final = 512
 _PASS_THROUGH: Final = frozenset({float, bool, str, type(None)})
 # Value types that need no conversion or range check: a row made only of these (the common
 # case, a flat dict of floats) skips the per-item walk of ``flatten_metrics``. Its strings,
