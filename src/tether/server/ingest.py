@@ -15,11 +15,9 @@ says so with ``skip`` (``end`` and the skip counts), which the run shows.
 from __future__ import annotations
 
 import time
-import zlib
 from dataclasses import dataclass
 from typing import Any
 
-import msgspec
 import numpy as np
 from sqlalchemy import Connection, Engine, Table, insert, select, update
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError, StatementError
@@ -41,8 +39,6 @@ from tether.server.storage.schema import (
     writers,
 )
 from tether.store import format as fmt
-
-_decoder = msgspec.msgpack.Decoder()
 
 
 class IngestError(Exception):
@@ -180,7 +176,8 @@ def _frames(body: bytes, offset: int) -> list[tuple[int, fmt.Frame]]:
     position = len(fmt.MAGIC)
     view = memoryview(data)
     while position < len(data):
-        frame = _frame_at(view, position)
+        # Unlike a reader, an upload must be whole frames: damage is the client's to skip.
+        frame = fmt.frame_at(view, position)
         if frame is None:
             raise IngestError(
                 422,
@@ -191,25 +188,6 @@ def _frames(body: bytes, offset: int) -> list[tuple[int, fmt.Frame]]:
         located.append((base + position, frame[0]))
         position = frame[1]
     return located
-
-
-def _frame_at(view: memoryview, position: int) -> tuple[fmt.Frame, int] | None:
-    """The valid frame at ``position`` and where it ends; None for anything else (the reader
-    steps over damage, but an upload must be whole frames: damage is the client's to skip)."""
-    if position + fmt.FRAME_HEADER.size > len(view):
-        return None
-    length, crc = fmt.FRAME_HEADER.unpack_from(view, position)
-    start = position + fmt.FRAME_HEADER.size
-    end = start + length
-    if end > len(view) or zlib.crc32(view[start:end]) != crc:
-        return None
-    try:
-        decoded = _decoder.decode(view[start:end])
-    except msgspec.DecodeError:
-        return None
-    if not isinstance(decoded, list) or not decoded or type(decoded[0]) is not int:
-        return None
-    return fmt.Frame(first_seq=decoded[0], records=decoded[1:]), end
 
 
 def _project(connection: Connection, user: User, name: str, now: float) -> int:

@@ -106,7 +106,7 @@ def scan_frames(data: bytes) -> ScanResult:
     size = len(data)
     skipped = 0
     while offset + FRAME_HEADER.size <= size:
-        frame = _frame_at(data, offset)
+        frame = frame_at(data, offset)
         if frame is None:
             found = next_frame_offset(data, offset + 1)
             if found is None:
@@ -125,13 +125,17 @@ def next_frame_offset(data: bytes, start: int) -> int | None:
     """The offset of the first valid frame at or after ``start``, or None."""
     for match in _FRAME_START.finditer(data, start):
         offset = match.start()
-        if _frame_at(data, offset) is not None:
+        if frame_at(data, offset) is not None:
             return offset
     return None
 
 
-def _frame_at(data: bytes, offset: int) -> tuple[Frame, int] | None:
-    """The valid frame starting at ``offset`` and the offset after it, or None."""
+def frame_at(data: bytes | memoryview, offset: int) -> tuple[Frame, int] | None:
+    """The valid frame starting at ``offset`` and the offset after it, or None.
+
+    Valid: its length fits, its CRC-32 checks out, and its payload is a msgpack array that
+    starts with an int (the first sequence number).
+    """
     if offset + FRAME_HEADER.size > len(data):
         return None
     length, crc = FRAME_HEADER.unpack_from(data, offset)
@@ -146,6 +150,6 @@ def _frame_at(data: bytes, offset: int) -> tuple[Frame, int] | None:
         decoded = _decoder.decode(payload)
     except msgspec.DecodeError:
         return None
-    if not isinstance(decoded, list) or not decoded or not isinstance(decoded[0], int):
+    if not isinstance(decoded, list) or not decoded or type(decoded[0]) is not int:
         return None
     return Frame(first_seq=decoded[0], records=decoded[1:]), end
