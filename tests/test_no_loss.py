@@ -217,7 +217,7 @@ def child(run, n):
     for i in range(50):
         run.log({"child": n, "i": i})
     run.flush()
-    print("child-ready", flush=True)
+    os.write(1, b"child-ready\\n")  # one write: lines from three processes share the pipe
     time.sleep(60)
 
 if __name__ == "__main__":
@@ -229,6 +229,7 @@ if __name__ == "__main__":
         p.start()
     run.log({"main": 1})
     run.flush()
+    os.write(1, b"main-ready\\n")
     time.sleep(60)
 """
 
@@ -240,8 +241,9 @@ def test_sigterm_to_the_process_group_marks_fork_children_killed(run_dir: Path) 
     )
     try:
         assert proc.stdout is not None
-        for _ in range(2):
-            assert proc.stdout.readline().strip() == "child-ready"
+        # Signal only once all three have logged: a row not yet logged is not lost.
+        ready = sorted(proc.stdout.readline().strip() for _ in range(3))
+        assert ready == ["child-ready", "child-ready", "main-ready"]
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)
     finally:

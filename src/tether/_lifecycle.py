@@ -19,6 +19,8 @@ from collections.abc import Callable
 from types import FrameType, TracebackType
 from typing import Any, Final
 
+from tether._threads import start_without_signals
+
 ExitFn = Callable[[str, int], None]
 
 # How long a SIGTERM handler waits for the run's data to be written before the process goes.
@@ -114,7 +116,7 @@ def _bounded(work: Callable[[], None]) -> None:
 
     try:
         helper = threading.Thread(target=run, name="tether-sigterm", daemon=True)
-        helper.start()
+        start_without_signals(helper)
     except RuntimeError:  # no new thread at interpreter shutdown: do it here, as before
         run()
         return

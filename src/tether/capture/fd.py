@@ -17,6 +17,7 @@ import threading
 from collections.abc import Callable
 from typing import Final
 
+from tether._threads import start_without_signals
 from tether.store import format as fmt
 
 ENV_CAPTURE_PIPES: Final = "TETHER_CAPTURE_PIPES"
@@ -87,7 +88,7 @@ class FdCapture:
         readers = [_PipeReader(fd, feeds[fd]) for fd in (fmt.STREAM_STDOUT, fmt.STREAM_STDERR)]
         for reader in readers:
             os.dup2(reader.write_fd, reader.target_fd)
-            reader.thread.start()
+            start_without_signals(reader.thread)
         os.environ[ENV_CAPTURE_PIPES] = ",".join(
             inode for inode in (_inode(r.read_fd) for r in readers) if inode
         )

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 
 import click
 
+from tether._threads import start_without_signals
+
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
@@ -51,7 +53,7 @@ def ui_command(directory: Path | None, port: int, host: str) -> None:
         follower = threading.Thread(
             target=_follow, args=(base, url, key), name="tether-ui-follow", daemon=True
         )
-        follower.start()
+        start_without_signals(follower)  # Ctrl-C belongs to the server's main thread
         click.echo(f"tether ui: {url}  (runs under {runs_root}, followed live; Ctrl-C to stop)")
 
     serve(settings, host, port, on_ready=on_ready, announce=False)

@@ -39,6 +39,7 @@ from typing import Any, Final
 
 from tether import _tokens
 from tether._diagnostics import warn_failure
+from tether._threads import start_without_signals
 from tether._values import MAX_STEP
 from tether.store import format as fmt
 from tether.store.rows import QueuedRow, encode_rows, fold_latest
@@ -293,7 +294,7 @@ class Writer:
             thread = threading.Thread(target=self._run_flusher, name="tether-flusher", daemon=False)
             self._thread = thread
         try:
-            thread.start()
+            start_without_signals(thread)
         except RuntimeError:  # interpreter shutting down: flush() and exit hooks still write
             return
         register = getattr(threading, "_register_atexit", None)

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Final
 
 from tether._diagnostics import warn_failure
+from tether._threads import start_without_signals
 from tether.sync.http import AuthError, HttpClient
 from tether.sync.run_upload import RunUpload, Sent
 
@@ -90,7 +91,7 @@ class Uploader:
                 return
             self._thread = threading.Thread(target=self._run, name="tether-uploader", daemon=True)
         try:
-            self._thread.start()
+            start_without_signals(self._thread)
         except RuntimeError as exc:  # interpreter shutting down
             warn_failure("upload", f"could not start the upload thread ({exc}); run `tether sync`")
 

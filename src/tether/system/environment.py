@@ -24,6 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Final
 
+from tether._threads import start_without_signals
 from tether.store import format as fmt
 from tether.system.forks import no_fork
 from tether.system.redact import launcher_section, redact_arg
@@ -149,7 +150,7 @@ class EnvironmentCapture:
         self._emit([fmt.K_ENVIRONMENT, time.time(), quick_sections()])
         thread = threading.Thread(target=self._run, name="tether-environment", daemon=True)
         self._thread = thread
-        thread.start()
+        start_without_signals(thread)
 
     def wait(self, timeout: float) -> bool:
         """Wait for the later sections at most ``timeout`` seconds; True if all are written."""

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from tether._diagnostics import warn_failure
+from tether._threads import start_without_signals
 from tether.store import format as fmt
 from tether.system.forks import no_fork
 from tether.system.nvml import QUIET_ERRORS, NvmlSource
@@ -97,7 +98,7 @@ class Sampler:
             return
         thread = threading.Thread(target=self._run, name="tether-system", daemon=True)
         self._thread = thread
-        thread.start()
+        start_without_signals(thread)
 
     def stop(self) -> None:
         """Stop sampling; returns within a few milliseconds whatever the thread is doing."""
