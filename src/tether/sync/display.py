@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -12,8 +14,10 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
-from tether.sync.offline import RunSync
 from tether.sync.run_upload import Sent
+
+if TYPE_CHECKING:  # offline.py imports this module: a type only, so no import cycle
+    from tether.sync.offline import RunSync
 
 
 class RichProgress:
