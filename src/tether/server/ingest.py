@@ -28,7 +28,6 @@ from tether.server.ingest_checks import (
     BadRecordError,
     check_first_seq,
     check_record,
-    kind_name,
     rows_arrays,
     text,
 )
@@ -39,6 +38,7 @@ from tether.server.storage.schema import (
     writers,
 )
 from tether.store import format as fmt
+from tether.store.records import kind_name
 
 
 class IngestError(Exception):

@@ -9,12 +9,16 @@ row of a block) and uploads the rest (``tether.sync.repair``). Text that Postgre
 
 from __future__ import annotations
 
+import math
+
 from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
 
 from tether.store import format as fmt
+from tether.store import records
+from tether.store.records import kind_name
 
 INT64: Final = (-(2**63), 2**63 - 1)
 INT32: Final = (-(2**31), 2**31 - 1)
@@ -27,36 +31,6 @@ _RANGE_NAMES: Final = {
     INT32: "a signed 32-bit integer, -2**31 to 2**31-1",
     INT16: "a signed 16-bit integer, -2**15 to 2**15-1",
 }
-_KIND_NAMES: Final = {
-    fmt.K_HEADER: "header",
-    fmt.K_KEYS: "keys",
-    fmt.K_ROW: "row",
-    fmt.K_CONFIG: "config",
-    fmt.K_SUMMARY: "summary",
-    fmt.K_CONSOLE: "console",
-    fmt.K_FINAL: "final",
-    fmt.K_SYSTEM: "system",
-    fmt.K_FILE: "file",
-    fmt.K_LABEL: "label",
-    fmt.K_ROWS: "rows",
-    fmt.K_LINES: "lines",
-    fmt.K_ENVIRONMENT: "environment",
-}
-# Items a record of each kind has at least (its kind included).
-_ARITY: Final = {
-    fmt.K_HEADER: 2,
-    fmt.K_KEYS: 3,
-    fmt.K_ROW: 4,
-    fmt.K_CONFIG: 4,
-    fmt.K_SUMMARY: 4,
-    fmt.K_CONSOLE: 4,
-    fmt.K_FINAL: 4,
-    fmt.K_LABEL: 2,
-    fmt.K_ROWS: 5,
-    fmt.K_LINES: 4,
-    fmt.K_SYSTEM: 3,
-    fmt.K_ENVIRONMENT: 3,
-}
 
 
 class BadRecordError(ValueError):
@@ -67,11 +41,6 @@ class BadRecordError(ValueError):
         self.field = field
         self.message = message
         self.row = row
-
-
-def kind_name(record: Any) -> str:
-    kind = record[0] if isinstance(record, list) and record else None
-    return _KIND_NAMES.get(kind, f"kind {kind!r}") if isinstance(kind, int) else "record"
 
 
 def text(value: Any, limit: int | None = None) -> str:
@@ -97,6 +66,8 @@ def check_int(value: Any, field: str, bounds: tuple[int, int], *, row: int | Non
 def check_number(value: Any, field: str, *, row: int | None = None) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise BadRecordError(field, f"{field} is {_typed(value)}, not a number", row=row)
+    if isinstance(value, float) and not math.isfinite(value):
+        raise BadRecordError(field, f"{field} is {value}, not a finite number", row=row)
     return float(value)
 
 
@@ -118,10 +89,10 @@ def check_record(record: Any) -> None:
             "record", f"malformed record {record!r:.60}: not a list starting with its kind"
         )
     kind = record[0]
-    wanted = _ARITY.get(kind, 1)
-    if len(record) < wanted:
+    spec = records.spec_of(record) if type(kind) is int else None
+    if spec is not None and len(record) < spec.min_items:
         raise BadRecordError(
-            "record", f"malformed {kind_name(record)} record: {len(record)} items, not {wanted}"
+            "record", f"malformed {spec.name} record: {len(record)} items, not {spec.min_items}"
         )
     if kind == fmt.K_HEADER:
         _check_header(record[1])

@@ -1,6 +1,7 @@
 """The on-disk format of a run: segment files made of framed, checksummed records.
 
-Documented for people in ``docs/format.md``; this module is the one place that knows it.
+Documented for people in ``docs/format.md``. This module owns the framing and the record
+kinds; ``segment_names`` owns the file names and ``records`` the layout of each kind.
 
 A segment file starts with ``MAGIC`` and is followed by frames::
 
@@ -8,51 +9,74 @@ A segment file starts with ``MAGIC`` and is followed by frames::
 
 A payload is a msgpack array ``[first_seq, record, record, ...]``: record ``i`` of the frame
 has sequence number ``first_seq + i`` within its writer. A record is a msgpack array whose
-first item is its kind (the ``K_*`` constants below). Frames are written whole with one
-``write`` call and a failed write is truncated away, so a reader only ever meets a torn frame
-at the very end of a file (a crash mid-write), where it stops and keeps everything before.
-A frame damaged in the middle of a file (a flipped bit on disk, a bad copy) costs only
-itself: the reader looks for the next frame whose length and CRC check out and goes on from
-there, and reports the bytes it skipped.
+first item is its kind (``RecordKind``). Frames are written whole with one ``write`` call and
+a failed write is truncated away, so a reader only ever meets a torn frame at the very end of
+a file (a crash mid-write), where it stops and keeps everything before. A frame damaged in
+the middle of a file (a flipped bit on disk, a bad copy) costs only itself: the reader looks
+for the next frame whose length and CRC check out and goes on from there, and reports the
+bytes it skipped.
+
+Every walk over frames goes through ``frame_head`` (the header alone), ``frame_at`` (header,
+CRC and payload), ``whole_frame_ends`` (consecutive checked frames, not decoded),
+``scan_frames`` (everything, stepping over damage) or ``read_frame`` (one frame of a file).
 """
 
 from __future__ import annotations
 
+import enum
 import re
 import struct
 import zlib
 from collections.abc import Iterator
-from typing import Any, Final
+from typing import Any, BinaryIO, Final, NamedTuple
 
 import msgspec
 
-# 2: rows are written as K_ROWS blocks and console lines as K_LINES (version 1 wrote one
-# K_ROW per row and one K_CONSOLE per line; both still read).
+# 2: rows are written as ROWS blocks and console lines as LINES (version 1 wrote one ROW per
+# row and one CONSOLE per line; both still read).
 FORMAT_VERSION: Final = 2
 MAGIC: Final = b"TETHSEG\x01"
-SEGMENT_SUFFIX: Final = ".tseg"
 SEGMENTS_DIR: Final = "segments"
+SEGMENT_SUFFIX: Final = ".tseg"
 
 FRAME_HEADER: Final = struct.Struct("<II")
 # A frame larger than this is treated as corruption by readers (a torn length field).
 MAX_FRAME_BYTES: Final = 256 * 1024 * 1024
 
-# Record kinds. Records are positional arrays to keep the store compact.
-K_HEADER: Final = 1  # [1, {writer and run metadata}]
-K_KEYS: Final = 2  # [2, schema_id, [key, ...]]          a row layout, defined once per segment
-K_ROW: Final = 3  # [3, schema_id, step, ms, v0, v1, ...]  ms since the segment's start time (v1)
-K_CONFIG: Final = 4  # [4, time, {key: value}, [deleted key, ...]]
-K_SUMMARY: Final = 5  # [5, time, {key: value}, [deleted key, ...]]
-K_CONSOLE: Final = 6  # [6, time, stream, text]  one line, stream 1 = stdout, 2 = stderr (v1)
-K_FINAL: Final = 7  # [7, time, state, exit_code]
-K_SYSTEM: Final = 8  # [8, time, {metric: number}]  one sample of the system sampler
-K_FILE: Final = 9  # [9, time, {path, kind, ...}]         reserved for media and artifacts
-K_LABEL: Final = 10  # [10, label]  the writer learned a better label (its rank) after starting
-# [11, schema_id, [step, ...], [ms, ...], [[v0, v1, ...], ...]]  consecutive rows of one layout
-K_ROWS: Final = 11
-K_LINES: Final = 12  # [12, time, stream, [line, ...]]  console lines that arrived together
-# [13, time, {section: value}]  the run's environment; sections merge by key, later wins
-K_ENVIRONMENT: Final = 13
+
+class RecordKind(enum.IntEnum):
+    """The first item of every record. Positional arrays keep the store compact; the layout
+    of each kind is in ``tether.store.records`` (one entry there per kind)."""
+
+    HEADER = 1  # [1, {writer and run metadata}]
+    KEYS = 2  # [2, schema_id, [key, ...]]  a row layout, defined once per segment
+    ROW = 3  # [3, schema_id, step, ms, v0, v1, ...]  ms since the header's start time (v1)
+    CONFIG = 4  # [4, time, {key: value}, [deleted key, ...]]
+    SUMMARY = 5  # [5, time, {key: value}, [deleted key, ...]]
+    CONSOLE = 6  # [6, time, stream, text]  one line, stream 1 = stdout, 2 = stderr (v1)
+    FINAL = 7  # [7, time, state, exit_code]
+    SYSTEM = 8  # [8, time, {metric: number}]  one sample of the system sampler
+    FILE = 9  # [9, time, {path, kind, ...}]  reserved for media and artifacts
+    LABEL = 10  # [10, label]  the writer learned a better label (its rank) after starting
+    ROWS = 11  # [11, schema_id, [step, ...], [ms, ...], [[v0, v1, ...], ...]]  one layout
+    LINES = 12  # [12, time, stream, [line, ...]]  console lines that arrived together
+    ENVIRONMENT = 13  # [13, time, {section: value}]  sections merge by key, later wins
+
+
+# The names most of the code base uses (``fmt.K_ROWS``); each is the enum member itself.
+K_HEADER: Final = RecordKind.HEADER
+K_KEYS: Final = RecordKind.KEYS
+K_ROW: Final = RecordKind.ROW
+K_CONFIG: Final = RecordKind.CONFIG
+K_SUMMARY: Final = RecordKind.SUMMARY
+K_CONSOLE: Final = RecordKind.CONSOLE
+K_FINAL: Final = RecordKind.FINAL
+K_SYSTEM: Final = RecordKind.SYSTEM
+K_FILE: Final = RecordKind.FILE
+K_LABEL: Final = RecordKind.LABEL
+K_ROWS: Final = RecordKind.ROWS
+K_LINES: Final = RecordKind.LINES
+K_ENVIRONMENT: Final = RecordKind.ENVIRONMENT
 
 STREAM_STDOUT: Final = 1
 STREAM_STDERR: Final = 2
@@ -60,6 +84,10 @@ STREAM_NAMES: Final = {STREAM_STDOUT: "stdout", STREAM_STDERR: "stderr"}
 
 _encoder = msgspec.msgpack.Encoder()
 _decoder = msgspec.msgpack.Decoder()
+
+
+class FrameError(ValueError):
+    """No whole, checksummed frame of records where one was expected."""
 
 
 def encode_frame(first_seq: int, records: list[Any]) -> bytes:
@@ -71,6 +99,16 @@ def encode_frame(first_seq: int, records: list[Any]) -> bytes:
 class Frame(msgspec.Struct, frozen=True):
     first_seq: int
     records: list[Any]
+
+
+class FrameHead(NamedTuple):
+    """What a frame's 8 header bytes say: where its payload starts and ends, and its CRC.
+
+    ``end`` may lie past the bytes at hand (a frame still being written, or read in part)."""
+
+    payload_start: int
+    end: int
+    crc: int
 
 
 class ScanResult(msgspec.Struct):
@@ -88,9 +126,60 @@ class ScanResult(msgspec.Struct):
 _FRAME_START = re.compile(rb"(?=.{8}[\x90-\x9f\xdc\xdd])", re.DOTALL)
 
 
-def iter_frames(data: bytes) -> Iterator[Frame]:
-    """Yield whole, checksummed frames; stop quietly at the first torn or corrupt one."""
-    yield from scan_frames(data).frames
+def frame_head(data: bytes | memoryview, offset: int) -> FrameHead | None:
+    """The header of the frame at ``offset``; None when its 8 bytes are not all there or its
+    length cannot be a frame's (0, or over ``MAX_FRAME_BYTES``: a torn or damaged header)."""
+    if offset + FRAME_HEADER.size > len(data):
+        return None
+    length, crc = FRAME_HEADER.unpack_from(data, offset)
+    if length == 0 or length > MAX_FRAME_BYTES:
+        return None
+    start = offset + FRAME_HEADER.size
+    return FrameHead(start, start + length, crc)
+
+
+def checks_out(data: bytes | memoryview, head: FrameHead) -> bool:
+    """Is the frame of ``head`` whole in ``data`` and its CRC-32 right?"""
+    return (
+        head.end <= len(data)
+        and zlib.crc32(memoryview(data)[head.payload_start : head.end]) == head.crc
+    )
+
+
+def decode_payload(payload: bytes | memoryview) -> Frame | None:
+    """A checked payload as a frame; None when it is not ``[first_seq: int, record, ...]``."""
+    try:
+        decoded = _decoder.decode(payload)
+    except msgspec.DecodeError:
+        return None
+    if not isinstance(decoded, list) or not decoded or type(decoded[0]) is not int:
+        return None
+    return Frame(first_seq=decoded[0], records=decoded[1:])
+
+
+def frame_at(data: bytes | memoryview, offset: int) -> tuple[Frame, int] | None:
+    """The valid frame starting at ``offset`` and the offset after it, or None.
+
+    Valid: its length fits, its CRC-32 checks out, and its payload is a msgpack array that
+    starts with an int (the first sequence number).
+    """
+    head = frame_head(data, offset)
+    if head is None or not checks_out(data, head):
+        return None
+    frame = decode_payload(memoryview(data)[head.payload_start : head.end])
+    return None if frame is None else (frame, head.end)
+
+
+def whole_frame_ends(data: bytes | memoryview, offset: int) -> Iterator[int]:
+    """The end of each whole, checksummed frame from ``offset`` on, one after another (not
+    decoded: an upload only needs to know where whole frames end); stops at the first that
+    is not whole or does not check out."""
+    while True:
+        head = frame_head(data, offset)
+        if head is None or not checks_out(data, head):
+            return
+        offset = head.end
+        yield offset
 
 
 def scan_frames(data: bytes) -> ScanResult:
@@ -130,26 +219,18 @@ def next_frame_offset(data: bytes, start: int) -> int | None:
     return None
 
 
-def frame_at(data: bytes | memoryview, offset: int) -> tuple[Frame, int] | None:
-    """The valid frame starting at ``offset`` and the offset after it, or None.
-
-    Valid: its length fits, its CRC-32 checks out, and its payload is a msgpack array that
-    starts with an int (the first sequence number).
-    """
-    if offset + FRAME_HEADER.size > len(data):
-        return None
-    length, crc = FRAME_HEADER.unpack_from(data, offset)
-    start = offset + FRAME_HEADER.size
-    end = start + length
-    if length == 0 or length > MAX_FRAME_BYTES or end > len(data):
-        return None
-    payload = memoryview(data)[start:end]
-    if zlib.crc32(payload) != crc:
-        return None
-    try:
-        decoded = _decoder.decode(payload)
-    except msgspec.DecodeError:
-        return None
-    if not isinstance(decoded, list) or not decoded or type(decoded[0]) is not int:
-        return None
-    return Frame(first_seq=decoded[0], records=decoded[1:]), end
+def read_frame(handle: BinaryIO, offset: int) -> tuple[Frame, int]:
+    """The frame at ``offset`` of an open segment file and the offset after it, reading only
+    that frame; raises ``FrameError`` when no whole, checksummed, decodable frame is there."""
+    handle.seek(offset)
+    header = handle.read(FRAME_HEADER.size)
+    head = frame_head(header, 0)
+    if head is None:
+        raise FrameError(f"no frame header at offset {offset}")
+    length = head.end - head.payload_start
+    payload = handle.read(length)
+    whole = len(payload) == length and zlib.crc32(payload) == head.crc
+    frame = decode_payload(payload) if whole else None
+    if frame is None:
+        raise FrameError(f"no whole, checksummed frame of records at offset {offset}")
+    return frame, offset + head.end
