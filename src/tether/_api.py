@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import sys
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -16,7 +15,7 @@ from typing import Any
 
 import msgspec
 
-from tether import procs
+from tether import _registry, procs
 from tether._names import friendly_name
 from tether._run import Run, _seconds_from_env, writer_header
 from tether._settings import ENV_ATTACH_DIR, ENV_CONSOLE, ENV_WRITER_LABEL, Settings, resolve
@@ -33,9 +32,6 @@ OTHER_NODE_WAIT_S = 5.0
 # In a run folder: the one process of a machine that uploads it, when rank 0 is elsewhere.
 NODE_UPLOAD_CLAIM = "node-upload.pid"
 
-_stack: list[Run] = []
-_stack_lock = threading.RLock()
-_fork_hook = False
 # Called by every init() before it makes a run current: the framework integrations end the
 # run they started for the user here, as wandb's next init() ends the previous run.
 _before_init: list[Callable[[], None]] = []
@@ -98,7 +94,7 @@ def init(
         from tether._disabled import DisabledRun
 
         disabled = DisabledRun(settings, initial_config)
-        _push(disabled)
+        _registry.push(disabled)
         return disabled
     parent_dir = _parent_run_dir(settings)
     launch = procs.launcher_rank() if settings.group is None else None
@@ -187,9 +183,9 @@ def attach(
     console: str | None = None,
 ) -> Run:
     """Join the run in ``run_dir`` as a new writer of this process (spawned children)."""
-    for active in procs.active_runs():
+    for active in _registry.active_runs():
         if active.dir == run_dir:
-            _push(active)
+            _registry.push(active)
             return active
     run_id = run_id or layout.run_id_of(run_dir)
     writer = Writer(
@@ -209,7 +205,7 @@ def attach(
     procs.register(run)
     run._start_watching()
     _start_capture(run, console or os.environ.get(ENV_CONSOLE) or "wrap")
-    _push(run)
+    _registry.push(run)
     return run
 
 
@@ -293,7 +289,7 @@ def _start(settings: Settings, initial_config: dict[str, Any]) -> Run:
     if settings.client is not None:
         _start_uploader(run, settings)
     _start_system(run, settings, owner=True)
-    _push(run)
+    _registry.push(run)
     return run
 
 
@@ -373,23 +369,9 @@ def _version() -> str:
     return __version__
 
 
-def _push(run: Run) -> None:
-    global _fork_hook
-    if not _fork_hook and hasattr(os, "register_at_fork"):
-        _fork_hook = True
-        os.register_at_fork(after_in_child=_reset_after_fork)
-    with _stack_lock:
-        if run in _stack:
-            _stack.remove(run)
-        _stack.append(run)
-
-
-def forget(run: Run) -> None:
-    """Called by ``Run.finish``: the run is no longer anyone's current run."""
-    with _stack_lock:
-        if run in _stack:
-            _stack.remove(run)
-        owners = [r for r in _stack if r._owner]
+def _unexport(run: Run) -> None:
+    """A run ended: spawned children now join the newest run this process still owns."""
+    owners = [r for r in _registry.current_runs() if r._owner]
     if run._owner and os.environ.get(ENV_ATTACH_PID) == str(os.getpid()):
         if owners:
             os.environ[ENV_ATTACH_DIR] = str(owners[-1].dir)
@@ -400,8 +382,7 @@ def forget(run: Run) -> None:
 
 def current_run() -> Run | None:
     """The run ``tether.log()`` writes to in this process, if any."""
-    with _stack_lock:
-        return _stack[-1] if _stack else None
+    return _registry.current()
 
 
 def _require_run(call: str) -> Run:
@@ -425,9 +406,24 @@ def finish(exit_code: int = 0) -> None:
 
 def flush() -> bool:
     """Return once everything logged so far in this process is on disk."""
-    return all([run.flush() for run in procs.active_runs()])
+    return all([run.flush() for run in _registry.active_runs()])
 
 
-def _reset_after_fork() -> None:
-    global _stack_lock
-    _stack_lock = threading.RLock()  # a parent thread may have held it at fork time
+def _join_run(
+    run_dir: str,
+    run_id: str,
+    name: str | None = None,
+    project: str | None = None,
+    console: str | None = None,
+) -> Run:
+    """``attach()`` with positional arguments: what an unpickled ``Run`` (or a spawned
+    child's ``AttachFirst``) calls, by reference, to join the run in the child."""
+    return attach(Path(run_dir), run_id=run_id, name=name, project=project, console=console)
+
+
+def _reopen_disabled(project: str, name: str) -> Run:
+    """An unpickled disabled run: a disabled run in this process too."""
+    return init(project=project, name=name, mode="disabled")
+
+
+_registry.provide_client(join_run=_join_run, reopen_disabled=_reopen_disabled, on_forget=_unexport)

@@ -11,6 +11,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from tether import _registry
 from tether._mappings import Config, Summary
 from tether._run import Run
 from tether._settings import Settings
@@ -55,9 +56,7 @@ class DisabledRun(Run):
     def finish(self, exit_code: int = 0, *, state: str | None = None) -> None:
         if not self._finished:
             self._finished = True
-            from tether import _api
-
-            _api.forget(self)
+            _registry.forget(self)
 
     def __exit__(
         self,
@@ -68,13 +67,8 @@ class DisabledRun(Run):
         self.finish()
 
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
-        return (_disabled_again, (self._name, self._project))
+        # The process that unpickles it gets a disabled run too (through tether._client).
+        return (_registry.reopen_disabled_function(), (self._project, self._name))
 
     def __repr__(self) -> str:
         return f"<tether.Run disabled {self._name!r}>"
-
-
-def _disabled_again(name: str, project: str) -> Run:
-    from tether import _api
-
-    return _api.init(project=project, name=name, mode="disabled")

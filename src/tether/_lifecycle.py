@@ -30,10 +30,15 @@ ExceptHook = Callable[[type[BaseException], BaseException, TracebackType | None]
 
 
 class ExitWatch:
-    """Calls ``on_exit(state, exit_code)`` when the process dies of an exception or SIGTERM."""
+    """Calls ``on_exit(state, exit_code)`` when the process dies of an exception or SIGTERM.
 
-    def __init__(self, on_exit: ExitFn) -> None:
+    A fork child inherits the SIGTERM handler; there it calls ``in_fork_child(signum)``
+    instead, which ends the child's own writers.
+    """
+
+    def __init__(self, on_exit: ExitFn, *, in_fork_child: Callable[[int], None]) -> None:
         self._on_exit = on_exit
+        self._in_fork_child = in_fork_child
         self._pid = os.getpid()
         self._previous_hook: ExceptHook | None = None
         self._previous_term: Any = None
@@ -86,9 +91,7 @@ class ExitWatch:
         if os.getpid() == self._pid:
             _bounded(lambda: self._on_exit("killed", 128 + signum))
         else:  # a fork child inherited this handler: end the child's own part as killed
-            from tether import procs
-
-            _bounded(lambda: procs.exit_flush(killed_by=signum))
+            _bounded(lambda: self._in_fork_child(signum))
         previous = self._previous_term
         if callable(previous):
             previous(signum, frame)

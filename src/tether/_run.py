@@ -17,7 +17,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from tether import _diagnostics, procs
+from tether import _diagnostics, _registry, procs
 from tether._lifecycle import ExitWatch
 from tether._mappings import Config, Summary
 from tether._settings import Settings
@@ -191,12 +191,10 @@ class Run:
         except Exception:
             _diagnostics.warn_failure("finish", f"could not write the end of run {self._id}")
         finally:
-            procs.unregister(self)
+            _registry.unregister(self)
             if self._exit_watch is not None:
                 self._exit_watch.uninstall()
-            from tether import _api
-
-            _api.forget(self)
+            _registry.forget(self)
 
     def _stop_system(self) -> None:
         # The sampler stops at once (a sample under way is dropped); the environment's last
@@ -254,7 +252,11 @@ class Run:
         In the creating process that ends the run; in a process that attached, it ends (and
         writes out) that process's writer before the signal takes the process down.
         """
-        watch = ExitWatch(lambda state, code: self._end(RunState(state), code))
+        watch = ExitWatch(
+            lambda state, code: self._end(RunState(state), code),
+            # A fork child inherits the handler: it ends the child's own writers.
+            in_fork_child=lambda signum: procs.exit_flush(killed_by=signum),
+        )
         watch.install()
         self._exit_watch = watch
 
@@ -291,8 +293,12 @@ class Run:
         return writer_header(self._id, main=main)
 
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
-        # A Run crosses to spawned processes as its address; the other side attaches.
-        return (_unpickle_run, (str(self._dir), self._id, self._name, self._project))
+        # A Run crosses to spawned processes as its address; the other side attaches
+        # (through tether._client, which pickle imports there by the function's name).
+        join_run = _registry.join_run_function()
+        if join_run is None:
+            raise TypeError("only a Run made by tether.init() can be pickled")
+        return (join_run, (str(self._dir), self._id, self._name, self._project))
 
     def __repr__(self) -> str:
         return f"<tether.Run {self._id} {self._name!r} {self.state} writer={self._writer.label}>"
@@ -367,9 +373,3 @@ def _checked_step(step: object) -> int:
             "metric instead"
         )
     return value
-
-
-def _unpickle_run(run_dir: str, run_id: str, name: str, project: str) -> Run:
-    from tether import _api
-
-    return _api.attach(Path(run_dir), run_id=run_id, name=name, project=project)

@@ -19,25 +19,37 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from tether import _registry
+
 _installed = False
 
 
 class AttachFirst:
-    """A process target that joins a run, then runs the real target (picklable)."""
+    """A process target that joins a run, then runs the real target (picklable).
 
-    def __init__(self, target: Callable[..., Any], run_dir: str, run_id: str, console: str):
+    ``join_run`` is the client's function (``_registry.JoinRun``), pickled by reference: the
+    child imports the client when it unpickles this target.
+    """
+
+    def __init__(
+        self,
+        target: Callable[..., Any],
+        run_dir: str,
+        run_id: str,
+        console: str,
+        join_run: _registry.JoinRun,
+    ):
         self.target = target
         self.run_dir = run_dir
         self.run_id = run_id
         self.console = console
+        self.join_run = join_run
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         try:
-            from tether import _api, procs
-
             run_dir = Path(self.run_dir)
-            if not any(run.dir == run_dir for run in procs.active_runs()):  # fork: joined
-                _api.attach(run_dir, run_id=self.run_id, console=self.console)
+            if not any(run.dir == run_dir for run in _registry.active_runs()):  # fork: joined
+                self.join_run(self.run_dir, self.run_id, None, None, self.console)
         except Exception as exc:  # the child's own work matters more than our capture
             from tether._diagnostics import warn_failure
 
@@ -72,7 +84,8 @@ def follow_started_processes(capturing_run: Callable[[], tuple[str, str, str] | 
 
 def _wrap_target(proc: Any, run: tuple[str, str, str] | None) -> None:
     target = getattr(proc, "_target", None)
-    if run is None or target is None or isinstance(target, AttachFirst):
+    join_run = _registry.join_run_function()
+    if run is None or target is None or join_run is None or isinstance(target, AttachFirst):
         return
     run_dir, run_id, console = run
-    proc._target = AttachFirst(target, run_dir, run_id, console)
+    proc._target = AttachFirst(target, run_dir, run_id, console, join_run)

@@ -21,19 +21,16 @@ from __future__ import annotations
 import atexit
 import os
 import sys
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from tether import _diagnostics
+from tether import _diagnostics, _registry
 
 if TYPE_CHECKING:
     from tether._run import Run
 
-_active: list[Run] = []
-_active_lock = threading.Lock()
 _hooks_installed = False
 EXIT_FLUSH_TIMEOUT_S = 1.0
 # A child's segment unchanged this long holds everything the child logged (3 flush intervals).
@@ -41,20 +38,9 @@ QUIET_S = 0.15
 
 
 def register(run: Run) -> None:
+    """``run`` writes in this process: its writers follow forks and close at exit."""
+    _registry.register(run)
     _install_hooks()
-    with _active_lock:
-        _active.append(run)
-
-
-def unregister(run: Run) -> None:
-    with _active_lock:
-        if run in _active:
-            _active.remove(run)
-
-
-def active_runs() -> list[Run]:
-    with _active_lock:
-        return list(_active)
 
 
 def _install_hooks() -> None:
@@ -73,7 +59,7 @@ def _install_hooks() -> None:
 
 def _capturing_run() -> tuple[str, str, str] | None:
     """The run that a process started now should join: the newest one capturing output."""
-    for run in reversed(list(_active)):
+    for run in reversed(_registry.active_runs_without_lock()):
         if run._capture is not None and run.state == "running":
             return str(run.dir), run.id, run._console_mode
     return None
@@ -90,7 +76,7 @@ def _flush_before_os_exit() -> None:
 
     def _exit(status: int) -> NoReturn:
         try:
-            for run in list(_active):
+            for run in _registry.active_runs_without_lock():
                 run._writer.flush(timeout=EXIT_FLUSH_TIMEOUT_S)
         except BaseException:
             pass
@@ -101,11 +87,9 @@ def _flush_before_os_exit() -> None:
 
 
 def _after_fork_in_child() -> None:
-    global _active_lock
-    # Locks may have been held by a parent thread at fork time: never reuse them.
-    _active_lock = threading.Lock()
+    # The registry's locks are new by now (its fork hook was installed first).
     _diagnostics.reset_after_fork()
-    for run in list(_active):
+    for run in _registry.active_runs_without_lock():
         try:
             run._become_fork_child()
         except Exception:  # a failing hook must not break the user's child process
@@ -117,7 +101,7 @@ def exit_flush(killed_by: int | None = None) -> None:
 
     ``killed_by``: the signal that is ending this process (its writers record ``killed``).
     """
-    for run in active_runs():
+    for run in _registry.active_runs():
         try:
             run._on_process_exit(killed_by)
         except Exception:
@@ -149,21 +133,14 @@ def wait_for_child_writers(run_dir: Path, timeout: float) -> list[int]:
 
 def _segment_writers(run_dir: Path) -> list[tuple[int, float]]:
     """``(pid, mtime)`` of every segment in ``run_dir``."""
-    from tether.store.format import SEGMENT_SUFFIX, SEGMENTS_DIR
+    from tether.store.segment_names import parse_segment_name, segment_paths
 
     found: list[tuple[int, float]] = []
-    directory = run_dir / SEGMENTS_DIR
-    try:
-        names = os.listdir(directory)
-    except OSError:
-        return found
-    for name in names:
-        if not name.endswith(SEGMENT_SUFFIX):
-            continue
-        parts = name[: -len(SEGMENT_SUFFIX)].rsplit("-", 2)
-        if len(parts) == 3 and parts[1].isdigit():
+    for path in segment_paths(run_dir):
+        parsed = parse_segment_name(path.name)
+        if parsed is not None:
             try:
-                found.append((int(parts[1]), os.stat(directory / name).st_mtime))
+                found.append((parsed.pid, os.stat(path).st_mtime))
             except OSError:
                 continue
     return found
