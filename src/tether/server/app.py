@@ -16,9 +16,10 @@ from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 
 from tether import __version__
+from tether.server.access import include_project_routes
 from tether.server.config import ServerSettings
 from tether.server.queries import NotFoundError
-from tether.server.routes import ingest, runs, system
+from tether.server.routes import admin, ingest, keys, runs, system
 from tether.server.storage.db import make_engine, migrate
 
 logger = logging.getLogger("tether.server")
@@ -67,9 +68,9 @@ def create_app(settings: ServerSettings) -> FastAPI:
     )
     app.state.engine = engine
     app.state.settings = settings
-    app.include_router(runs.router, prefix="/api/v1")
-    app.include_router(ingest.router, prefix="/api/v1")
-    app.include_router(system.router, prefix="/api/v1")
+    app.include_router(admin.router, prefix="/api/v1")
+    app.include_router(keys.router, prefix="/api/v1")
+    include_project_routes(app, [runs.router, ingest.router, system.router], prefix="/api/v1")
 
     @app.get("/api/v1/health", include_in_schema=False)
     def health() -> dict[str, str]:

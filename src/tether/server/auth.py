@@ -1,4 +1,9 @@
-"""Users and API keys. Keys are random, shown once, and stored only as their sha256."""
+"""Users, teams and API keys. Keys are random, shown once, and stored only as their sha256.
+
+A key belongs to an owner: a user (acting as that user) or a team (acting as a member of that
+team, for CI). A key works while it is not revoked, not expired and its user not disabled;
+that is checked on every request, so a revocation or a disable takes effect on the next one.
+"""
 
 from __future__ import annotations
 
@@ -6,20 +11,37 @@ import hashlib
 import secrets
 import time
 from dataclasses import dataclass
+from typing import Any, Final
 
-from sqlalchemy import Connection, Engine, func, insert, select
+from sqlalchemy import Connection, Engine, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from tether.server.storage.schema import api_keys, users
 
-KEY_PREFIX = "tth_"
+KEY_PREFIX: Final = "tth_"
+MIN_KEY_CHARS: Final = 32
+GENERATE_KEY_HINT: Final = 'python -c "import secrets; print(secrets.token_urlsafe(32))"'
+# A key's last use is written at most this often: one write a minute, not one a request.
+LAST_USED_RESOLUTION_S: Final = 60.0
+NAME_PATTERN: Final = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
+
+
+class KeyRefusedError(ValueError):
+    """A key given to the server (``TETHER_SERVER_ADMIN_KEY``, ``--key``) is too weak."""
 
 
 @dataclass(frozen=True)
 class User:
+    """An owner of projects and keys: a person (``kind`` "user") or a team ("team")."""
+
     id: int
     name: str
     admin: bool
+    kind: str = "user"
+
+    @property
+    def is_team(self) -> bool:
+        return self.kind == "team"
 
 
 def new_key() -> str:
@@ -30,43 +52,99 @@ def digest(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
+def check_key_strength(key: str, *, source: str) -> None:
+    if len(key) < MIN_KEY_CHARS:
+        raise KeyRefusedError(
+            f"{source} has {len(key)} characters; a key needs at least {MIN_KEY_CHARS}. "
+            f"Generate one with: {GENERATE_KEY_HINT}"
+        )
+
+
+def _user(row: Any) -> User:
+    return User(id=int(row.id), name=str(row.name), admin=bool(row.admin), kind=str(row.kind))
+
+
+_USER_COLUMNS = (users.c.id, users.c.name, users.c.admin, users.c.kind)
+
+
 def user_for_key(connection: Connection, key: str) -> User | None:
+    """The owner of a working key (not revoked, not expired, owner not disabled), or None.
+
+    Records the key's last use, at most once a minute, in a transaction of its own.
+    """
     row = connection.execute(
-        select(users.c.id, users.c.name, users.c.admin)
+        select(*_USER_COLUMNS, api_keys.c.id.label("key_id"), api_keys.c.expires_at)
+        .add_columns(api_keys.c.last_used_at)
         .join(api_keys, api_keys.c.user_id == users.c.id)
-        .where(api_keys.c.digest == digest(key))
+        .where(
+            api_keys.c.digest == digest(key),
+            api_keys.c.revoked_at.is_(None),
+            users.c.disabled.is_(False),
+        )
     ).first()
-    return None if row is None else User(id=row.id, name=row.name, admin=bool(row.admin))
+    now = time.time()
+    if row is None or (row.expires_at is not None and row.expires_at <= now):
+        return None
+    if row.last_used_at is None or now - row.last_used_at >= LAST_USED_RESOLUTION_S:
+        with connection.engine.begin() as writer:
+            writer.execute(
+                update(api_keys).where(api_keys.c.id == row.key_id).values(last_used_at=now)
+            )
+    return _user(row)
 
 
 def user_by_name(connection: Connection, name: str) -> User | None:
-    row = connection.execute(
-        select(users.c.id, users.c.name, users.c.admin).where(users.c.name == name)
-    ).first()
-    return None if row is None else User(id=row.id, name=row.name, admin=bool(row.admin))
+    """A user or team by name (disabled ones included: callers that act check that)."""
+    row = connection.execute(select(*_USER_COLUMNS).where(users.c.name == name)).first()
+    return None if row is None else _user(row)
 
 
-def add_user(engine: Engine, name: str, *, admin: bool = False) -> User:
-    if not name or len(name) > 128:
-        raise ValueError("a user name must be 1-128 characters")
-    exists = ValueError(f"user {name!r} exists already")
+def add_user(engine: Engine, name: str, *, admin: bool = False, kind: str = "user") -> User:
+    """Add a user (or, with ``kind="team"``, a team): names are shared by both."""
+    import re
+
+    if not re.match(NAME_PATTERN, name):
+        raise ValueError(
+            f"name {name!r}: use 1-128 letters, digits, '.', '_' or '-', starting with a "
+            "letter or digit"
+        )
+    exists = ValueError(f"a user or team named {name!r} exists already")
     try:
         with engine.begin() as connection:
             existing = connection.execute(select(users.c.id).where(users.c.name == name)).first()
             if existing is not None:
                 raise exists
             user_id = connection.execute(
-                insert(users).values(name=name, admin=admin, created_at=time.time())
+                insert(users).values(name=name, admin=admin, kind=kind, created_at=time.time())
             ).inserted_primary_key
             assert user_id is not None
     except IntegrityError as exc:  # another server process inserted it since we looked
         raise exists from exc
-    return User(id=int(user_id[0]), name=name, admin=admin)
+    return User(id=int(user_id[0]), name=name, admin=admin, kind=kind)
 
 
-def create_key(engine: Engine, user_name: str, key: str | None = None) -> str:
-    """Create (or register the given) key for ``user_name``; returns the key, shown once."""
+def create_key(
+    engine: Engine,
+    user_name: str,
+    key: str | None = None,
+    *,
+    description: str | None = None,
+    expires_at: float | None = None,
+    from_env: bool = False,
+) -> str:
+    """Create (or register the given) key for user or team ``user_name``; returns the key,
+    shown once. A given key shorter than 32 characters is refused (``KeyRefusedError``)."""
+    if key is not None:
+        check_key_strength(key, source="the key")
     key = key or new_key()
+    values = {
+        "prefix": key[:8],
+        "digest": digest(key),
+        "created_at": time.time(),
+        "description": description,
+        "expires_at": expires_at,
+        "from_env": from_env,
+    }
     try:
         with engine.begin() as connection:
             row = connection.execute(select(users.c.id).where(users.c.name == user_name)).first()
@@ -76,11 +154,7 @@ def create_key(engine: Engine, user_name: str, key: str | None = None) -> str:
                 select(api_keys.c.id).where(api_keys.c.digest == digest(key))
             ).first():
                 return key
-            connection.execute(
-                insert(api_keys).values(
-                    user_id=row.id, prefix=key[:8], digest=digest(key), created_at=time.time()
-                )
-            )
+            connection.execute(insert(api_keys).values(user_id=row.id, **values))
     except IntegrityError:
         # Two servers starting on one database register the same TETHER_SERVER_ADMIN_KEY at
         # once: the loser's insert hits the unique digest. The key is there; that is all.
@@ -97,8 +171,12 @@ def bootstrap_admin(engine: Engine, admin_key: str | None) -> str | None:
     """On first start, create the admin user; returns a newly created key to print, if any.
 
     ``admin_key`` (from ``TETHER_SERVER_ADMIN_KEY``) becomes the admin's key instead of a
-    random one, and is registered on later starts too if it is missing.
+    random one. It replaces the key the environment gave before: that one is revoked, so
+    rotating the variable and restarting rotates the key. A key under 32 characters is
+    refused (``KeyRefusedError``) before anything is written.
     """
+    if admin_key is not None:
+        check_key_strength(admin_key, source="TETHER_SERVER_ADMIN_KEY")
     with engine.connect() as connection:
         count = connection.execute(select(func.count()).select_from(users)).scalar_one()
     if count == 0:
@@ -109,5 +187,20 @@ def bootstrap_admin(engine: Engine, admin_key: str | None) -> str | None:
         if admin_key is None:
             return create_key(engine, "admin")
     if admin_key is not None:
-        create_key(engine, "admin", admin_key)
+        create_key(engine, "admin", admin_key, description="TETHER_SERVER_ADMIN_KEY")
+        with engine.begin() as connection:
+            connection.execute(
+                update(api_keys)
+                .where(
+                    api_keys.c.from_env.is_(True),
+                    api_keys.c.revoked_at.is_(None),
+                    api_keys.c.digest != digest(admin_key),
+                )
+                .values(revoked_at=time.time())
+            )
+            # A key registered before keys remembered their source (or by `--key`) is marked
+            # now, so that the next rotation revokes it.
+            connection.execute(
+                update(api_keys).where(api_keys.c.digest == digest(admin_key)).values(from_env=True)
+            )
     return None

@@ -22,33 +22,33 @@ from tether.server.storage.schema import (
 
 
 class NotFoundError(Exception):
-    """The project or run does not exist for this user (or belongs to someone else)."""
+    """The project or run does not exist for this owner (or belongs to someone else)."""
 
 
-def list_projects(connection: Connection, user: User) -> list[dict[str, Any]]:
+def list_projects(connection: Connection, owner: User) -> list[dict[str, Any]]:
     counts = (
         select(runs.c.project_id, func.count().label("runs")).group_by(runs.c.project_id).subquery()
     )
     rows = connection.execute(
         select(projects.c.name, projects.c.updated_at, counts.c.runs)
         .outerjoin(counts, counts.c.project_id == projects.c.id)
-        .where(projects.c.owner_id == user.id)
+        .where(projects.c.owner_id == owner.id)
         .order_by(projects.c.name)
     )
     return [{"name": r.name, "runs": int(r.runs or 0), "updated_at": r.updated_at} for r in rows]
 
 
-def project_pk(connection: Connection, user: User, name: str) -> int:
+def project_pk(connection: Connection, owner: User, name: str) -> int:
     found = connection.execute(
-        select(projects.c.id).where(projects.c.owner_id == user.id, projects.c.name == name)
+        select(projects.c.id).where(projects.c.owner_id == owner.id, projects.c.name == name)
     ).scalar()
     if found is None:
-        raise NotFoundError(f"no project {name!r} for user {user.name!r}")
+        raise NotFoundError(f"no project {name!r} in namespace {owner.name!r}")
     return int(found)
 
 
-def run_row(connection: Connection, user: User, project: str, run_id: str) -> Any:
-    pk = project_pk(connection, user, project)
+def run_row(connection: Connection, owner: User, project: str, run_id: str) -> Any:
+    pk = project_pk(connection, owner, project)
     row = connection.execute(
         select(runs).where(runs.c.project_id == pk, runs.c.run_id == run_id)
     ).first()
@@ -57,14 +57,15 @@ def run_row(connection: Connection, user: User, project: str, run_id: str) -> An
     return row
 
 
-def run_json(row: Any, project: str, user: User, writer_count: int) -> dict[str, Any]:
+def run_json(row: Any, project: str, owner: User, writer_count: int) -> dict[str, Any]:
     summary = {**dict(row.summary), **dict(row.user_summary)}
     end = row.end_time
     return {
         "id": row.run_id,
         "name": row.name,
         "project": project,
-        "user": user.name,
+        "user": owner.name,  # the owner (kept under its first name)
+        "owner": owner.name,
         "state": row.state,
         "group": row.group_name,
         "job_type": row.job_type,
@@ -85,7 +86,7 @@ def run_json(row: Any, project: str, user: User, writer_count: int) -> dict[str,
 
 def list_runs(
     connection: Connection,
-    user: User,
+    owner: User,
     project: str,
     *,
     state: str | None,
@@ -98,7 +99,7 @@ def list_runs(
 ) -> dict[str, Any]:
     """One page of a project's runs, filtered, sorted and cut in SQL (``runs_order``); the
     full rows, their JSON and their writer counts are built for that page only."""
-    pk = project_pk(connection, user, project)
+    pk = project_pk(connection, owner, project)
     dialect = connection.dialect.name
     conditions = [runs.c.project_id == pk]
     if state:
@@ -112,11 +113,11 @@ def list_runs(
     page = page_ids(conditions, order, limit=limit, offset=offset, dialect=dialect)
     ids = [int(row.id) for row in connection.execute(page)]
     total = connection.execute(select(func.count()).select_from(runs).where(*conditions)).scalar()
-    return {"runs": _runs_json(connection, ids, project, user), "total": int(total or 0)}
+    return {"runs": _runs_json(connection, ids, project, owner), "total": int(total or 0)}
 
 
 def _runs_json(
-    connection: Connection, ids: list[int], project: str, user: User
+    connection: Connection, ids: list[int], project: str, owner: User
 ) -> list[dict[str, Any]]:
     if not ids:
         return []
@@ -128,11 +129,11 @@ def _runs_json(
             .group_by(writers.c.run_pk)
         ).all()
     )
-    return [run_json(rows[i], project, user, int(counts.get(i, 0))) for i in ids]
+    return [run_json(rows[i], project, owner, int(counts.get(i, 0))) for i in ids]
 
 
-def run_detail(connection: Connection, user: User, project: str, run_id: str) -> dict[str, Any]:
-    row = run_row(connection, user, project, run_id)
+def run_detail(connection: Connection, owner: User, project: str, run_id: str) -> dict[str, Any]:
+    row = run_row(connection, owner, project, run_id)
     writer_rows = list(connection.execute(select(writers).where(writers.c.run_pk == row.id)))
     keys = [
         r.key
@@ -142,7 +143,7 @@ def run_detail(connection: Connection, user: User, project: str, run_id: str) ->
             .order_by(metric_keys.c.id)
         )
     ]
-    detail = run_json(row, project, user, len(writer_rows))
+    detail = run_json(row, project, owner, len(writer_rows))
     detail["keys"] = keys
     detail["system_metrics"] = system.metric_names(connection, row.id)
     detail["writer_list"] = [
@@ -170,9 +171,9 @@ def run_detail(connection: Connection, user: User, project: str, run_id: str) ->
 
 
 def segment_offsets(
-    connection: Connection, user: User, project: str, run_id: str
+    connection: Connection, owner: User, project: str, run_id: str
 ) -> dict[str, dict[str, int]]:
-    row = run_row(connection, user, project, run_id)
+    row = run_row(connection, owner, project, run_id)
     return {
         w.writer_id: {"offset": int(w.received_bytes), "last_seq": int(w.last_seq)}
         for w in connection.execute(select(writers).where(writers.c.run_pk == row.id))
@@ -181,7 +182,7 @@ def segment_offsets(
 
 def history(
     connection: Connection,
-    user: User,
+    owner: User,
     project: str,
     run_id: str,
     *,
@@ -189,7 +190,7 @@ def history(
     writer: str | None,
     samples: int | None,
 ) -> dict[str, Any]:
-    row = run_row(connection, user, project, run_id)
+    row = run_row(connection, owner, project, run_id)
     conditions = [series_chunks.c.run_pk == row.id]
     if keys:
         conditions.append(metric_keys.c.key.in_(keys))
@@ -281,7 +282,7 @@ def _concat_values(chunks: list[Any], use_lod: bool) -> Any:
 
 def console(
     connection: Connection,
-    user: User,
+    owner: User,
     project: str,
     run_id: str,
     *,
@@ -290,7 +291,7 @@ def console(
     after: int,
     limit: int,
 ) -> dict[str, Any]:
-    row = run_row(connection, user, project, run_id)
+    row = run_row(connection, owner, project, run_id)
     query = (
         select(
             console_lines.c.id,

@@ -7,7 +7,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Path, Query, Request
 from fastapi.responses import JSONResponse
 
-from tether.server.deps import ID_PATTERN, PROJECT_PATTERN, EngineDep, UserDep
+from tether.server.access import ReadOwner, WriteOwner
+from tether.server.deps import ID_PATTERN, PROJECT_PATTERN, EngineDep
 from tether.server.ingest import IngestError, Skip, ingest_segment
 from tether.server.queries import segment_offsets
 
@@ -39,7 +40,7 @@ async def upload_segment(
     project: ProjectPath,
     run_id: RunPath,
     writer_id: WriterPath,
-    user: UserDep,
+    owner: WriteOwner,
     engine: EngineDep,
     offset: Annotated[int, Query(ge=0, le=2**53, description="Byte offset of the body.")] = 0,
     state: Annotated[str | None, Query(pattern="^crashed$")] = None,
@@ -77,7 +78,7 @@ async def upload_segment(
         result = await run_in_threadpool(
             ingest_segment,
             engine,
-            user,
+            owner,
             project=project,
             run_id=run_id,
             writer_id=writer_id,
@@ -104,6 +105,6 @@ def _too_large(what: str, limit: int) -> JSONResponse:
 
 
 @router.get("/projects/{project}/runs/{run_id}/segments")
-def upload_state(project: ProjectPath, run_id: RunPath, user: UserDep, engine: EngineDep) -> Any:
+def upload_state(project: ProjectPath, run_id: RunPath, owner: ReadOwner, engine: EngineDep) -> Any:
     with engine.connect() as connection:
-        return segment_offsets(connection, user, project, run_id)
+        return segment_offsets(connection, owner, project, run_id)

@@ -7,7 +7,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from tether.server import queries
-from tether.server.deps import EngineDep, UserDep
+from tether.server.access import ReadOwner
+from tether.server.deps import EngineDep
 from tether.server.routes.ingest import ProjectPath, RunPath
 
 router = APIRouter()
@@ -19,21 +20,16 @@ ORDER_PATTERN = (
 NO_NUL = r"^[^\x00]*$"
 
 
-@router.get("/viewer")
-def viewer(user: UserDep) -> dict[str, Any]:
-    return {"user": user.name, "admin": user.admin}
-
-
 @router.get("/projects")
-def projects(user: UserDep, engine: EngineDep) -> list[dict[str, Any]]:
+def projects(owner: ReadOwner, engine: EngineDep) -> list[dict[str, Any]]:
     with engine.connect() as connection:
-        return queries.list_projects(connection, user)
+        return queries.list_projects(connection, owner)
 
 
 @router.get("/projects/{project}/runs")
 def runs(
     project: ProjectPath,
-    user: UserDep,
+    owner: ReadOwner,
     engine: EngineDep,
     state: Annotated[str | None, Query(max_length=16, pattern=NO_NUL)] = None,
     group: Annotated[str | None, Query(max_length=256, pattern=NO_NUL)] = None,
@@ -46,7 +42,7 @@ def runs(
     with engine.connect() as connection:
         return queries.list_runs(
             connection,
-            user,
+            owner,
             project,
             state=state,
             group=group,
@@ -59,16 +55,18 @@ def runs(
 
 
 @router.get("/projects/{project}/runs/{run_id}")
-def run(project: ProjectPath, run_id: RunPath, user: UserDep, engine: EngineDep) -> dict[str, Any]:
+def run(
+    project: ProjectPath, run_id: RunPath, owner: ReadOwner, engine: EngineDep
+) -> dict[str, Any]:
     with engine.connect() as connection:
-        return queries.run_detail(connection, user, project, run_id)
+        return queries.run_detail(connection, owner, project, run_id)
 
 
 @router.get("/projects/{project}/runs/{run_id}/history")
 def history(
     project: ProjectPath,
     run_id: RunPath,
-    user: UserDep,
+    owner: ReadOwner,
     engine: EngineDep,
     keys: Annotated[
         str | None, Query(max_length=65536, pattern=NO_NUL, description="Comma-separated keys.")
@@ -79,7 +77,7 @@ def history(
     wanted = [k for k in keys.split(",") if k] if keys else None
     with engine.connect() as connection:
         return queries.history(
-            connection, user, project, run_id, keys=wanted, writer=writer, samples=samples
+            connection, owner, project, run_id, keys=wanted, writer=writer, samples=samples
         )
 
 
@@ -87,7 +85,7 @@ def history(
 def console(
     project: ProjectPath,
     run_id: RunPath,
-    user: UserDep,
+    owner: ReadOwner,
     engine: EngineDep,
     writer: Annotated[str | None, Query(max_length=128, pattern=NO_NUL)] = None,
     stream: Annotated[str | None, Query(pattern="^(stdout|stderr)$")] = None,
@@ -97,7 +95,7 @@ def console(
     with engine.connect() as connection:
         return queries.console(
             connection,
-            user,
+            owner,
             project,
             run_id,
             writer=writer,

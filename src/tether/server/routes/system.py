@@ -7,7 +7,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query
 
 from tether.server import environment, queries, system
-from tether.server.deps import EngineDep, UserDep
+from tether.server.access import ReadOwner
+from tether.server.deps import EngineDep
 from tether.server.ingest_checks import KEY_CHARS
 from tether.server.routes.ingest import ProjectPath, RunPath
 from tether.server.routes.runs import NO_NUL
@@ -19,7 +20,7 @@ router = APIRouter()
 def system_metrics(
     project: ProjectPath,
     run_id: RunPath,
-    user: UserDep,
+    owner: ReadOwner,
     engine: EngineDep,
     metrics: Annotated[
         str | None,
@@ -46,7 +47,7 @@ def system_metrics(
                 f"has at most {KEY_CHARS}",
             )
     with engine.connect() as connection:
-        row = queries.run_row(connection, user, project, run_id)
+        row = queries.run_row(connection, owner, project, run_id)
         answer = system.read_series(
             connection, row.id, metrics=wanted, writer=writer, samples=samples
         )
@@ -56,8 +57,8 @@ def system_metrics(
 
 @router.get("/projects/{project}/runs/{run_id}/environment")
 def run_environment(
-    project: ProjectPath, run_id: RunPath, user: UserDep, engine: EngineDep
+    project: ProjectPath, run_id: RunPath, owner: ReadOwner, engine: EngineDep
 ) -> dict[str, Any]:
     with engine.connect() as connection:
-        row = queries.run_row(connection, user, project, run_id)
+        row = queries.run_row(connection, owner, project, run_id)
         return environment.read(connection, row.id)

@@ -23,16 +23,35 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 
 metadata = MetaData()
 
+# An owner of projects: a person (``kind`` "user") or a team ("team"). One table, so a
+# project's ``owner_id`` needs no second column and a name is never both a user and a team.
 users = Table(
     "users",
     metadata,
     Column("id", Integer, primary_key=True),
     Column("name", String(128), nullable=False, unique=True),
     Column("admin", Boolean, nullable=False, default=False),
+    Column("created_at", Float, nullable=False),
+    Column("kind", String(8), nullable=False, default="user", server_default="user"),
+    # A disabled user's keys stop working at once (checked on every request).
+    Column("disabled", Boolean, nullable=False, default=False, server_default=false()),
+    # Where runs go when the client names no owner (NULL: the user's own namespace).
+    Column("default_owner_id", Integer, ForeignKey("users.id", ondelete="SET NULL")),
+)
+
+# A user's role in a team: "viewer" reads, "member" also writes runs, "admin" also manages
+# the team's members and keys.
+memberships = Table(
+    "memberships",
+    metadata,
+    Column("team_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("role", String(8), nullable=False),
     Column("created_at", Float, nullable=False),
 )
 
@@ -45,6 +64,12 @@ api_keys = Table(
     # sha256 of the key: keys are random, so a fast hash is enough and lookups stay O(1).
     Column("digest", String(64), nullable=False, unique=True),
     Column("created_at", Float, nullable=False),
+    Column("description", String(256)),
+    Column("expires_at", Float),
+    Column("last_used_at", Float),
+    Column("revoked_at", Float),
+    # Registered from TETHER_SERVER_ADMIN_KEY: a different key there revokes this one.
+    Column("from_env", Boolean, nullable=False, default=False, server_default=false()),
 )
 
 projects = Table(
