@@ -52,7 +52,7 @@ def test_attaching_to_a_run_imports_little() -> None:
     code = """
 import sys
 before = set(sys.modules)
-import tether._api
+import tether._client
 heavy = ("dataclasses", "secrets", "logging", "json", "hmac", "random", "numpy", "torch")
 print(",".join(sorted(m for m in heavy if m in sys.modules and m not in before)))
 """

@@ -51,7 +51,7 @@ if __name__ == "__main__":
         ("tether-first", "fork", False),
         ("ipdb-first", "fork", True),
         # Spawned workers get no Run and never call init(): they join because the process
-        # was started while the run captured output (tether._spawned).
+        # was started while the run captured output (tether.process.spawned).
         ("ipdb-first", "spawn", False),
         ("tether-first", "spawn", True),
     ],
@@ -69,14 +69,14 @@ def test_dataloader_workers_print_into_the_run(
     assert "hello from worker:0" in result.stdout  # still reaches the terminal
     assert "Traceback" not in result.stderr
     data = only_run(run_dir)
-    lines = {(line.writer, line.text) for line in data.console}
+    lines = {(line.writer, line.text) for line in data.console_lines()}
     assert ("worker0", "hello from worker:0") in lines
     assert ("worker1", "hello from worker:1") in lines
-    getitems = [line for line in data.console if line.text.startswith("getitem")]
+    getitems = [line for line in data.console_lines() if line.text.startswith("getitem")]
     assert len(getitems) == 12
     assert {line.writer for line in getitems} <= {"worker0", "worker1"}
     assert ("main", "loop finished") in lines
-    assert len(data.history) == 12
+    assert len(data.rows()) == 12
     assert data.state == "finished"
 
 
@@ -106,9 +106,9 @@ def test_spawn_context_dataloader_workers_attach_through_the_dataset(run_dir: Pa
     )
     assert "Traceback" not in result.stderr
     data = only_run(run_dir)
-    items = [line for line in data.console if line.text.startswith("spawned worker item")]
+    items = [line for line in data.console_lines() if line.text.startswith("spawned worker item")]
     assert len(items) == 4 and {line.writer for line in items} <= {"worker0", "worker1"}
-    assert sorted(r["item"] for r in data.history) == [0, 1, 2, 3]
+    assert sorted(r["item"] for r in data.rows()) == [0, 1, 2, 3]
 
 
 SPAWN_SEED = """
@@ -153,18 +153,18 @@ def test_spawned_ranks_print_and_log_labelled_by_rank(run_dir: Path) -> None:
     assert "AssertionError" not in result.stderr and "Traceback" not in result.stderr
     data = only_run(run_dir)
     for rank in range(8):
-        texts = {(line.stream, line.text) for line in data.console if line.writer == f"rank{rank}"}
+        texts = {(line.stream, line.text) for line in data.console_lines(writer=f"rank{rank}")}
         assert ("stdout", f"xla: {rank} start train model") in texts
         assert ("stderr", f"rank {rank} to stderr") in texts
         assert ("stderr", f"rank {rank}: global seed set") in texts
-    rows = data.history
+    rows = data.rows()
     assert [r["loss"] for r in rows if "loss" in r] == [1.0 / (s + 1) for s in range(50)]
     assert {r["_writer"] for r in rows if "loss" in r} == {"rank0"}
     for rank in range(1, 8):
         mine = [r for r in rows if f"rank{rank}/loss" in r]
         assert [r["_step"] for r in mine] == list(range(50))
         assert {r["_writer"] for r in mine} == {f"rank{rank}"}
-    assert ("main", "spawn joined") in {(line.writer, line.text) for line in data.console}
+    assert ("main", "spawn joined") in {(line.writer, line.text) for line in data.console_lines()}
     assert data.state == "finished"
 
 
@@ -232,9 +232,9 @@ def test_ddp_ranks_train_and_log_into_one_run(run_dir: Path, launcher: str) -> N
     assert "Traceback" not in result.stderr, result.stderr
     data = only_run(run_dir)
     for rank in (0, 1):
-        rows = [r for r in data.history if r["_writer"] == f"rank{rank}"]
+        rows = [r for r in data.rows() if r["_writer"] == f"rank{rank}"]
         assert [r["_step"] for r in rows] == list(range(30)), (rank, data.writers)
-        lines = [line.text for line in data.console if line.writer == f"rank{rank}"]
+        lines = [line.text for line in data.console_lines() if line.writer == f"rank{rank}"]
         assert f"rank {rank} finished training" in lines
     assert data.state == "finished"
 
@@ -272,10 +272,10 @@ def test_sigkilled_child_does_not_break_the_run(run_dir: Path) -> None:
         """,
     )
     data = only_run(run_dir)
-    child_rows = [r["child"] for r in data.history if "child" in r]
+    child_rows = [r["child"] for r in data.rows() if "child" in r]
     assert child_rows[:500] == list(range(500))
     assert child_rows == list(range(len(child_rows)))  # a prefix: nothing garbled
-    assert [r["parent"] for r in data.history if "parent" in r] == list(range(100))
+    assert [r["parent"] for r in data.rows() if "parent" in r] == list(range(100))
     assert data.state == "finished"
 
 
@@ -306,7 +306,7 @@ def test_finish_waits_for_children_only_a_bounded_time(run_dir: Path) -> None:
     assert took < 1.4  # bounded by the grace time, not by the child
     data = only_run(run_dir)
     assert data.state == "finished"
-    assert [r["late"] for r in data.history] == [1]  # written after finish, still there
+    assert [r["late"] for r in data.rows()] == [1]  # written after finish, still there
 
 
 def test_pool_and_process_pool_executor_children_log(run_dir: Path) -> None:
@@ -331,8 +331,9 @@ def test_pool_and_process_pool_executor_children_log(run_dir: Path) -> None:
         """,
     )
     data = only_run(run_dir)
-    assert sorted(r["n"] for r in data.history) == list(range(12))
-    assert sorted(line.text for line in data.console if line.text.startswith("work ")) == sorted(
+    assert sorted(r["n"] for r in data.rows()) == list(range(12))
+    lines = data.console_lines()
+    assert sorted(line.text for line in lines if line.text.startswith("work ")) == sorted(
         f"work {n}" for n in range(12)
     )
 
@@ -356,7 +357,7 @@ def test_fd_capture_records_c_level_and_subprocess_output(run_dir: Path) -> None
     for text in ("python print", "raw fd write", "from a subprocess", "after finish"):
         assert text in result.stdout
     data = only_run(run_dir)
-    texts = {(line.stream, line.text) for line in data.console}
+    texts = {(line.stream, line.text) for line in data.console_lines()}
     assert {
         ("stdout", "python print"),
         ("stdout", "raw fd write"),
@@ -391,7 +392,7 @@ def test_group_starts_one_run_per_process(run_dir: Path) -> None:
     runs = [tether.load_run(path) for path in layout.list_run_dirs(run_dir)]
     assert sorted(r.name for r in runs) == ["member-0", "member-1", "member-main"]
     assert {r.group for r in runs} == {"sweep"} and len({r.id for r in runs}) == 3
-    assert sorted(r.history[0]["index"] for r in runs if r.history) == [0, 1]
+    assert sorted(r.rows()[0]["index"] for r in runs if r.rows()) == [0, 1]
 
 
 def test_console_off_and_env_switch(run_dir: Path) -> None:
@@ -404,7 +405,7 @@ def test_console_off_and_env_switch(run_dir: Path) -> None:
     run.finish()
     """
     run_script(run_dir, code, env={"TETHER_CONSOLE": "off"}, args=["off"])
-    assert only_run(run_dir).console == []
+    assert only_run(run_dir).console_lines() == []
 
 
 def test_logs_follow_tails_a_live_run(run_dir: Path) -> None:
@@ -490,10 +491,11 @@ def test_spawned_pool_workers_that_only_print_are_captured(run_dir: Path) -> Non
     )
     assert "after finish" in result.stdout and "Traceback" not in result.stderr
     data = only_run(run_dir)
-    seen = sorted(line.text for line in data.console if line.text.startswith("pool saw"))
+    seen = sorted(line.text for line in data.console_lines() if line.text.startswith("pool saw"))
     assert seen == [f"pool saw {x}" for x in range(4)]
-    assert all(line.writer != "main" for line in data.console if line.text.startswith("pool"))
-    assert "after finish" not in {line.text for line in data.console}
+    lines = data.console_lines()
+    assert all(line.writer != "main" for line in lines if line.text.startswith("pool"))
+    assert "after finish" not in {line.text for line in data.console_lines()}
 
 
 TORCH_START_PROCESSES = """
@@ -520,7 +522,7 @@ def test_torch_multiprocessing_children_are_labelled_by_their_index(
     start_processes(..., "fork")) are rank0..rank2, not pid12345."""
     run_script(run_dir, TORCH_START_PROCESSES, args=[method], timeout=240)
     data = only_run(run_dir)
-    by_writer = {row["_writer"]: row["index"] for row in data.history}
+    by_writer = {row["_writer"]: row["index"] for row in data.rows()}
     assert by_writer == {f"rank{i}": i for i in range(3)}, by_writer
-    lines = {(line.writer, line.text) for line in data.console}
+    lines = {(line.writer, line.text) for line in data.console_lines()}
     assert {(f"rank{i}", f"hello from {i}") for i in range(3)} <= lines

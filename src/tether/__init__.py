@@ -16,7 +16,7 @@ from tether.errors import RunNotFoundError, StoreError, TetherError, UsageError
 # Not typing.TYPE_CHECKING: importing typing alone would double the cost of `import tether`.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from tether._api import current_run, finish, flush, init, log
+    from tether._client import current_run, finish, flush, init, log
     from tether._diagnostics import TetherWarning
     from tether._mappings import Config, Summary
     from tether._run import Run
@@ -36,12 +36,12 @@ _LAZY = {
     "Summary": "tether._mappings",
     "TetherWarning": "tether._diagnostics",
     "WriterInfo": "tether.store.run_data",
-    "current_run": "tether._api",
-    "finish": "tether._api",
-    "flush": "tether._api",
-    "init": "tether._api",
+    "current_run": "tether._client",
+    "finish": "tether._client",
+    "flush": "tether._client",
+    "init": "tether._client",
     "load_run": "tether.store.run_data",
-    "log": "tether._api",
+    "log": "tether._client",
 }
 
 

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 # join_run(run_dir, run_id, name, project, console): this process joins the run in run_dir
 # as a writer of its own. Provided by tether._client; pickled by reference (Run.__reduce__,
-# _spawned.AttachFirst), so a spawned child imports the client when it unpickles one.
+# process.spawned.AttachFirst), so a spawned child imports the client when it unpickles one.
 JoinRun = Callable[[str, str, "str | None", "str | None", "str | None"], "Run"]
 # reopen_disabled(project, name): a disabled run again, in the process that unpickles one.
 ReopenDisabled = Callable[[str, str], "Run"]

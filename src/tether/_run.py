@@ -7,7 +7,6 @@ children). Whatever process it is in, it writes only through that process's own 
 
 from __future__ import annotations
 
-import enum
 import operator
 import os
 import sys
@@ -17,8 +16,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from tether import _diagnostics, _registry, procs
-from tether._lifecycle import ExitWatch
+from tether import _diagnostics, _registry
 from tether._mappings import Config, Summary
 from tether._settings import Settings
 from tether._values import (
@@ -29,7 +27,10 @@ from tether._values import (
     flatten_metrics,
 )
 from tether.errors import UsageError
+from tether.process import hooks
+from tether.process.exit_watch import ExitWatch
 from tether.store import format as fmt
+from tether.store.states import ENDED_STATES, RunState
 from tether.store.writer import Writer
 
 # Key layouts whose keys were found valid; past this many (keys that change every step),
@@ -37,13 +38,6 @@ from tether.store.writer import Writer
 _MAX_CHECKED_LAYOUTS = 10_000
 # finish() waits at most this long for the environment's background sections (git, packages).
 ENVIRONMENT_WAIT_S = 1.0
-
-
-class RunState(enum.Enum):
-    RUNNING = "running"
-    FINISHED = "finished"
-    FAILED = "failed"
-    KILLED = "killed"
 
 
 class Run:
@@ -179,7 +173,7 @@ class Run:
             self._stop_system()
             if self._owner and grace > 0:
                 self._writer.flush()
-                procs.wait_for_child_writers(self._dir, grace)
+                hooks.wait_for_child_writers(self._dir, grace)
             if self._capture is not None:
                 self._capture.stop()
                 self._capture = None
@@ -255,7 +249,7 @@ class Run:
         watch = ExitWatch(
             lambda state, code: self._end(RunState(state), code),
             # A fork child inherits the handler: it ends the child's own writers.
-            in_fork_child=lambda signum: procs.exit_flush(killed_by=signum),
+            in_fork_child=lambda signum: hooks.exit_flush(killed_by=signum),
         )
         watch.install()
         self._exit_watch = watch
@@ -264,7 +258,7 @@ class Run:
         """Called in a fork child: take a writer of our own; the parent's is not ours."""
         parent_label = self._writer.label if self._writer._label else "main"
         self._writer = self._writer.forked(
-            header=self._writer_header(main=False), label=procs.forked_label(parent_label)
+            header=self._writer_header(main=False), label=hooks.forked_label(parent_label)
         )
         self._owner = False
         self._finish_lock = threading.Lock()
@@ -345,7 +339,7 @@ def _checked_exit_code(code: object) -> int:
 
 
 def _checked_state(state: object) -> str:
-    allowed = [s.value for s in RunState if s is not RunState.RUNNING]
+    allowed = [s.value for s in ENDED_STATES]
     if state not in allowed:
         raise ValueError(
             f"tether.finish(): state {state!r} is not one of {', '.join(allowed)}; "

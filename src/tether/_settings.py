@@ -32,7 +32,7 @@ ENV_CONSOLE: Final = "TETHER_CONSOLE"
 ENV_WRITER_LABEL: Final = "TETHER_WRITER_LABEL"
 # Seconds between system-metrics samples; 0 turns the sampler off.
 ENV_SYSTEM_INTERVAL: Final = "TETHER_SYSTEM_INTERVAL_S"
-# Set by init() so that spawned children attach to the parent's run (see procs.py).
+# Set by init() so that spawned children attach to the parent's run (see process/hooks.py).
 ENV_ATTACH_DIR: Final = "TETHER_ATTACH_RUN_DIR"
 
 MODES: Final = ("online", "offline", "disabled")

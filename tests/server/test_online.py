@@ -117,7 +117,7 @@ def test_server_down_training_goes_on_and_sync_sends_the_rest(run_dir: Path) -> 
     assert time.monotonic() - started < 60
     assert "main done" in result.stdout
     assert "tether sync" in result.stderr  # said once, as a warning, not raised
-    assert len(only_run(run_dir).history) == 1000 + 2 * 300  # everything is on disk
+    assert len(only_run(run_dir).rows()) == 1000 + 2 * 300  # everything is on disk
     server.start()
     try:
         cli_env = {k: v for k, v in os.environ.items() if not k.startswith("TETHER_")}
@@ -219,7 +219,7 @@ def test_ranks_on_two_machines_stream_one_run(live_server: LiveServer, tmp_path:
 
 
 def test_one_process_per_machine_claims_the_upload(tmp_path: Path) -> None:
-    from tether._api import NODE_UPLOAD_CLAIM, _claim_node_upload
+    from tether._client import NODE_UPLOAD_CLAIM, _claim_node_upload
 
     assert _claim_node_upload(tmp_path) is True
     assert _claim_node_upload(tmp_path) is False  # the next rank of this machine

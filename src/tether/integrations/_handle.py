@@ -151,15 +151,15 @@ def _at_exit() -> None:
     run = handle._run
     if run is None or run.state != "running":
         return
-    from tether._run import RunState
+    from tether.store.states import RunState
 
     run._end(RunState(handle._outcome), EXIT_CODES[handle._outcome])
 
 
 def _install_process_hooks() -> None:
-    from tether import _api
+    from tether import _client
 
-    _api.call_before_init(_end_live)
+    _client.call_before_init(_end_live)
     # atexit runs the latest registration first: registered again after each init(), ours
     # runs before tether's own exit hook (registered by the process's first init()).
     atexit.unregister(_at_exit)

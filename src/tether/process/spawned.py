@@ -1,6 +1,6 @@
 """Processes started while a run records the console join it, whatever their start method.
 
-A fork child inherits the run and gets its own writer (``procs``). A ``spawn`` or
+A fork child inherits the run and gets its own writer (``process.hooks``). A ``spawn`` or
 ``forkserver`` child starts a fresh interpreter: it joins the run only when it unpickles a
 ``Run`` or calls ``tether.init()``. A DataLoader worker of the spawn context, a
 ``ProcessPoolExecutor`` worker or a ``torch.multiprocessing.spawn`` rank that only prints

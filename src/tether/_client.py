@@ -1,4 +1,5 @@
-"""The module-level API: ``init``, ``log``, ``finish``, ``flush`` and the current run.
+"""The tracking client's module-level API: ``init``, ``log``, ``finish``, ``flush`` and the
+current run (``tether.api`` is another thing: the query client of a server).
 
 ``init()`` decides between three things: attaching this process to a run started by a parent
 process (spawned children), resuming a run by id, or starting a new run. The rest is small.
@@ -15,12 +16,13 @@ from typing import Any
 
 import msgspec
 
-from tether import _registry, procs
+from tether import _registry
 from tether._names import friendly_name
 from tether._run import Run, _seconds_from_env, writer_header
 from tether._settings import ENV_ATTACH_DIR, ENV_CONSOLE, ENV_WRITER_LABEL, Settings, resolve
 from tether._values import config_mapping
 from tether.errors import UsageError
+from tether.process import hooks
 from tether.store import layout
 from tether.store.writer import Writer
 
@@ -97,11 +99,11 @@ def init(
         _registry.push(disabled)
         return disabled
     parent_dir = _parent_run_dir(settings)
-    launch = procs.launcher_rank() if settings.group is None else None
+    launch = hooks.launcher_rank() if settings.group is None else None
     upload_this_node = sample_this_node = False
     if parent_dir is None and launch is not None and launch[1] > 1:
         settings = msgspec.structs.replace(
-            settings, run_id=settings.run_id or procs.launcher_run_id(), resume="allow"
+            settings, run_id=settings.run_id or hooks.launcher_run_id(), resume="allow"
         )
         if launch[0] == 0:
             return _start(settings, initial_config)
@@ -191,7 +193,7 @@ def attach(
     writer = Writer(
         run_dir,
         header=writer_header(run_id, main=False),
-        label=procs.attached_label(label or os.environ.get(ENV_WRITER_LABEL)),
+        label=hooks.attached_label(label or os.environ.get(ENV_WRITER_LABEL)),
     )
     run = Run(
         run_id=run_id,
@@ -202,7 +204,7 @@ def attach(
         owner=False,
     )
     writer.open_now()  # the parent's readers see this process as soon as it joins
-    procs.register(run)
+    hooks.register(run)
     run._start_watching()
     _start_capture(run, console or os.environ.get(ENV_CONSOLE) or "wrap")
     _registry.push(run)
@@ -266,7 +268,7 @@ def _start(settings: Settings, initial_config: dict[str, Any]) -> Run:
     writer = Writer(
         run_dir,
         header=header,
-        label=procs.owner_label(settings.writer_label),
+        label=hooks.owner_label(settings.writer_label),
         first_step=first_step,
     )
     run = Run(
@@ -281,7 +283,7 @@ def _start(settings: Settings, initial_config: dict[str, Any]) -> Run:
     if initial_config:
         run.config.update(initial_config)
     writer.open_now()  # the run exists on disk from here on, even if the process dies now
-    procs.register(run)
+    hooks.register(run)
     run._start_watching()
     os.environ[ENV_ATTACH_DIR] = str(run_dir)
     os.environ[ENV_ATTACH_PID] = str(os.getpid())

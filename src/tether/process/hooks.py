@@ -52,9 +52,9 @@ def _install_hooks() -> None:
     if hasattr(os, "register_at_fork"):
         os.register_at_fork(after_in_child=_after_fork_in_child)
     _flush_before_os_exit()
-    from tether import _spawned
+    from tether.process import spawned
 
-    _spawned.follow_started_processes(_capturing_run)
+    spawned.follow_started_processes(_capturing_run)
 
 
 def _capturing_run() -> tuple[str, str, str] | None:
