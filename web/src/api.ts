@@ -107,20 +107,69 @@ export class ApiError extends Error {
   }
 }
 
-const KEY_STORAGE = "tether.apiKey";
+// The key is never kept by the page: signing in trades it once for the server's HttpOnly session
+// cookie, which scripts cannot read. Writes echo the readable CSRF cookie in a header that
+// another site's page cannot send.
+const LEGACY_KEY_STORAGE = "tether.apiKey";
+const CSRF_COOKIE = "tether_csrf";
+const CSRF_HEADER = "X-Tether-CSRF";
 const unauthorizedListeners = new Set<() => void>();
 
-export function storedKey(): string | null {
+try {
+  localStorage.removeItem(LEGACY_KEY_STORAGE); // a key an older version of this page kept
+} catch {
+  // storage unavailable: nothing was kept either
+}
+
+function csrfToken(): string {
+  const cookie = document.cookie.split("; ").find((part) => part.startsWith(`${CSRF_COOKIE}=`));
+  // `tether ui` sets no cookie; its writes need the header all the same.
+  return cookie ? decodeURIComponent(cookie.slice(CSRF_COOKIE.length + 1)) : "local";
+}
+
+/** Trade an API key for a session cookie; the key itself is not kept anywhere. */
+export async function signIn(key: string): Promise<void> {
+  let response: Response;
   try {
-    return localStorage.getItem(KEY_STORAGE);
+    response = await fetch("/api/v1/session", {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Accept: "application/json" },
+      body: JSON.stringify({ key }),
+    });
   } catch {
-    return null;
+    throw new ApiError(0, "cannot reach the tether server; is it still running?");
+  }
+  if (!response.ok) {
+    const body = await response.json().catch(() => null);
+    throw new ApiError(response.status, describe(body, response.status));
   }
 }
 
-export function storeKey(key: string | null): void {
-  if (key) localStorage.setItem(KEY_STORAGE, key);
-  else localStorage.removeItem(KEY_STORAGE);
+/** End this browser's session. */
+export async function signOut(): Promise<void> {
+  await send("DELETE", "/session");
+}
+
+/** A write (POST, PATCH, PUT, DELETE) to the API, with the CSRF header. */
+export async function send<T>(method: string, path: string, body?: unknown): Promise<T> {
+  const headers = requestHeaders();
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  let response: Response;
+  try {
+    response = await fetch(`/api/v1${path}`, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch {
+    throw new ApiError(0, "cannot reach the tether server; is it still running?");
+  }
+  const answer = await response.json().catch(() => null);
+  if (!response.ok) {
+    if (response.status === 401) unauthorizedListeners.forEach((listener) => listener());
+    throw new ApiError(response.status, describe(answer, response.status));
+  }
+  return answer as T;
 }
 
 /** Called whenever the server answers 401, so the app can ask for a key. */
@@ -138,15 +187,14 @@ function describe(body: unknown, status: number): string {
   return `the server answered ${status}`;
 }
 
-/** The headers of a request to the API (for requests made elsewhere, e.g. in a worker). */
-export function requestHeaders(key: string | null = storedKey()): Record<string, string> {
-  const headers: Record<string, string> = { Accept: "application/json" };
-  if (key) headers.Authorization = `Bearer ${key}`;
-  return headers;
+/** The headers of a request to the API (for requests made elsewhere, e.g. in a worker); the
+ * session cookie goes with every same-origin request by itself. */
+export function requestHeaders(): Record<string, string> {
+  return { Accept: "application/json", [CSRF_HEADER]: csrfToken() };
 }
 
-async function request(path: string, key: string | null, signal?: AbortSignal): Promise<Response> {
-  const headers = requestHeaders(key);
+async function request(path: string, signal?: AbortSignal): Promise<Response> {
+  const headers = requestHeaders();
   try {
     return await fetch(`/api/v1${path}`, { headers, signal });
   } catch (error) {
@@ -156,18 +204,9 @@ async function request(path: string, key: string | null, signal?: AbortSignal): 
 }
 
 export async function get<T>(path: string, signal?: AbortSignal): Promise<T> {
-  const key = storedKey();
-  let response = (await takePrefetched(path)) ?? (await request(path, key, signal));
+  const response = (await takePrefetched(path)) ?? (await request(path, signal));
   // The early request knew no signal: a caller that gave up meanwhile gets what fetch gives.
   if (signal?.aborted) throw new DOMException("the request was aborted", "AbortError");
-  if (response.status === 401 && key) {
-    // A key kept from another server on this address: `tether ui` needs none, so try without.
-    const keyless = await request(path, null, signal);
-    if (keyless.status !== 401) {
-      if (storedKey() === key) storeKey(null);
-      response = keyless;
-    }
-  }
   if (!response.ok) {
     const body = await response.json().catch(() => null);
     if (response.status === 401) unauthorizedListeners.forEach((listener) => listener());

@@ -1,7 +1,7 @@
 // Small pieces shared by the pages.
 import type { ComponentChildren } from "preact";
 import { useState } from "preact/hooks";
-import { ApiError, storeKey, storedKey } from "./api";
+import { ApiError, signIn } from "./api";
 
 export function StateBadge({ state }: { state: string }) {
   return (
@@ -33,26 +33,36 @@ export function Loading({ what }: { what: string }) {
   return <div class="loading">Loading {what}…</div>;
 }
 
-/** Asked for when the server answers 401; the key stays in this browser's localStorage. */
+/** Asked for when the server answers 401: the key is traded once for a session cookie
+ * (HttpOnly, so no script of the page can read it) and is kept nowhere in the browser. */
 export function KeyForm({ onSaved }: { onSaved: () => void }) {
   const [value, setValue] = useState("");
-  const refused = storedKey() !== null;
+  const [refused, setRefused] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
   return (
     <div class="key-overlay">
       <form
         class="key-form"
-        onSubmit={(event) => {
+        onSubmit={async (event) => {
           event.preventDefault();
-          if (!value.trim()) return;
-          storeKey(value.trim());
-          onSaved();
+          if (!value.trim() || busy) return;
+          setBusy(true);
+          try {
+            await signIn(value.trim());
+            setValue("");
+            onSaved();
+          } catch (error) {
+            setRefused(error instanceof ApiError ? error.detail : String(error));
+          } finally {
+            setBusy(false);
+          }
         }}
       >
-        <h2>API key</h2>
+        <h2>Sign in</h2>
         <p>
           {refused
-            ? "The server refused the stored key. Enter another one."
-            : "This tether server needs an API key: paste the one you gave tether login. It stays in this browser."}
+            ? `The server refused this key: ${refused}. Enter another one.`
+            : "This tether server needs an API key: paste the one you gave tether login. The browser keeps a session, not the key."}
         </p>
         <input
           name="api-key"
@@ -63,8 +73,8 @@ export function KeyForm({ onSaved }: { onSaved: () => void }) {
           onInput={(e) => setValue((e.target as HTMLInputElement).value)}
           autoFocus
         />
-        <button type="submit" class="primary">
-          Save
+        <button type="submit" class="primary" disabled={busy}>
+          Sign in
         </button>
       </form>
     </div>

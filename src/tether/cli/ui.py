@@ -1,14 +1,17 @@
 """``tether ui [DIR]``: the whole web UI for one person, with no login and no set-up.
 
 Starts a server on 127.0.0.1 with the embedded SQLite default (its data in
-``DIR/tether/.ui``), imports the runs under ``DIR/tether`` and keeps following them while
-they grow (the same upload path as ``tether sync``), and prints the URL. Requests without a
-key act as the local user, which is safe because it listens on loopback only.
+``DIR/tether/.ui``, never the one ``TETHER_SERVER_DATABASE_URL`` names), imports the runs
+under ``DIR/tether`` and keeps following them while they grow (the same upload path as
+``tether sync``), and prints the URL. Requests without a
+key act as the local user, which is safe because it listens on loopback only and answers
+only loopback ``Host`` names with its own port, so that a DNS-rebinding page cannot read it.
 """
 
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -42,9 +45,12 @@ def ui_command(directory: Path | None, port: int, host: str) -> None:
 
     base = (directory or Path.cwd()).absolute()
     runs_root = layout.runs_root(base)
-    settings = server_settings(runs_root / ".ui", None)
-    settings = type(settings)(
-        data_dir=settings.data_dir, database_url=settings.database_url, local_user=LOCAL_USER
+    # Its own database only, whatever TETHER_SERVER_* say: keyless access to a shared
+    # server's database would hand its runs to anyone on this machine.
+    settings = replace(
+        server_settings(runs_root / ".ui", None, use_environment=False),
+        local_user=LOCAL_USER,
+        loopback_only=True,  # and only Host values naming loopback with its port (DNS rebinding)
     )
 
     def on_ready(url: str, engine: Engine) -> None:

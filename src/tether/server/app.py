@@ -16,11 +16,13 @@ from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 
 from tether import __version__
-from tether.server.access import include_project_routes
 from tether.server.config import ServerSettings
+from tether.server.protect import ProtectMiddleware, private_directory, private_files
 from tether.server.queries import NotFoundError
-from tether.server.routes import admin, ingest, keys, runs, system
+from tether.server.routes import ingest, runs, session, system
+from tether.server.session import load_secret
 from tether.server.storage.db import make_engine, migrate
+from tether.server.upload_limits import UploadSlots
 
 logger = logging.getLogger("tether.server")
 
@@ -41,7 +43,9 @@ def _serve_ui(app: FastAPI) -> None:
     @app.get("/{path:path}", include_in_schema=False)
     def ui(path: str) -> Response:
         if path.startswith("api/") or path == "api":
-            return JSONResponse({"detail": f"no API route /{path}; see /api/docs"}, 404)
+            return JSONResponse({"detail": f"no API route /{path}; see /api/openapi.json"}, 404)
+        if "\x00" in path:  # no file has a NUL in its name, and Path() refuses one
+            return JSONResponse({"detail": "a path cannot hold a NUL character"}, 404)
         index = STATIC_DIR / "index.html"
         if not index.is_file():
             return JSONResponse(
@@ -55,6 +59,12 @@ def _serve_ui(app: FastAPI) -> None:
 
 
 def create_app(settings: ServerSettings) -> FastAPI:
+    # The data (and, on SQLite, the database) is the owner's alone: 0700 and 0600.
+    private_directory(settings.data_dir)
+    database_file = settings.sqlite_path
+    if database_file is not None:
+        database_file.parent.mkdir(parents=True, exist_ok=True)
+        private_files([database_file])
     engine = make_engine(settings.database_url)
     migrate(engine)
     settings.files_dir.mkdir(parents=True, exist_ok=True)
@@ -62,15 +72,21 @@ def create_app(settings: ServerSettings) -> FastAPI:
         title="tether",
         version=__version__,
         openapi_url="/api/openapi.json",
-        docs_url="/api/docs",
+        # Swagger UI would load its script from a CDN: off. The schema is /api/openapi.json.
+        docs_url=None,
         redoc_url=None,
         default_response_class=FastJSONResponse,
     )
     app.state.engine = engine
     app.state.settings = settings
-    app.include_router(admin.router, prefix="/api/v1")
-    app.include_router(keys.router, prefix="/api/v1")
-    include_project_routes(app, [runs.router, ingest.router, system.router], prefix="/api/v1")
+    app.state.session_secret = load_secret(settings.session_secret_path)
+    app.state.upload_slots = UploadSlots(settings.uploads_per_user)
+    app.state.allowed_hosts = None  # set by `serve` once the port is bound
+    app.add_middleware(ProtectMiddleware, state=app.state)
+    app.include_router(session.router, prefix="/api/v1")
+    app.include_router(runs.router, prefix="/api/v1")
+    app.include_router(ingest.router, prefix="/api/v1")
+    app.include_router(system.router, prefix="/api/v1")
 
     @app.get("/api/v1/health", include_in_schema=False)
     def health() -> dict[str, str]:

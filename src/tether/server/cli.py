@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING
 
 import click
 
-from tether.server.admin_cli import add_admin_commands
 from tether.server.config import ENV_ADMIN_KEY, ServerSettings, server_settings
 
 if TYPE_CHECKING:
@@ -21,12 +20,28 @@ if TYPE_CHECKING:
 @click.option("--port", default=8080, show_default=True, help="Port (0: any free port).")
 @click.option("--data-dir", type=click.Path(path_type=Path), help="Database and files.")
 @click.option("--database-url", help="postgresql://user@host/db (default: SQLite in data dir).")
+@click.option(
+    "--allowed-host",
+    "allowed_hosts",
+    multiple=True,
+    help="A public name the server answers (Host header), e.g. tether.example.org; "
+    "repeatable, added to $TETHER_SERVER_ALLOWED_HOSTS (comma-separated). Loopback names are "
+    "always answered; with no name given, any Host is.",
+)
 @click.pass_context
 def server_group(
-    ctx: click.Context, host: str, port: int, data_dir: Path | None, database_url: str | None
+    ctx: click.Context,
+    host: str,
+    port: int,
+    data_dir: Path | None,
+    database_url: str | None,
+    allowed_hosts: tuple[str, ...],
 ) -> None:
     """Run the tether server (FastAPI + uvicorn), or manage users and keys."""
-    ctx.obj = server_settings(data_dir, database_url)
+    try:
+        ctx.obj = server_settings(data_dir, database_url, allowed_hosts=allowed_hosts)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
     if ctx.invoked_subcommand is None:
         serve(ctx.obj, host, port)
 
@@ -45,13 +60,11 @@ def serve(
     import uvicorn
 
     from tether.server.app import create_app
-    from tether.server.auth import KeyRefusedError, bootstrap_admin
+    from tether.server.auth import bootstrap_admin
+    from tether.server.protect import allowed_hosts
 
     app = create_app(settings)
-    try:
-        new_key = bootstrap_admin(app.state.engine, os.environ.get(ENV_ADMIN_KEY))
-    except KeyRefusedError as exc:
-        raise click.ClickException(str(exc)) from exc
+    new_key = bootstrap_admin(app.state.engine, os.environ.get(ENV_ADMIN_KEY))
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
@@ -61,7 +74,9 @@ def serve(
             f"cannot listen on {host}:{port} ({exc.strerror}); pick another --port (0: any)"
         ) from exc
     sock.listen(128)  # connections made before uvicorn runs wait in the backlog
-    url = f"http://{host}:{sock.getsockname()[1]}"
+    bound_port = sock.getsockname()[1]
+    app.state.allowed_hosts = allowed_hosts(settings, bound_port)
+    url = f"http://{host}:{bound_port}"
     if new_key and announce:
         click.echo(f"created user 'admin'; its API key (shown once): {new_key}")
         click.echo(f"log in with:  tether login --host {url} {new_key}")
@@ -72,4 +87,48 @@ def serve(
     uvicorn.Server(config).run(sockets=[sock])
 
 
-add_admin_commands(server_group)
+@server_group.group("user")
+def user_group() -> None:
+    """Manage users."""
+
+
+@user_group.command("add")
+@click.argument("name")
+@click.option("--admin", is_flag=True, help="Make the user an administrator.")
+@click.pass_obj
+def user_add(settings: ServerSettings, name: str, admin: bool) -> None:
+    """Add user NAME and print its first API key."""
+    engine = _engine(settings)
+    from tether.server.auth import add_user, create_key
+
+    try:
+        add_user(engine, name, admin=admin)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(create_key(engine, name))
+
+
+@server_group.group("key")
+def key_group() -> None:
+    """Manage API keys."""
+
+
+@key_group.command("create")
+@click.argument("user")
+@click.pass_obj
+def key_create(settings: ServerSettings, user: str) -> None:
+    """Create an API key for USER and print it (shown once)."""
+    from tether.server.auth import create_key
+
+    try:
+        click.echo(create_key(_engine(settings), user))
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _engine(settings: ServerSettings) -> Engine:
+    from tether.server.storage.db import make_engine, migrate
+
+    engine = make_engine(settings.database_url)
+    migrate(engine)
+    return engine

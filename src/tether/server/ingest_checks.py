@@ -10,7 +10,6 @@ row of a block) and uploads the rest (``tether.sync.repair``). Text that Postgre
 from __future__ import annotations
 
 import math
-
 from typing import Any, Final
 
 import numpy as np

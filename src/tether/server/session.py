@@ -1,0 +1,127 @@
+"""The web UI's sign-in: a key once, then a signed ``HttpOnly``, ``SameSite=Strict`` cookie.
+
+The cookie names the user and the API key it was opened with, and is signed with HMAC-SHA256
+under a secret kept in the data directory (``session.secret``, mode 0600): nothing is stored
+in the database. Each request checks that the key still exists (and is not revoked or
+expired), so revoking the key ends its sessions at once. Writes made with the cookie carry the
+CSRF token (double submit: the readable ``tether_csrf`` cookie, echoed in ``X-Tether-CSRF``),
+which another site's page can neither read nor send.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+from sqlalchemy import Connection, select
+
+from tether.server.auth import User, digest
+from tether.server.storage.schema import api_keys, users
+
+SESSION_COOKIE: Final = "tether_session"
+CSRF_COOKIE: Final = "tether_csrf"
+CSRF_HEADER: Final = "x-tether-csrf"
+SESSION_S: Final = 7 * 24 * 3600
+SAFE_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
+# The columns of ``users`` that make a ``User`` (``kind`` where the schema has teams).
+_USER_FIELDS: Final = frozenset({"id", "name", "admin", "kind"})
+
+
+@dataclass(frozen=True)
+class Session:
+    user_id: int
+    key_id: int
+    csrf: str
+    expires: float
+
+
+def load_secret(path: Path) -> bytes:
+    """The signing secret, created (32 random bytes, mode 0600) on the first start."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        secret = bytes.fromhex(path.read_text().strip())
+        if len(secret) < 32:
+            raise ValueError(
+                f"{path} holds a secret under 32 bytes; delete it to make a new one"
+            ) from None
+        return secret
+    secret = secrets.token_bytes(32)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(secret.hex())
+    return secret
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def encode_session(secret: bytes, session: Session) -> str:
+    payload = _b64(
+        json.dumps(
+            {"u": session.user_id, "k": session.key_id, "c": session.csrf, "e": session.expires},
+            separators=(",", ":"),
+        ).encode()
+    )
+    return f"{payload}.{_b64(_sign(secret, payload))}"
+
+
+def decode_session(secret: bytes, cookie: str, now: float) -> Session | None:
+    """The session in a cookie this server signed and that has not expired, else None."""
+    payload, _, signature = cookie.partition(".")
+    try:
+        if not hmac.compare_digest(_unb64(signature), _sign(secret, payload)):
+            return None
+        fields: Any = json.loads(_unb64(payload))
+        session = Session(int(fields["u"]), int(fields["k"]), str(fields["c"]), float(fields["e"]))
+    except (ValueError, TypeError, KeyError):
+        return None
+    return session if session.expires > now else None
+
+
+def _sign(secret: bytes, payload: str) -> bytes:
+    return hmac.new(secret, payload.encode(), hashlib.sha256).digest()
+
+
+def open_session(connection: Connection, key: str, now: float) -> tuple[User, Session] | None:
+    """A new session for a valid key (None: unknown, revoked or expired)."""
+    row = connection.execute(select(api_keys.c.id).where(api_keys.c.digest == digest(key))).first()
+    if row is None:
+        return None
+    user = session_user(connection, int(row.id), now)
+    if user is None:
+        return None
+    return user, Session(user.id, int(row.id), secrets.token_urlsafe(24), now + SESSION_S)
+
+
+def session_user(connection: Connection, key_id: int, now: float) -> User | None:
+    """The user of key ``key_id`` if the key still works: it exists, and, where the schema
+    keeps them, it is neither revoked nor expired and its user is not disabled."""
+    query = (
+        select(*(column for column in users.c if column.name in _USER_FIELDS))
+        .join(api_keys, api_keys.c.user_id == users.c.id)
+        .where(api_keys.c.id == key_id)
+    )
+    columns = api_keys.c
+    if "revoked_at" in columns:
+        query = query.where(columns["revoked_at"].is_(None))
+    if "expires_at" in columns:
+        query = query.where((columns["expires_at"].is_(None)) | (columns["expires_at"] > now))
+    if "disabled" in users.c:
+        query = query.where(users.c["disabled"].is_(False))
+    row = connection.execute(query).first()
+    if row is None:
+        return None
+    fields: dict[str, Any] = dict(row._mapping)
+    return User(**{**fields, "admin": bool(fields["admin"])})
