@@ -1,13 +1,14 @@
 """The format module: record kinds, their decoding, frame walking and segment names.
 
 Adding a record kind fails ``test_every_kind_has_an_entry_and_an_example`` until the kind has
-its entry in ``records.KINDS`` and an example here, and the ingest test in
-``tests/server/test_ingest_kinds.py`` until the server handles it.
+its entry in ``records.KINDS`` and an example here, and
+``test_the_server_handles_every_kind`` until the server's ingest has a handler for it.
 """
 
 from __future__ import annotations
 
 import io
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +61,13 @@ def test_every_kind_has_an_entry_and_an_example() -> None:
         assert records.decode_record(raw) == decoded
         assert records.kind_name(raw) == records.KINDS[kind].name
         assert len(raw) >= records.KINDS[kind].min_items
+
+
+def test_the_server_handles_every_kind() -> None:
+    from tether.server import ingest
+
+    for raw, decoded in EXAMPLES.values():
+        assert type(decoded) in ingest._HANDLERS, f"server/ingest.py stores no {raw[0]!r}"
 
 
 def test_the_k_names_are_the_enum_and_written_as_plain_ints() -> None:
@@ -123,8 +131,12 @@ def test_a_real_segment_is_named_listed_and_walked(run_dir: Path) -> None:
     damaged = bytearray(data)
     damaged[ends[0] + fmt.FRAME_HEADER.size + 2] ^= 0xFF
     assert list(fmt.whole_frame_ends(bytes(damaged), len(fmt.MAGIC))) == ends[:1]
-    with pytest.raises(fmt.FrameError, match=f"at offset {ends[0]}"):
+    with pytest.raises(fmt.FrameError, match=f"no whole, checksummed frame at offset {ends[0]}"):
         fmt.read_frame(io.BytesIO(bytes(damaged)), ends[0])
+    not_records = fmt.MAGIC + fmt.FRAME_HEADER.pack(1, zlib.crc32(b"\x01")) + b"\x01"
+    with pytest.raises(fmt.FrameError, match="checks out but is not records"):
+        fmt.read_frame(io.BytesIO(not_records), len(fmt.MAGIC))
+    assert fmt.read_payload(io.BytesIO(not_records), len(fmt.MAGIC)) == (b"\x01", 17)
     with pytest.raises(fmt.FrameError, match="no frame header"):
         fmt.read_frame(io.BytesIO(data), len(data) - 4)
     assert fmt.frame_head(data, len(data) - 4) is None

@@ -15,10 +15,10 @@ says so with ``skip`` (``end`` and the skip counts), which the run shows.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
-import numpy as np
 from sqlalchemy import Connection, Engine, Table, insert, select, update
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError, StatementError
 
@@ -38,7 +38,9 @@ from tether.server.storage.schema import (
     writers,
 )
 from tether.store import format as fmt
+from tether.store import records
 from tether.store.records import kind_name
+from tether.store.states import RunState
 
 
 class IngestError(Exception):
@@ -203,7 +205,7 @@ def _project(connection: Connection, user: User, name: str, now: float) -> int:
 def _run(connection: Connection, project_pk: int, run_id: str, now: float) -> Any:
     fresh = {
         "name": run_id,
-        "state": "running",
+        "state": RunState.RUNNING.value,
         "tags": [],
         "config": {},
         "summary": {},
@@ -293,43 +295,66 @@ def _refused(
     )
 
 
-def _take(batch: Batch, record: list[Any]) -> None:
-    kind = record[0]
-    if kind in (fmt.K_ROWS, fmt.K_ROW) and record[1] not in batch.schemas:
+def _take(batch: Batch, raw: list[Any]) -> None:
+    try:
+        record = records.decode_record(raw)
+    except records.RecordError as exc:
+        raise BadRecordError(exc.field, exc.message) from exc
+    if record is not None:  # a kind from a newer client: kept on its disk, not stored here
+        _HANDLERS[type(record)](batch, record)
+
+
+def _rows(batch: Batch, block: records.RowsBlock) -> None:
+    if block.schema_id not in batch.schemas:
         raise BadRecordError(
             "schema id",
-            f"rows use layout {record[1]}, which this writer never defined (its keys record "
-            "is missing)",
+            f"rows use layout {block.schema_id}, which this writer never defined (its keys "
+            "record is missing)",
         )
-    if kind == fmt.K_ROWS:
-        steps, millis, values = rows_arrays(record)
-        batch.rows[record[1]].append((steps, millis, values))
-        batch.row_count += len(steps)
-    elif kind == fmt.K_ROW:  # format version 1: one row per record
-        block = (np.array([record[2]], dtype="<i8"), np.array([record[3]], dtype="<f8"))
-        batch.rows[record[1]].append((*block, [record[4:]]))
-        batch.row_count += 1
-    elif kind == fmt.K_KEYS:
-        keys = [text(key) for key in record[2]]
-        batch.schemas[record[1]] = keys
-        batch.new_schemas[record[1]] = keys
-    elif kind == fmt.K_HEADER:
-        batch.header = {**(batch.header or {}), **record[1]}
-    elif kind == fmt.K_LINES:
-        when, stream, lines = record[1], record[2], record[3]
-        batch.console.extend([fmt.K_CONSOLE, when, stream, line] for line in lines)
-    elif kind == fmt.K_CONSOLE:
-        batch.console.append(record)
-    elif kind == fmt.K_CONFIG:
-        batch.config.append(record)
-    elif kind == fmt.K_SUMMARY:
-        batch.summary.append(record)
-    elif kind == fmt.K_FINAL:
-        batch.final = record
-    elif kind == fmt.K_LABEL:
-        batch.label = record[1]
-    elif kind == fmt.K_SYSTEM:
-        batch.samples.append(system.sample_of(record))
-    elif kind == fmt.K_ENVIRONMENT:
-        batch.environments.append(environment.update_of(record))
-    # K_FILE is kept on the client until the server learns to show it.
+    steps, millis, values = rows_arrays(block.steps, block.millis, block.values)
+    batch.rows[block.schema_id].append((steps, millis, values))
+    batch.row_count += len(steps)
+
+
+def _keys(batch: Batch, record: records.Keys) -> None:
+    keys = [text(key) for key in record.keys]
+    batch.schemas[record.schema_id] = keys
+    batch.new_schemas[record.schema_id] = keys
+
+
+def _header(batch: Batch, record: records.Header) -> None:
+    batch.header = {**(batch.header or {}), **record.fields}
+
+
+def _lines(batch: Batch, record: records.Lines) -> None:
+    batch.console.extend((record.time, record.stream, line) for line in record.lines)
+
+
+def _system(batch: Batch, record: records.SystemSample) -> None:
+    batch.samples.append(system.sample_of([fmt.K_SYSTEM, record.time, record.metrics]))
+
+
+def _environment(batch: Batch, record: records.Environment) -> None:
+    batch.environments.append(
+        environment.update_of([fmt.K_ENVIRONMENT, record.time, record.sections])
+    )
+
+
+def _not_stored(batch: Batch, record: records.Record) -> None:
+    """Media and artifacts stay on the client until the server learns to show them."""
+
+
+# One handler per decoded record type (``tests/test_format.py`` checks that every kind has one).
+_HANDLERS: Final[dict[type[Any], Callable[[Batch, Any], None]]] = {
+    records.Header: _header,
+    records.Keys: _keys,
+    records.RowsBlock: _rows,
+    records.ConfigUpdate: lambda batch, r: batch.config.append((r.time, r.changed, r.deleted)),
+    records.SummaryUpdate: lambda batch, r: batch.summary.append((r.time, r.changed, r.deleted)),
+    records.Lines: _lines,
+    records.FinalState: lambda batch, r: setattr(batch, "final", r),
+    records.SystemSample: _system,
+    records.FileEntry: _not_stored,
+    records.Label: lambda batch, r: setattr(batch, "label", r.label),
+    records.Environment: _environment,
+}

@@ -143,12 +143,11 @@ def _check_header(header: Any) -> None:
 
 
 def rows_arrays(
-    record: list[Any],
+    steps: Any, millis: Any, values: Any
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64], list[Any]]:
-    """A ``K_ROWS`` block's steps and times as arrays, each row checked (a ``BadRecordError`` names
-    the first row that does not fit). Fast in the common case: numpy converts, and only a
-    block that fails is walked row by row to say which row."""
-    steps, millis, values = record[2], record[3], record[4]
+    """A block of rows' steps and times as arrays, each row checked (a ``BadRecordError``
+    names the first row that does not fit). Fast in the common case: numpy converts, and only
+    a block that fails is walked row by row to say which row."""
     if not isinstance(steps, list) or not isinstance(millis, list) or not isinstance(values, list):
         raise BadRecordError("rows", "a rows block must hold lists of steps, times and value rows")
     if not len(steps) == len(millis) == len(values):

@@ -26,12 +26,15 @@ from tether.server.storage.schema import (
     series_chunks,
     writers,
 )
+from tether.store.records import FinalState, apply_updates
+from tether.store.states import RunState
 
 
 class RowsError(ValueError):
     """Rows that cannot be stored as their layout says (the caller answers 422)."""
 
 
+Update = tuple[float, dict[str, Any], list[Any]]
 _Block = tuple[npt.NDArray[np.int64], npt.NDArray[np.float64], list[Any]]
 
 
@@ -46,10 +49,12 @@ class Batch:
     # Per row layout: blocks of (steps, millis, value rows), as K_ROWS records carry them.
     rows: dict[int, list[_Block]] = field(default_factory=lambda: defaultdict(list))
     row_count: int = 0
-    config: list[list[Any]] = field(default_factory=list)
-    summary: list[list[Any]] = field(default_factory=list)
-    console: list[list[Any]] = field(default_factory=list)
-    final: list[Any] | None = None
+    # (time, changed, deleted keys) of config and summary records, as records.apply_updates
+    # takes them; (time, stream, text) console lines.
+    config: list[Update] = field(default_factory=list)
+    summary: list[Update] = field(default_factory=list)
+    console: list[tuple[float, int, Any]] = field(default_factory=list)
+    final: FinalState | None = None
     samples: list[system.Sample] = field(default_factory=list)
     environments: list[tuple[float, dict[str, Any]]] = field(default_factory=list)
     records: int = 0
@@ -104,11 +109,11 @@ def store_batch(
                 {
                     "run_pk": run.id,
                     "writer_pk": writer.id,
-                    "time": float(r[1]),
-                    "stream": int(r[2]),
-                    "text": text(r[3]),
+                    "time": float(when),
+                    "stream": int(stream),
+                    "text": text(line),
                 }
-                for r in batch.console
+                for when, stream, line in batch.console
             ],
         )
     if batch.config:
@@ -123,12 +128,13 @@ def store_batch(
         run_values["user_summary"] = _apply(dict(run.user_summary), batch.summary)
     is_main = bool(writer_values.get("main", writer.main))
     if batch.final is not None:
-        when, state, exit_code = float(batch.final[1]), text(batch.final[2]), batch.final[3]
+        final = batch.final
+        when, state, exit_code = float(final.time), text(final.state), final.exit_code
         writer_values.update(final_state=state, final_time=when, exit_code=exit_code)
         if is_main:
             run_values.update(state=state[:STATE_CHARS], end_time=when)
-    elif crashed and is_main and run.state == "running":
-        run_values.update(state="crashed", crashed=True)
+    elif crashed and is_main and run.state == RunState.RUNNING:
+        run_values.update(state=RunState.CRASHED.value, crashed=True)
     if writer_values:
         connection.execute(update(writers).where(writers.c.id == writer.id).values(**writer_values))
     connection.execute(update(runs).where(runs.c.id == run.id).values(**run_values))
@@ -238,11 +244,5 @@ def _metric_key_ids(connection: Connection, run_pk: int, keys: list[str]) -> dic
     return found
 
 
-def _apply(current: dict[str, Any], updates: list[list[Any]]) -> dict[str, Any]:
-    for update_record in sorted(updates, key=lambda u: float(u[1])):
-        changed, deleted = update_record[2], update_record[3]
-        current.update(json_safe(changed))
-        for key in deleted:
-            if isinstance(key, str):
-                current.pop(key, None)
-    return current
+def _apply(current: dict[str, Any], updates: list[Update]) -> dict[str, Any]:
+    return apply_updates(current, ((when, json_safe(new), gone) for when, new, gone in updates))

@@ -219,18 +219,26 @@ def next_frame_offset(data: bytes, start: int) -> int | None:
     return None
 
 
-def read_frame(handle: BinaryIO, offset: int) -> tuple[Frame, int]:
-    """The frame at ``offset`` of an open segment file and the offset after it, reading only
-    that frame; raises ``FrameError`` when no whole, checksummed, decodable frame is there."""
+def read_payload(handle: BinaryIO, offset: int) -> tuple[bytes, int]:
+    """The checked payload of the frame at ``offset`` of an open segment file and the offset
+    after the frame, reading only that frame; raises ``FrameError`` when no whole frame with
+    a right CRC-32 is there."""
     handle.seek(offset)
-    header = handle.read(FRAME_HEADER.size)
-    head = frame_head(header, 0)
+    head = frame_head(handle.read(FRAME_HEADER.size), 0)
     if head is None:
         raise FrameError(f"no frame header at offset {offset}")
     length = head.end - head.payload_start
     payload = handle.read(length)
-    whole = len(payload) == length and zlib.crc32(payload) == head.crc
-    frame = decode_payload(payload) if whole else None
+    if len(payload) != length or zlib.crc32(payload) != head.crc:
+        raise FrameError(f"no whole, checksummed frame at offset {offset}")
+    return payload, offset + head.end
+
+
+def read_frame(handle: BinaryIO, offset: int) -> tuple[Frame, int]:
+    """The frame at ``offset`` of an open segment file and the offset after it (see
+    ``read_payload``); raises ``FrameError`` when it is not there or not records."""
+    payload, end = read_payload(handle, offset)
+    frame = decode_payload(payload)
     if frame is None:
-        raise FrameError(f"no whole, checksummed frame of records at offset {offset}")
-    return frame, offset + head.end
+        raise FrameError(f"the frame at offset {offset} checks out but is not records")
+    return frame, end

@@ -32,3 +32,13 @@ class RunState(str, enum.Enum):
 
 # What a process may write as its end (``tether.finish(state=...)``, the final record).
 ENDED_STATES: Final = (RunState.FINISHED, RunState.FAILED, RunState.KILLED)
+
+
+def states_json() -> list[dict[str, object]]:
+    """Every state with whether it is terminal, as the API sends them to the web UI."""
+    return [{"name": state.value, "terminal": state.terminal} for state in RunState]
+
+
+def is_live(state: str) -> bool:
+    """Is a run in ``state`` (as stored: text) still going? Unknown text counts as ended."""
+    return state == RunState.RUNNING

@@ -43,6 +43,7 @@ from tether._threads import start_without_signals
 from tether._values import MAX_STEP
 from tether.store import format as fmt
 from tether.store.rows import QueuedRow, encode_rows, fold_latest
+from tether.store.segment_names import segment_file_name, segments_dir
 
 FLUSH_INTERVAL_S: Final = 0.05
 HEARTBEAT_S: Final = 30.0
@@ -533,9 +534,8 @@ class Writer:
         """
         if self.path is None:
             self._make_reserve()
-            segments = self.run_dir / fmt.SEGMENTS_DIR
-            safe_label = "".join(c if c.isalnum() or c in "-_" else "_" for c in self.label)
-            self.path = segments / f"{safe_label}-{self.pid}-{self.writer_id}{fmt.SEGMENT_SUFFIX}"
+            name = segment_file_name(self.label, self.pid, self.writer_id)
+            self.path = segments_dir(self.run_dir) / name
         self.path.parent.mkdir(parents=True, exist_ok=True)
         flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_CLOEXEC", 0)
         fd = os.open(self.path, flags, 0o644)

@@ -1,29 +1,33 @@
 """Segment bytes as the upload reads them: whole frames, found by their headers and CRCs.
 
-Frames are found with ``FRAME_HEADER`` and a CRC check, not by decoding them (``scan_frames``
-decodes every record and needs the file from its start); the server decodes and checks them
-again anyway. A frame still being written (or torn by a crash) is simply not complete yet.
+Frames are found by their headers and CRCs (``format.whole_frame_ends``), not by decoding
+them (``scan_frames`` decodes every record and needs the file from its start); the server
+decodes and checks them again anyway. A frame still being written (or torn by a crash) is
+simply not complete yet.
 """
 
 from __future__ import annotations
 
 import os
-import zlib
 from pathlib import Path
-from typing import Any, Final
-
-import msgspec
+from typing import Final
 
 from tether.store import format as fmt
-from tether.store.reader import list_segments
+from tether.store import records
+from tether.store.segment_names import segment_paths, writer_id_of
 from tether.sync.progress import read_upload_file
 
+__all__ = [
+    "first_frame_end",
+    "header_is_main",
+    "is_main_frame",
+    "read_whole_frames",
+    "size_of",
+    "unsent_bytes",
+    "writer_id_of",
+]
+
 EXACT_BELOW_BYTES: Final = 1024 * 1024
-
-
-def writer_id_of(path: Path) -> str:
-    """``<label>-<pid>-<writer id>.tseg`` -> writer id (labels may hold dashes)."""
-    return path.stem.rsplit("-", 1)[-1]
 
 
 def read_whole_frames(path: Path, start: int, limit: int) -> tuple[bytes, bool]:
@@ -34,7 +38,6 @@ def read_whole_frames(path: Path, start: int, limit: int) -> tuple[bytes, bool]:
     whole. From offset 0 the body starts with the file's magic and holds at least one frame,
     or is empty. Raises ``OSError`` if the file cannot be read.
     """
-    head = fmt.FRAME_HEADER.size
     with open(path, "rb") as handle:
         handle.seek(start)
         data = handle.read(limit)
@@ -44,40 +47,29 @@ def read_whole_frames(path: Path, start: int, limit: int) -> tuple[bytes, bool]:
             if not data.startswith(fmt.MAGIC):
                 return b"", True
             first = len(fmt.MAGIC)
-        pos = first
-        while True:
-            if pos + head > len(data):
-                if pos == first and not complete:  # a header cut by the limit
-                    data += handle.read(pos + head - len(data))
-                if pos + head > len(data):
-                    break
-            length, crc = fmt.FRAME_HEADER.unpack_from(data, pos)
-            end = pos + head + length
-            if length > fmt.MAX_FRAME_BYTES:
-                break
-            if end > len(data):
-                if pos > first or complete:
-                    break
-                data += handle.read(end - len(data))  # one frame bigger than the limit
-                if end > len(data):
-                    break
-            if zlib.crc32(memoryview(data)[pos + head : end]) != crc:
-                break
-            pos = end
-    return (data[:pos] if pos > first else b""), complete
+        if not complete:  # the first frame goes whole, however far past the limit it ends
+            if len(data) < first + fmt.FRAME_HEADER.size:
+                data += handle.read(first + fmt.FRAME_HEADER.size - len(data))
+            head = fmt.frame_head(data, first)
+            if head is not None and head.end > len(data):
+                data += handle.read(head.end - len(data))
+    end = max(fmt.whole_frame_ends(data, first), default=first)
+    return (data[:end] if end > first else b""), complete
 
 
 def header_is_main(body: bytes) -> bool:
     """Does the first frame of a segment (``body`` from offset 0) carry a main header?"""
+    frame = fmt.frame_at(body, len(fmt.MAGIC))
+    return frame is not None and is_main_frame(frame[0])
+
+
+def is_main_frame(frame: fmt.Frame) -> bool:
+    """Is ``frame`` (a segment's first) the header of the run's main writer?"""
     try:
-        start = len(fmt.MAGIC)
-        length, _ = fmt.FRAME_HEADER.unpack_from(body, start)
-        head = fmt.FRAME_HEADER.size
-        decoded: Any = msgspec.msgpack.decode(body[start + head : start + head + length])
-        record = decoded[1]
-        return bool(record[0] == fmt.K_HEADER and record[1].get("main"))
-    except Exception:  # an odd header only means it is not chosen for heartbeats
+        header = records.decode_record(frame.records[0]) if frame.records else None
+    except records.RecordError:  # an odd header only means it is not chosen for heartbeats
         return False
+    return isinstance(header, records.Header) and bool(header.fields.get("main"))
 
 
 def size_of(path: Path) -> int:
@@ -88,11 +80,10 @@ def size_of(path: Path) -> int:
 
 
 def first_frame_end(body: bytes, start: int) -> int:
+    """Where the first frame of ``body`` (whole frames read from ``start``) ends."""
     position = len(fmt.MAGIC) if start == 0 else 0
-    if position + fmt.FRAME_HEADER.size > len(body):
-        return len(body)
-    length, _ = fmt.FRAME_HEADER.unpack_from(body, position)
-    return position + fmt.FRAME_HEADER.size + int(length)
+    head = fmt.frame_head(body, position)
+    return len(body) if head is None else head.end
 
 
 def unsent_bytes(run_dir: Path, *, base_url: str) -> int:
@@ -104,7 +95,7 @@ def unsent_bytes(run_dir: Path, *, base_url: str) -> int:
     saved = read_upload_file(run_dir)
     offsets = saved[2] if saved is not None and saved[0] == base_url else {}
     total = 0
-    for path in list_segments(run_dir):
+    for path in segment_paths(run_dir):
         acked = offsets.get(path.name, 0)
         left = size_of(path) - acked
         if 0 < left <= EXACT_BELOW_BYTES:

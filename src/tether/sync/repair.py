@@ -16,7 +16,6 @@ are skipped the same way, with an empty body.
 
 from __future__ import annotations
 
-import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -24,6 +23,7 @@ from typing import Any, Final
 import msgspec
 
 from tether.store import format as fmt
+from tether.store.records import kind_name
 
 # Bytes of one record's frame beyond the record itself: header, array and seq.
 _FRAME_OVERHEAD: Final = fmt.FRAME_HEADER.size + 16
@@ -65,23 +65,17 @@ class FrameRepair:
         when no whole, checksummed frame is there (nothing is skipped on a guess)."""
         at = max(start, len(fmt.MAGIC))
         with open(path, "rb") as handle:
-            handle.seek(at)
-            head = handle.read(fmt.FRAME_HEADER.size)
-            if len(head) < fmt.FRAME_HEADER.size:
-                raise ValueError(f"no frame header at offset {at} of {path}")
-            length, crc = fmt.FRAME_HEADER.unpack(head)
-            payload = handle.read(length) if length <= fmt.MAX_FRAME_BYTES else b""
-        end = at + fmt.FRAME_HEADER.size + length
-        if len(payload) != length or zlib.crc32(payload) != crc:
-            raise ValueError(f"no whole, checksummed frame at offset {at} of {path}")
-        try:
-            decoded = msgspec.msgpack.decode(payload)
-            first = decoded[0]
-            records = [(first + i if first >= 0 else first, r) for i, r in enumerate(decoded[1:])]
-        except Exception as exc:  # checked by CRC, yet not records: nothing in it is usable
+            try:
+                payload, end = fmt.read_payload(handle, at)
+            except fmt.FrameError as exc:
+                raise ValueError(f"{exc} of {path}") from exc
+        frame = fmt.decode_payload(payload)
+        if frame is None:  # checked by CRC, yet not records: nothing in it is usable
             repair = cls(start, end, [])
-            repair.skipped.add(0, end - start, f"{why}; the frame cannot be decoded ({exc})")
+            repair.skipped.add(0, end - start, f"{why}; the frame cannot be decoded")
             return repair
+        first = frame.first_seq
+        records = [(first + i if first >= 0 else first, r) for i, r in enumerate(frame.records)]
         return cls(start, end, records)
 
     @classmethod
@@ -111,7 +105,7 @@ class FrameRepair:
                 self.skipped.add(
                     _rows(record),
                     len(frame),
-                    f"record {seq} ({_kind(record)}) is {len(frame):,} bytes, over the "
+                    f"record {seq} ({kind_name(record)}) is {len(frame):,} bytes, over the "
                     f"server's {server_limit:,}-byte limit for one upload",
                 )
                 continue
@@ -138,7 +132,7 @@ class FrameRepair:
         seq_, record = self.records[index]
         if (
             row is not None
-            and _kind(record) == "rows"
+            and kind_name(record) == "rows"
             and _rows(record) > 1
             and row < _rows(record)
         ):
@@ -154,14 +148,9 @@ class FrameRepair:
         del self.records[:count]
 
 
-def _kind(record: Any) -> str:
-    kind = record[0] if isinstance(record, list) and record else None
-    return "rows" if kind == fmt.K_ROWS else f"kind {kind}"
-
-
 def _rows(record: Any) -> int:
     """A record counts as one; a block of rows as its rows."""
-    if _kind(record) == "rows" and isinstance(record[2], list):
+    if kind_name(record) == "rows" and isinstance(record[2], list):
         return max(1, len(record[2]))
     return 1
 
@@ -169,12 +158,7 @@ def _rows(record: Any) -> int:
 def frame_count(body: bytes, start: int) -> int:
     """How many frames ``body`` (whole frames read from ``start``) holds."""
     position = len(fmt.MAGIC) if start == 0 else 0
-    count = 0
-    while position + fmt.FRAME_HEADER.size <= len(body):
-        length, _ = fmt.FRAME_HEADER.unpack_from(body, position)
-        position += fmt.FRAME_HEADER.size + length
-        count += 1
-    return count
+    return sum(1 for _ in fmt.whole_frame_ends(body, position))
 
 
 def damaged_until(path: Path, start: int) -> int | None:

@@ -11,15 +11,15 @@ segment whose frames cannot be hopped (damage in the middle) is read whole.
 from __future__ import annotations
 
 import os
-import zlib
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Final
-
-import msgspec
+from typing import BinaryIO, Final
 
 from tether.store import format as fmt
-from tether.store.reader import Segment, list_segments, read_segment
+from tether.store import records
+from tether.store.reader import Segment, read_segment
 from tether.store.run_data import RunData
+from tether.store.segment_names import segment_paths
 
 # The final record is written last, so it is in one of the last few frames.
 _LAST_FRAMES: Final = 3
@@ -27,7 +27,7 @@ _LAST_FRAMES: Final = 3
 
 def read_run_meta(run_dir: Path) -> RunData:
     """A ``RunData`` with each segment's header and final record (no rows, no console)."""
-    segments = [s for s in map(_light_segment, list_segments(run_dir)) if s is not None]
+    segments = [s for s in map(_light_segment, segment_paths(run_dir)) if s is not None]
     return RunData(run_dir, segments)
 
 
@@ -38,25 +38,25 @@ def _light_segment(path: Path) -> Segment | None:
             starts = _frame_starts(handle, size)
             if not starts:
                 return read_segment(path)
-            first = _decode(handle, starts[0])
-            header = next((r[1] for r in first if r[0] == fmt.K_HEADER), None)
-            if not isinstance(header, dict):
+            header = next(_decoded(handle, starts[0]), None)
+            if not isinstance(header, records.Header):
                 return read_segment(path)
-            segment = Segment(path=path, header=dict(header), mtime=os.stat(path).st_mtime)
+            segment = Segment(path=path, header=dict(header.fields), mtime=os.stat(path).st_mtime)
             for start in starts[-_LAST_FRAMES:]:
-                for record in _decode(handle, start):
-                    if record[0] == fmt.K_FINAL:
-                        segment.final = (record[1], record[2], record[3])
-                    elif record[0] == fmt.K_LABEL:
-                        segment.header["label"] = record[1]
-                    elif record[0] == fmt.K_HEADER and start != starts[0]:
-                        segment.header.update(record[1])
+                for record in _decoded(handle, start):
+                    if isinstance(record, records.FinalState):
+                        ending = (record.time, record.state, record.exit_code)
+                        segment.final = ending  # type: ignore[assignment]  # None: no exit code
+                    elif isinstance(record, records.Label):
+                        segment.header["label"] = record.label
+                    elif isinstance(record, records.Header) and start != starts[0]:
+                        segment.header.update(record.fields)
             return segment
-    except (OSError, ValueError, IndexError, TypeError, msgspec.DecodeError):
+    except (OSError, ValueError, IndexError, TypeError):
         return read_segment(path)  # damaged or odd: the reader knows how to step over it
 
 
-def _frame_starts(handle: Any, size: int) -> list[int]:
+def _frame_starts(handle: BinaryIO, size: int) -> list[int]:
     """Where each whole frame starts, by lengths alone (checked when the last are decoded)."""
     if handle.read(len(fmt.MAGIC)) != fmt.MAGIC:
         return []
@@ -64,22 +64,20 @@ def _frame_starts(handle: Any, size: int) -> list[int]:
     position = len(fmt.MAGIC)
     while position + fmt.FRAME_HEADER.size <= size:
         handle.seek(position)
-        length, _ = fmt.FRAME_HEADER.unpack(handle.read(fmt.FRAME_HEADER.size))
-        end = position + fmt.FRAME_HEADER.size + length
-        if length == 0 or end > size:
+        head = fmt.frame_head(handle.read(fmt.FRAME_HEADER.size), 0)
+        if head is None or position + head.end > size:
             break  # a torn tail (or damage: then the decode below fails and all is read)
         starts.append(position)
-        position = end
+        position += head.end
     return starts
 
 
-def _decode(handle: Any, start: int) -> list[Any]:
-    handle.seek(start)
-    length, crc = fmt.FRAME_HEADER.unpack(handle.read(fmt.FRAME_HEADER.size))
-    payload = handle.read(length)
-    if zlib.crc32(payload) != crc:
-        raise ValueError(f"frame at {start} does not check out")
-    decoded = msgspec.msgpack.decode(payload)
-    if not isinstance(decoded, list) or not decoded:
-        raise ValueError(f"frame at {start} is not a list of records")
-    return [r for r in decoded[1:] if isinstance(r, list) and r]
+def _decoded(handle: BinaryIO, start: int) -> Iterator[records.Record]:
+    """The records of the frame at ``start`` (raises ``FrameError`` if it does not check out,
+    ``RecordError`` for a record without its layout; kinds this version does not know are
+    left out)."""
+    frame, _ = fmt.read_frame(handle, start)
+    for raw in frame.records:
+        record = records.decode_record(raw)
+        if record is not None:
+            yield record

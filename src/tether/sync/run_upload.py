@@ -23,14 +23,14 @@ from pathlib import Path
 from typing import Any, Final
 
 from tether.store import format as fmt
-from tether.store.reader import list_segments
+from tether.store.segment_names import segment_paths, writer_id_of
 from tether.sync.frames import (
     first_frame_end,
     header_is_main,
+    is_main_frame,
     read_whole_frames,
     size_of,
     unsent_bytes,
-    writer_id_of,
 )
 from tether.sync.http import (
     HttpClient,
@@ -114,7 +114,7 @@ class RunUpload:
 
     def refresh(self) -> list[SegmentCursor]:
         """Pick up segment files written since the last look (new processes)."""
-        for path in list_segments(self.run_dir):
+        for path in segment_paths(self.run_dir):
             if path.name not in self.cursors:
                 cursor = SegmentCursor(path, writer_id_of(path), acked=self.state.get(path.name))
                 self.cursors[path.name] = cursor
@@ -141,7 +141,7 @@ class RunUpload:
         Reads only: safe to call from another thread while an upload runs.
         """
         total = 0
-        for path in list_segments(self.run_dir):
+        for path in segment_paths(self.run_dir):
             size = size_of(path)
             cursor = self.cursors.get(path.name)
             if cursor is None:
@@ -372,10 +372,9 @@ class RunUpload:
         if cursor.main is None:
             try:
                 with open(cursor.path, "rb") as handle:
-                    start = handle.read(len(fmt.MAGIC) + fmt.FRAME_HEADER.size)
-                    length, _ = fmt.FRAME_HEADER.unpack_from(start, len(fmt.MAGIC))
-                    cursor.main = header_is_main(start + handle.read(min(length, 1 << 20)))
-            except (OSError, ValueError, struct.error):
+                    frame, _ = fmt.read_frame(handle, len(fmt.MAGIC))
+                cursor.main = is_main_frame(frame)
+            except (OSError, ValueError):  # an odd header only means no heartbeats go there
                 cursor.main = False
         return cursor.main
 
