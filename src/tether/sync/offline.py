@@ -18,6 +18,7 @@ from typing import Final, Protocol
 from tether._settings import DEFAULT_PROJECT
 from tether.errors import RunNotFoundError
 from tether.store import layout
+from tether.store.states import RunState
 from tether.sync.http import AuthError, HttpClient, ServerError, ServerUnreachableError
 from tether.sync.repair import Skipped
 from tether.sync.run_meta import read_run_meta
@@ -194,7 +195,7 @@ def _send(run: RunSync, upload: RunUpload, client: HttpClient, display: Progress
     try:
         for _ in range(3):  # again only if the server turned out to miss some bytes
             _retrying(lambda: upload.send_pending(client, on_sent=sent))
-            if run.state != "crashed" or upload.broken or _crashed(upload, client):
+            if run.state != RunState.CRASHED or upload.broken or _crashed(upload, client):
                 break
     except AuthError:
         raise
@@ -215,7 +216,7 @@ def _crashed(upload: RunUpload, client: HttpClient) -> bool:
 
     def mark() -> None:
         nonlocal marked
-        marked = upload.heartbeat(client, state="crashed")
+        marked = upload.heartbeat(client, state=RunState.CRASHED.value)
 
     _retrying(mark)
     return marked

@@ -14,6 +14,7 @@ from tether.server.deps import ID_PATTERN, PROJECT_PATTERN, EngineDep, UserDep
 from tether.server.ingest import IngestError, Skip, ingest_segment
 from tether.server.queries import segment_offsets
 from tether.server.upload_limits import RETRY_AFTER_S, UploadSlots, pieces
+from tether.store.states import RunState
 
 router = APIRouter()
 
@@ -47,7 +48,7 @@ async def upload_segment(
     caller: UserDep,
     engine: EngineDep,
     offset: Annotated[int, Query(ge=0, le=2**53, description="Byte offset of the body.")] = 0,
-    state: Annotated[str | None, Query(pattern="^crashed$")] = None,
+    state: Annotated[str | None, Query(pattern=f"^{RunState.CRASHED.value}$")] = None,
     end: Annotated[
         int | None,
         Query(ge=0, le=2**53, description="The file offset the body's records end at."),
@@ -125,7 +126,7 @@ async def _upload(
                 writer_id=writer_id,
                 offset=offset + start,
                 body=bytes(body[start:stop]),
-                crashed=last and state == "crashed",
+                crashed=last and state == RunState.CRASHED,
                 end=end,
                 skip=skip,
             )
