@@ -19,6 +19,7 @@ from tether.server.storage.schema import (
     series_chunks,
     writers,
 )
+from tether.store.states import is_live, states_json
 
 
 class NotFoundError(Exception):
@@ -67,6 +68,7 @@ def run_json(row: Any, project: str, owner: User, writer_count: int) -> dict[str
         "user": owner.name,  # the owner (kept under its first name)
         "owner": owner.name,
         "state": row.state,
+        "live": is_live(row.state),  # the web UI polls while true (states: see list_runs)
         "group": row.group_name,
         "job_type": row.job_type,
         "tags": list(row.tags),
@@ -113,7 +115,12 @@ def list_runs(
     page = page_ids(conditions, order, limit=limit, offset=offset, dialect=dialect)
     ids = [int(row.id) for row in connection.execute(page)]
     total = connection.execute(select(func.count()).select_from(runs).where(*conditions)).scalar()
-    return {"runs": _runs_json(connection, ids, project, owner), "total": int(total or 0)}
+    return {
+        "runs": _runs_json(connection, ids, project, owner),
+        "total": int(total or 0),
+        # Every state a run can have (the filter's choices), with which of them are final.
+        "states": states_json(),
+    }
 
 
 def _runs_json(
