@@ -19,7 +19,7 @@ ENV_ALLOWED_HOSTS: Final = "TETHER_SERVER_ALLOWED_HOSTS"
 # How many segment uploads one user may have in flight at once; more are answered 429.
 ENV_UPLOADS_PER_USER: Final = "TETHER_SERVER_UPLOADS_PER_USER"
 MAX_BODY_BYTES: Final = 16 * 1024 * 1024
-UPLOADS_PER_USER: Final = 2
+UPLOADS_PER_USER: Final = 4
 LOOPBACK_NAMES: Final = ("127.0.0.1", "localhost", "[::1]")
 
 

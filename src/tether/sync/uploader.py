@@ -7,8 +7,10 @@ pays nothing for it. When the server is away it retries with capped exponential 
 data waits on disk, and ``tether sync`` can finish the job later. Its failures become one
 rate-limited ``TetherWarning``; nothing it does raises into user code or blocks it, except
 ``wait()``: while the upload makes progress, up to the caller's timeout, and not at all when
-uploads have been failing or the server stops answering (``STALL_S``). A record the server
-refuses is skipped so that the rest arrives, and said once (``repair``).
+uploads have been failing or the server stops answering (``STALL_S``). A server with too many
+uploads in flight answers 429 and says when to come back (``Retry-After``): that wait is used,
+and counts as an answer, not a failure. A record the server refuses is skipped so that the
+rest arrives, and said once (``repair``).
 
 A fork child inherits the object but not the thread: every method checks the process id and
 does nothing in another process. The creating process uploads the child's segment too.
@@ -25,7 +27,7 @@ from typing import Final
 
 from tether._diagnostics import warn_failure
 from tether._threads import start_without_signals
-from tether.sync.http import AuthError, HttpClient
+from tether.sync.http import AuthError, HttpClient, ServerError
 from tether.sync.run_upload import RunUpload, Sent
 
 POLL_S: Final = 1.0
@@ -45,6 +47,22 @@ def backoff_delay(failures: int) -> float:
     """Exponential, capped, with jitter so that many clients do not retry in step."""
     delay = min(BACKOFF_MAX_S, BACKOFF_MIN_S * 2 ** max(0, failures - 1))
     return float(delay * random.uniform(0.8, 1.2))
+
+
+def retry_delay(exc: Exception, failures: int) -> float:
+    """How long to wait before the next try: what a busy server asks for (429 with
+    ``Retry-After``), long for a refused key, else the backoff."""
+    if isinstance(exc, ServerError) and exc.status == 429:
+        asked = exc.answer_int("retry_after")
+        if asked is not None:
+            return float(min(max(asked, 0), BACKOFF_MAX_S)) * random.uniform(1.0, 1.2)
+    if isinstance(exc, AuthError):
+        return BACKOFF_MAX_S * 2
+    return backoff_delay(failures)
+
+
+def _busy(exc: Exception) -> bool:
+    return isinstance(exc, ServerError) and exc.status == 429
 
 
 class Uploader:
@@ -188,12 +206,16 @@ class Uploader:
                     self._done.notify_all()
             except Exception as exc:  # ours, never the user's: warn, back off, try again
                 failures += 1
-                delay = BACKOFF_MAX_S * 2 if isinstance(exc, AuthError) else backoff_delay(failures)
+                delay = retry_delay(exc, failures)
                 with self._done:
-                    self._failed = request
+                    if _busy(exc):  # answered, and asked to come back: wait() keeps waiting
+                        self._last_answer = time.monotonic()
+                    else:
+                        self._failed = request
                     self.last_error = f"uploads are failing: {exc}"
                     self._done.notify_all()
-                self._warn_failed(exc, delay)
+                if not _busy(exc):
+                    self._warn_failed(exc, delay)
             finally:
                 self._save()
             self._wake.wait(delay)
