@@ -69,7 +69,7 @@ def child_print(spec: dict[str, Any], tmp: Path) -> dict[str, Any]:
     if tracker == "tether" and run is not None:
         import tether
 
-        captured = sum(1 for c in tether.load_run(str(run.dir)).console if c.text == line)
+        captured = sum(1 for c in tether.load_run(str(run.dir)).console_lines() if c.text == line)
     elif tracker == "wandb" and run is not None:
         log = Path(run.dir) / "output.log"
         if log.exists():
@@ -179,7 +179,7 @@ def read_rank_rows(tracker: str, tmp: Path, run: Any) -> dict[str, Any]:
         import tether
 
         data = tether.load_run(str(run.dir))
-        rows = data.history
+        rows = data.rows()
         writers = len(data.writers)
     else:
         rows = []
@@ -279,7 +279,7 @@ def probe_on_disk(tracker: str, tmp: Path, run: Any, marker: Path, probe: int) -
         import tether
 
         try:
-            history = tether.load_run(str(run.dir)).history
+            history = tether.load_run(str(run.dir)).rows()
         except tether.RunNotFoundError:
             return False  # nothing written to the run yet
         return any(row.get("probe") == probe for row in history)

@@ -122,7 +122,7 @@ class TetherSession(Session):
 
     def rows_on_disk(self, expected: int) -> tuple[int, list[str]]:
         data = self.tether.load_run(str(self.run.dir))
-        history = data.history
+        history = data.rows()
         problems: list[str] = []
         if len(history) != expected:
             problems.append(f"{len(history)} rows read back, {expected} logged")
@@ -543,7 +543,7 @@ class Bench:
             import tether
 
             data = tether.load_run("latest", dir=tmp)
-            return data.state == "finished" and [r["loss"] for r in data.history] == [0.5]
+            return data.state == "finished" and [r["loss"] for r in data.rows()] == [0.5]
         if variant == "wandb":
             files = wandb_run_files(tmp)
             return bool(files) and [r.get("loss") for r in wandb_history(files[0])[0]] == ["0.5"]

@@ -136,7 +136,7 @@ def child_main(spec_json: str, result_path: str) -> None:
             if kind == "tether":
                 import tether
 
-                rows.append(len(tether.load_run(logger.version, dir=tmp).history))
+                rows.append(len(tether.load_run(logger.version, dir=tmp).rows()))
     if "wandb" in shared:
         import wandb
 

@@ -131,7 +131,7 @@ def dataloader_case(tracker: str, context: str, tmp: Path) -> dict[str, Any]:
         import tether
 
         try:
-            captured = [line.text for line in tether.load_run("latest", dir=tmp).console]
+            captured = [line.text for line in tether.load_run("latest", dir=tmp).console_lines()]
         except Exception as exc:
             err_text += f"\n(load_run failed: {exc!r})"
     else:
@@ -401,7 +401,7 @@ class Bench:
             f'`print("{LINE}")` in a loop, then `sys.stdout.flush()`; ns per print, median of '
             "the processes. Target for tether: capture on at most "
             f"{TARGET_PRINT_RATIO}x capture off. 'captured' counts the lines the tracker kept "
-            "(tether: `load_run().console`; wandb: the run's `output.log`).\n\n"
+            "(tether: `load_run().console_lines()`; wandb: the run's `output.log`).\n\n"
             + table(
                 (
                     "tracker",

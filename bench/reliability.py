@@ -355,7 +355,7 @@ def read_back(parent: Path) -> ReadBack:
     for folder in folders:
         try:
             data = tether.load_run(folder)
-            history = data.history
+            history = data.rows()
         except Exception as exc:
             back.unreadable.append(f"{folder.name}: {type(exc).__name__}: {exc}")
             continue
@@ -1239,7 +1239,7 @@ def stored_form(case: BadCase, back: ReadBack, error: str | None) -> str:
         return _compare(case.data(), run.config)
     if case.call == "summary":
         return _compare(case.data(), run.summary)
-    rows = [row for row in run.history if row.get("seq") == BAD_SEQ]
+    rows = [row for row in run.rows() if row.get("seq") == BAD_SEQ]
     if not rows:
         return "row dropped"
     if case.step is not None:

@@ -62,7 +62,7 @@ def test_print_is_recorded_and_still_reaches_the_stream(run_dir: Path) -> None:
     sys.stdout.writelines(["a\n", "b\n"])
     run.finish()
     assert sys.stdout is real
-    console = [(c.stream, c.text) for c in tether.load_run(run.dir).console]
+    console = [(c.stream, c.text) for c in tether.load_run(run.dir).console_lines()]
     assert console == [
         ("stdout", "to stdout"),
         ("stderr", "to stderr"),
@@ -136,7 +136,7 @@ def test_finish_leaves_a_later_wrapper_in_place(run_dir: Path) -> None:
     print("after finish")  # still works, through our now pass-through proxy
     sys.stdout = real
     assert tee_of(ours).sink is None
-    assert all(c.text != "after finish" for c in tether.load_run(run.dir).console)
+    assert all(c.text != "after finish" for c in tether.load_run(run.dir).console_lines())
 
 
 def test_nested_init_and_finish(run_dir: Path) -> None:
@@ -149,8 +149,8 @@ def test_nested_init_and_finish(run_dir: Path) -> None:
     print("outer 2")
     outer.finish()
     assert sys.stdout is real
-    assert [c.text for c in tether.load_run(outer.dir).console] == ["outer 1", "outer 2"]
-    assert [c.text for c in tether.load_run(inner.dir).console] == ["inner 1"]
+    assert [c.text for c in tether.load_run(outer.dir).console_lines()] == ["outer 1", "outer 2"]
+    assert [c.text for c in tether.load_run(inner.dir).console_lines()] == ["inner 1"]
 
 
 def test_our_own_write_failure_never_reaches_the_caller(run_dir: Path) -> None:
@@ -170,7 +170,7 @@ def test_our_own_write_failure_never_reaches_the_caller(run_dir: Path) -> None:
     assert any(issubclass(w.category, tether.TetherWarning) for w in caught)
     run.finish()  # reopens the segment: the data waited in memory
     data = tether.load_run(run.dir)
-    assert len(data.history) == 101 and data.state == "finished"
+    assert len(data.rows()) == 101 and data.state == "finished"
     assert data.writers[0].torn_bytes == 0
 
 
@@ -188,7 +188,7 @@ def test_a_deleted_run_directory_is_written_again(run_dir: Path) -> None:
         run.flush()
     run.finish()
     data = tether.load_run(run.dir)
-    assert [r["x"] for r in data.history] == list(range(1, 10))
+    assert [r["x"] for r in data.rows()] == list(range(1, 10))
     assert data.state == "finished" and data.id == run.id
 
 
@@ -255,7 +255,7 @@ def test_capture_compatibility_on_a_terminal(run_dir: Path, order: str) -> None:
     assert "Traceback" not in screen.split("Current thread")[0]
     for text in ("child inherits stdout", "early handler works", "rich text", "after finish"):
         assert text in screen
-    console = only_run(run_dir).console
+    console = only_run(run_dir).console_lines()
     texts = [line.text for line in console]
     assert "prompt_toolkit output: Vt100_Output True" in texts
     bars = [t for t in texts if "it/s]" in t or "50/50" in t]
@@ -297,7 +297,7 @@ def test_fork_while_another_thread_prints_never_hangs(run_dir: Path) -> None:
         timeout=120,
     )
     assert result.returncode == 0
-    texts = {line.text for line in only_run(run_dir).console}
+    texts = {line.text for line in only_run(run_dir).console_lines()}
     assert {f"child {i}" for i in range(30)} <= texts
 
 
@@ -315,7 +315,7 @@ def test_block_buffered_stdout_is_captured_whole_in_order_and_live(run_dir: Path
         print("to stderr", file=sys.stderr)
         print("live line")  # in a buffer, but on disk within a flush interval or so
         deadline = time.time() + 10
-        while not any(c.text == "live line" for c in tether.load_run(run.dir).console):
+        while not any(c.text == "live line" for c in tether.load_run(run.dir).console_lines()):
             assert time.time() < deadline, "a buffered line never reached the run"
             time.sleep(0.02)
         print("before fork")
@@ -332,7 +332,7 @@ def test_block_buffered_stdout_is_captured_whole_in_order_and_live(run_dir: Path
     assert sorted(done.stdout.splitlines()) == sorted(expected)
     assert done.stdout.splitlines()[:3001] == expected[:3001]
     data = only_run(run_dir)
-    stdout = [(c.writer, c.text) for c in data.console if c.stream == "stdout"]
+    stdout = [(c.writer, c.text) for c in data.console_lines() if c.stream == "stdout"]
     assert [text for writer, text in stdout if writer == "main"] == expected[:-1]
     assert [text for writer, text in stdout if writer != "main"] == ["child line"]
-    assert [c.text for c in data.console if c.stream == "stderr"] == ["to stderr"]
+    assert [c.text for c in data.console_lines() if c.stream == "stderr"] == ["to stderr"]

@@ -48,14 +48,14 @@ def _start_and_kill(run_dir: Path, mode: str, sig: int) -> subprocess.Popen[str]
 def test_kill_9_after_flush_loses_nothing(run_dir: Path) -> None:
     _start_and_kill(run_dir, "flush", signal.SIGKILL)
     data = only_run(run_dir)
-    assert [r["i"] for r in data.history] == list(range(1000))
+    assert [r["i"] for r in data.rows()] == list(range(1000))
     assert data.state == "crashed"
 
 
 def test_kill_9_without_flush_loses_at_most_the_last_interval(run_dir: Path) -> None:
     # The rows were logged more than a flush interval before the kill: all must be there.
     _start_and_kill(run_dir, "wait", signal.SIGKILL)
-    assert len(only_run(run_dir).history) == 1000
+    assert len(only_run(run_dir).rows()) == 1000
 
 
 def test_sigterm_marks_killed_and_writes_everything(run_dir: Path) -> None:
@@ -63,7 +63,7 @@ def test_sigterm_marks_killed_and_writes_everything(run_dir: Path) -> None:
     assert proc.returncode == -signal.SIGTERM  # the default handler still ran
     data = only_run(run_dir)
     assert data.state == "killed"
-    assert len(data.history) == 1000
+    assert len(data.rows()) == 1000
 
 
 def test_sigterm_chains_to_the_users_handler(run_dir: Path) -> None:
@@ -96,7 +96,7 @@ def test_uncaught_exception_marks_failed(run_dir: Path) -> None:
     )
     assert result.returncode == 1 and "boom" in result.stderr  # the traceback still prints
     data = only_run(run_dir)
-    assert data.state == "failed" and data.history[0]["x"] == 1
+    assert data.state == "failed" and data.rows()[0]["x"] == 1
 
 
 def test_normal_exit_without_finish_marks_finished(run_dir: Path) -> None:
@@ -104,7 +104,7 @@ def test_normal_exit_without_finish_marks_finished(run_dir: Path) -> None:
         run_dir, 'import tether\ntether.init(dir=".", console="off")\ntether.log({"x": 1})\n'
     )
     data = only_run(run_dir)
-    assert data.state == "finished" and len(data.history) == 1
+    assert data.state == "finished" and len(data.rows()) == 1
 
 
 def test_torn_tail_is_survived(run_dir: Path) -> None:
@@ -117,13 +117,13 @@ def test_torn_tail_is_survived(run_dir: Path) -> None:
     data = segment.read_bytes()
     segment.write_bytes(data[:-7])  # a crash mid-write: the last frame is cut short
     back = tether.load_run(run.dir)
-    assert [r["i"] for r in back.history][:50] == list(range(50))
+    assert [r["i"] for r in back.rows()][:50] == list(range(50))
     assert back.writers[0].torn_bytes > 0
     # A flipped byte in the last frame fails its CRC: the frames before it still read.
     corrupt = bytearray(data)
     corrupt[-3] ^= 0xFF
     segment.write_bytes(bytes(corrupt))
-    assert [r["i"] for r in tether.load_run(run.dir).history][:50] == list(range(50))
+    assert [r["i"] for r in tether.load_run(run.dir).rows()][:50] == list(range(50))
 
 
 @pytest.mark.parametrize("method", ["fork", "forkserver", "spawn"])
@@ -151,7 +151,7 @@ def test_multiprocessing_child_logging_through_parent_run_loses_none(
         """,
     )
     data = only_run(run_dir)
-    rows = [r for r in data.history if "child" in r]
+    rows = [r for r in data.rows() if "child" in r]
     assert [r["child"] for r in rows] == list(range(1000))
     assert len({r["_writer"] for r in rows}) == 1 and rows[0]["_writer"] != "main"
     assert data.state == "finished"
@@ -169,7 +169,7 @@ def test_raw_fork_child_gets_its_own_segment(run_dir: Path) -> None:
         run.log({"parent": 1})
     data = tether.load_run(run.dir)
     assert len(data.writers) == 2
-    assert {r["_writer"] for r in data.history} == {"main", f"pid{pid}"}
+    assert {r["_writer"] for r in data.rows()} == {"main", f"pid{pid}"}
     assert data.state == "finished"
 
 
@@ -191,7 +191,7 @@ def test_raw_fork_child_leaving_through_os_exit_loses_nothing(run_dir: Path) -> 
                 run.log({"child": i})
             os._exit(0)  # no flush, no atexit, no thread join
         os.waitpid(pid, 0)
-    rows = [r["child"] for r in tether.load_run(run.dir).history if "child" in r]
+    rows = [r["child"] for r in tether.load_run(run.dir).rows() if "child" in r]
     assert rows == list(range(10))
 
 
@@ -219,5 +219,5 @@ def test_a_child_leaves_without_waiting_for_the_flushers_next_poll(run_dir: Path
             run.finish()
         """,
     )
-    rows = [r for r in only_run(run_dir).history if "child" in r]
+    rows = [r for r in only_run(run_dir).rows() if "child" in r]
     assert [r["child"] for r in rows] == list(range(1000))

@@ -50,7 +50,7 @@ def test_a_refused_row_costs_no_other_row(
         for key in ("name", "text", "x/y"):  # the same keys, logged alone, still read back
             run.log({"seq": 2, key: "fine"})
         assert run.flush()
-    history = tether.load_run(run.dir).history
+    history = tether.load_run(run.dir).rows()
     assert [r["seq"] for r in history] == [0, 1, 2, 2, 2]
     assert history[0]["name"] == "before" and history[1]["x/y"] == 1.5
     assert [r.get("name") or r.get("text") or r.get("x/y") for r in history[2:]] == ["fine"] * 3
@@ -83,8 +83,8 @@ def test_a_string_at_the_cap_is_written_in_frames_that_fit_an_upload(run_dir: Pa
         for i in range(8):
             run.log({"i": i, "text": text})
     back = tether.load_run(run.dir)
-    assert [r["i"] for r in back.history] == list(range(8))
-    assert all(r["text"] == text for r in back.history)
+    assert [r["i"] for r in back.rows()] == list(range(8))
+    assert all(r["text"] == text for r in back.rows())
     frames = fmt.scan_frames((back.writers[0].path).read_bytes()).frames
     sizes = [len(fmt.encode_frame(f.first_seq, f.records)) for f in frames]
     assert max(sizes) <= FRAME_SPLIT_BYTES, sizes
@@ -98,7 +98,7 @@ def test_a_step_the_store_cannot_keep_is_refused(run_dir: Path, step: int) -> No
             run.log({"a": 2.0}, step=step)
         run.log({"a": 3.0})  # automatic steps go on as if the bad call never happened
         assert run.flush()
-    assert [(r["_step"], r["a"]) for r in tether.load_run(run.dir).history] == [
+    assert [(r["_step"], r["a"]) for r in tether.load_run(run.dir).rows()] == [
         (0, 1.0),
         (1, 3.0),
     ]
@@ -112,7 +112,7 @@ def test_automatic_steps_never_pass_the_largest_step(run_dir: Path) -> None:
             run.log({"a": 2.0})
         run.log({"a": 3.0}, step=5)
         assert run.flush()
-    assert [r["_step"] for r in tether.load_run(run.dir).history] == [last, 5]
+    assert [r["_step"] for r in tether.load_run(run.dir).rows()] == [last, 5]
 
 
 @pytest.mark.parametrize("code", [2**63, 2**31, -(2**31) - 1])
@@ -125,7 +125,7 @@ def test_finish_refuses_an_exit_code_the_server_cannot_keep(run_dir: Path, code:
         run.finish(state="done")
     run.finish(exit_code=3)
     back = tether.load_run(run.dir)
-    assert (back.state, back.exit_code, len(back.history)) == ("failed", 3, 1)
+    assert (back.state, back.exit_code, len(back.rows())) == ("failed", 3, 1)
 
 
 # -- a damaged frame costs only itself -------------------------------------------------------
@@ -147,7 +147,7 @@ def test_a_flipped_byte_mid_segment_costs_only_its_frame(run_dir: Path) -> None:
     damaged[(offsets[4] + offsets[5]) // 2] ^= 0xFF
     segment.write_bytes(bytes(damaged))
     back = tether.load_run(run.dir)
-    seen = [r["i"] for r in back.history]
+    seen = [r["i"] for r in back.rows()]
     lost = [i for i in range(1000) if i not in set(seen)]
     assert len(lost) <= 100 and seen == sorted(seen)
     assert seen[-1] == 999  # everything after the damage is read
@@ -176,7 +176,7 @@ def test_garbage_between_frames_is_stepped_over(run_dir: Path) -> None:
     junk = bytes(range(256)) * 4  # looks like anything, including frame starts
     segment.write_bytes(data[:cut] + junk + data[cut:])
     back = tether.load_run(run.dir)
-    assert [r["i"] for r in back.history] == [0, 1]
+    assert [r["i"] for r in back.rows()] == [0, 1]
     assert back.writers[0].skipped_bytes == len(junk)
 
 
@@ -259,7 +259,7 @@ def test_sigterm_to_the_process_group_marks_fork_children_killed(run_dir: Path) 
         time.sleep(0.1)
     assert data.state == "killed"
     assert [state for _, state in states] == ["killed"] * 3, states
-    assert len(data.history) == 101
+    assert len(data.rows()) == 101
 
 
 # -- a disk that fills up and never frees ------------------------------------------------------
@@ -300,7 +300,7 @@ def test_a_full_disk_is_reported_at_exit_and_the_run_ends_truthfully(small_disk:
     acked = int(result.stdout.split()[-1])
     data = only_run(small_disk)
     assert data.state == "finished" and data.exit_code == 0  # not "crashed"
-    read = [r["i"] for r in data.history]
+    read = [r["i"] for r in data.rows()]
     assert read[:acked] == list(range(acked))  # every acknowledged row is there
     lost = data.summary["_tether/unwritten/main"]
     assert lost["rows"] == 200_000 - len(read) > 0
@@ -324,7 +324,7 @@ def test_fd_capture_keeps_what_is_still_in_the_pipe_at_finish(run_dir: Path) -> 
         run.finish()
         """,
     )
-    texts = {(line.stream, line.text) for line in only_run(run_dir).console}
+    texts = {(line.stream, line.text) for line in only_run(run_dir).console_lines()}
     assert ("stderr", "late line") in texts
 
 
@@ -346,7 +346,7 @@ def test_sigterm_while_the_main_thread_holds_a_writer_lock_still_ends_the_proces
     there, the end waited for itself forever (a Pool's terminate() hung on such a worker)."""
     result = run_script(run_dir, SIGTERM_WHILE_HOLDING_A_LOCK, timeout=60, check=False)
     assert result.returncode == -signal.SIGTERM and "survived" not in result.stdout
-    assert [r["i"] for r in only_run(run_dir).history] == [1]
+    assert [r["i"] for r in only_run(run_dir).rows()] == [1]
 
 
 def test_the_traceback_that_ended_the_run_is_in_its_console(run_dir: Path) -> None:
@@ -363,7 +363,7 @@ def test_the_traceback_that_ended_the_run_is_in_its_console(run_dir: Path) -> No
     assert result.returncode == 1 and "SystemError: boom" in result.stderr
     data = only_run(run_dir)
     assert data.state == "failed"
-    texts = [(line.stream, line.text) for line in data.console]
+    texts = [(line.stream, line.text) for line in data.console_lines()]
     assert ("stdout", "training") in texts and ("stderr", "SystemError: boom") in texts
 
 
@@ -382,5 +382,5 @@ def test_a_large_drain_on_a_healthy_disk_gives_up_nothing(run_dir: Path) -> None
     """The in-memory cap is for a disk that refuses writes, not for a big backlog."""
     run_script(run_dir, BIG_DRAINS)
     data = only_run(run_dir)
-    assert [r["i"] for r in data.history] == list(range(200_000))
+    assert [r["i"] for r in data.rows()] == list(range(200_000))
     assert not any(key.startswith("_tether/unwritten") for key in data.summary)

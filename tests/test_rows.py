@@ -31,7 +31,7 @@ def test_changing_layouts_keep_every_row_in_order(run_dir: Path) -> None:
                 row = {"loss": float(i), "grad": -i * 0.5}
             run.log(row)
             logged.append(row)
-    history = tether.load_run(run.id, dir=run_dir).history
+    history = tether.load_run(run.id, dir=run_dir).rows()
     assert [r["_step"] for r in history] == list(range(len(logged)))
     assert [{k: v for k, v in r.items() if not k.startswith("_")} for r in history] == logged
     blocks = [r for r in _records(run) if r[0] == fmt.K_ROWS]
@@ -74,7 +74,7 @@ def test_a_bad_row_raises_every_time_even_after_good_ones(run_dir: Path) -> None
             with pytest.raises(TypeError, match="keys must be strings"):
                 run.log({"a": 1.0, 3: 2.0})  # type: ignore[dict-item]
         run.log({"a": 3.0, "b": 4.0})
-    assert [r["a"] for r in tether.load_run(run.id, dir=run_dir).history] == [1.0, 3.0]
+    assert [r["a"] for r in tether.load_run(run.id, dir=run_dir).rows()] == [1.0, 3.0]
 
 
 def version_1_segment(run: tether.Run, rows: list[float]) -> bytes:
@@ -94,6 +94,6 @@ def test_version_1_segments_are_still_read(run_dir: Path) -> None:
     [segment] = (run.dir / fmt.SEGMENTS_DIR).iterdir()
     segment.write_bytes(version_1_segment(run, [0.5, 0.25, 0.125]))
     data = tether.load_run(run.id, dir=run_dir)
-    assert [(r["_step"], r["loss"]) for r in data.history] == [(0, 0.5), (1, 0.25), (2, 0.125)]
-    assert data.history[2]["_time"] == pytest.approx(data.writers[0].start_time + 0.02)
+    assert [(r["_step"], r["loss"]) for r in data.rows()] == [(0, 0.5), (1, 0.25), (2, 0.125)]
+    assert data.rows()[2]["_time"] == pytest.approx(data.writers[0].start_time + 0.02)
     assert data.state == "finished"

@@ -21,7 +21,7 @@ def test_auto_steps_and_out_of_order_steps_are_all_kept(run_dir: Path) -> None:
         run.log({"a": 3}, step=3)  # out of order: kept, never dropped
         run.log({"a": 11})  # continues after the highest step seen
         assert run.step == 12
-    steps = [r["_step"] for r in tether.load_run(run.id, dir=run_dir).history]
+    steps = [r["_step"] for r in tether.load_run(run.id, dir=run_dir).rows()]
     assert steps == [0, 1, 10, 3, 11]
 
 
@@ -109,7 +109,7 @@ def test_exception_in_with_block_marks_failed(run_dir: Path) -> None:
         run.log({"x": 1})
         raise RuntimeError("boom")
     data = tether.load_run(run.id, dir=run_dir)
-    assert data.state == "failed" and data.history[0]["x"] == 1
+    assert data.state == "failed" and data.rows()[0]["x"] == 1
 
 
 def test_log_after_finish_raises_and_says_why(run_dir: Path) -> None:
@@ -126,7 +126,7 @@ def test_module_level_log_goes_to_current_run(run_dir: Path) -> None:
     run = tether.init(dir=run_dir, console="off")
     tether.log({"x": 1})
     assert tether.flush() is True
-    assert tether.load_run(run.id, dir=run_dir).history[0]["x"] == 1
+    assert tether.load_run(run.id, dir=run_dir).rows()[0]["x"] == 1
     tether.finish()
     assert tether.current_run() is None
 
@@ -154,7 +154,7 @@ def test_two_threads_logging_at_once_lose_nothing(run_dir: Path) -> None:
     for thread in threads:
         thread.join()
     run.finish()
-    history = tether.load_run(run.id, dir=run_dir).history
+    history = tether.load_run(run.id, dir=run_dir).rows()
     assert len(history) == 10000
     assert sorted(r["_step"] for r in history) == list(range(10000))
     for name in ("t0", "t1"):
@@ -174,7 +174,7 @@ def test_resume_continues_steps_and_config(run_dir: Path) -> None:
         assert again.config["lr"] == 1
         again.log({"x": 2})
     data = tether.load_run("fixed-id", dir=run_dir)
-    assert [r["_step"] for r in data.history] == [0, 1, 2]
+    assert [r["_step"] for r in data.rows()] == [0, 1, 2]
     assert data.state == "finished"
 
 
@@ -192,7 +192,7 @@ def test_history_frame(run_dir: Path) -> None:
     with tether.init(dir=run_dir, console="off") as run:
         run.log({"a": 1.0})
         run.log({"a": 2.0, "b": "x"})
-    frame = tether.load_run(run.id, dir=run_dir).history_frame()
+    frame = tether.load_run(run.id, dir=run_dir).history()
     assert list(frame["a"]) == [1.0, 2.0]
     assert {"_step", "_time", "_writer", "a", "b"} <= set(frame.columns)
 
@@ -200,5 +200,5 @@ def test_history_frame(run_dir: Path) -> None:
 def test_a_new_run_is_on_disk_before_its_first_record(run_dir: Path) -> None:
     run = tether.init(dir=run_dir, console="off")
     data = tether.load_run(run.dir)  # readable at once: nothing logged, no config
-    assert data.state == "running" and data.history == [] and data.id == run.id
+    assert data.state == "running" and data.rows() == [] and data.id == run.id
     run.finish()

@@ -39,14 +39,14 @@ if __name__ == "__main__":
 def test_eight_processes_lose_and_duplicate_nothing(run_dir: Path, method: str) -> None:
     run_script(run_dir, STRESS.format(method=method), timeout=600)
     data = only_run(run_dir)
-    rows = data.history
+    rows = data.rows()
     assert len(rows) == 8 * 20_000
     for index in range(8):
         mine = [r for r in rows if f"p{index}/k0" in r]
         assert [r[f"p{index}/k0"] for r in mine] == list(range(20_000))
         assert all(r[f"p{index}/k9"] == r[f"p{index}/k0"] + 9 for r in mine)
         assert len({r["_writer"] for r in mine}) == 1
-    lines = Counter((line.stream, line.text) for line in data.console)
+    lines = Counter((line.stream, line.text) for line in data.console_lines())
     for index in range(8):
         for step in range(0, 20_000, 100):
             assert lines[("stdout", f"proc {index} step {step}")] == 1

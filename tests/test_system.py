@@ -181,7 +181,7 @@ def test_a_vanished_process_tree_never_reaches_training(run_dir: Path) -> None:
     gone = float(trained.read_text())
     stderr = (run_dir / "child.err").read_text()
     run = only_run(run_dir)
-    assert run.state == "finished" and [row["i"] for row in run.history] == list(range(100))
+    assert run.state == "finished" and [row["i"] for row in run.rows()] == list(range(100))
     samples = run.system()
     before = samples[samples["_time"] < gone]
     after = samples[samples["_time"] > gone + 0.2]
@@ -222,7 +222,7 @@ def test_a_killed_sampler_thread_never_reaches_training(run_dir: Path) -> None:
     said = _tether_warnings(done.stderr)
     assert len(said) == 1 and "system metrics stopped" in done.stderr, done.stderr
     run = only_run(run_dir)
-    assert run.state == "finished" and [row["i"] for row in run.history] == list(range(100))
+    assert run.state == "finished" and [row["i"] for row in run.rows()] == list(range(100))
     assert len(run.system()) >= 1
 
 

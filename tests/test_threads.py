@@ -117,4 +117,4 @@ def test_sigterm_waits_for_the_main_thread_rather_than_landing_on_ours(run_dir: 
     assert lines == ["pending", "handled"], "a tether thread took the main thread's SIGTERM"
     data = only_run(run_dir)
     assert data.state == "killed"
-    assert [row["loss"] for row in data.history] == [1.0]
+    assert [row["loss"] for row in data.rows()] == [1.0]

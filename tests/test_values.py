@@ -15,7 +15,7 @@ import tether
 def _roundtrip(run_dir: Path, row: dict[str, object]) -> dict[str, object]:
     with tether.init(dir=run_dir, console="off") as run:
         run.log(row)
-    history = tether.load_run(run.id, dir=run_dir).history
+    history = tether.load_run(run.id, dir=run_dir).rows()
     assert len(history) == 1
     return {k: v for k, v in history[0].items() if not k.startswith("_")}
 
@@ -93,7 +93,7 @@ def test_bad_input_names_the_key_and_loses_nothing(
     message = str(caught.value)
     for word in words:
         assert word in message, message
-    history = tether.load_run(run.id, dir=run_dir).history
+    history = tether.load_run(run.id, dir=run_dir).rows()
     assert [r["good"] for r in history] == [1.0, 2.0]
 
 
@@ -109,4 +109,4 @@ def test_bad_step_is_refused(run_dir: Path) -> None:
         with pytest.raises(ValueError, match=">= 0"):
             run.log({"x": 1}, step=-1)
         run.log({"x": 1}, step=np.int64(4))  # type: ignore[arg-type]
-    assert tether.load_run(run.id, dir=run_dir).history[0]["_step"] == 4
+    assert tether.load_run(run.id, dir=run_dir).rows()[0]["_step"] == 4

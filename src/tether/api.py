@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from tether._client_config import configured_base_url, load_client_config, normalize_base_url
 from tether.errors import RunNotFoundError, UsageError
-from tether.store.run_data import ConsoleLine
+from tether.store.run_data import ConsoleLine, console_frame
 
 if TYPE_CHECKING:
     import pandas
@@ -286,19 +286,40 @@ class RemoteRun:
         if writer is not None:
             params["writer"] = writer
         answer = self._api.client.get_json(self._url("history"), params)
+        return _history_frame(pd, answer.get("series", []), keys)
+
+    def rows(
+        self, keys: Sequence[str] | None = None, *, writer: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Every row as it was logged: ``_step``, ``_time``, ``_writer`` and the keys that row
+        logged, in time order (as ``RunData.rows()``)."""
+        if isinstance(keys, str):
+            raise UsageError(f"rows(keys={keys!r}): pass a list of keys, e.g. [{keys!r}]")
+        params: dict[str, Any] = {"keys": ",".join(keys)} if keys else {}
+        if writer is not None:
+            params["writer"] = writer
+        answer = self._api.client.get_json(self._url("history"), params)
         rows: dict[tuple[str, int, float], dict[str, Any]] = {}
-        columns: dict[str, None] = dict.fromkeys(keys or ())
         for series in answer.get("series", []):
             key, label = series["key"], series["writer"]
-            columns[key] = None
             values = _numbers_back(series["values"])
             for step, when, value in zip(series["steps"], series["times"], values, strict=False):
                 row = rows.setdefault(
                     (label, step, when), {"_step": step, "_time": when, "_writer": label}
                 )
                 row[key] = value
-        ordered = sorted(rows.values(), key=lambda r: (r["_time"], r["_step"]))
-        return pd.DataFrame.from_records(ordered, columns=["_step", "_time", "_writer", *columns])
+        return sorted(rows.values(), key=lambda r: (r["_time"], r["_step"]))
+
+    def iter_rows(
+        self, keys: Sequence[str] | None = None, *, writer: str | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """``rows()`` one at a time (fetched whole first: the server sends series)."""
+        return iter(self.rows(keys, writer=writer))
+
+    @property
+    def keys(self) -> list[str]:
+        """Every history key of the run, as the server lists it."""
+        return list(self.data.get("keys") or [])
 
     def system(
         self,
@@ -350,7 +371,15 @@ class RemoteRun:
             self._environment = dict(answer.get("environment") or {})
         return dict(self._environment)
 
-    def console(self, *, writer: str | None = None, stream: str | None = None) -> list[ConsoleLine]:
+    def console(self, *, writer: str | None = None, stream: str | None = None) -> pandas.DataFrame:
+        """Console lines as a DataFrame: ``_time``, ``_writer``, ``stream``, ``text``, in order
+        (as ``RunData.console()``); ``writer`` and ``stream`` keep one writer's or stream's."""
+        pd = _pandas("RemoteRun.console()")
+        return console_frame(pd, self.console_lines(writer=writer, stream=stream))
+
+    def console_lines(
+        self, *, writer: str | None = None, stream: str | None = None
+    ) -> list[ConsoleLine]:
         """Every console line (optionally of one writer or stream), in order."""
         lines: list[ConsoleLine] = []
         after = 0
@@ -369,6 +398,42 @@ class RemoteRun:
             if len(batch) < CONSOLE_PAGE or page.get("next", after) == after:
                 return lines
             after = int(page["next"])
+
+
+def _history_frame(
+    pd: Any, series_list: list[dict[str, Any]], keys: Sequence[str] | None
+) -> pandas.DataFrame:
+    """The server's series as the DataFrame ``RunData.history()`` gives (tether.store.columns):
+    one row per (writer, step, time), ordered by time then step."""
+    import numpy as np
+
+    from tether.store.columns import ColumnBuilder, history_frame
+
+    where: dict[tuple[str, int, float], int] = {}
+    placed: list[tuple[str, list[int], list[Any]]] = []
+    for series in series_list:
+        label = series["writer"]
+        positions = [
+            where.setdefault((label, step, when), len(where))
+            for step, when in zip(series["steps"], series["times"], strict=False)
+        ]
+        placed.append((series["key"], positions, _numbers_back(series["values"])))
+    count = len(where)
+    triples = list(where)
+    order = sorted(range(count), key=lambda i: (triples[i][2], triples[i][1]))
+    rank = np.empty(count, dtype=np.int64)
+    rank[np.array(order, dtype=np.int64)] = np.arange(count, dtype=np.int64)
+    builders: dict[str, ColumnBuilder] = {key: ColumnBuilder(count) for key in keys or ()}
+    for key, positions, values in placed:
+        builder = builders.setdefault(key, ColumnBuilder(count))
+        builder.put_values(rank[np.array(positions, dtype=np.int64)], values[: len(positions)])
+    ordered = [triples[i] for i in order]
+    return history_frame(
+        np.array([t[1] for t in ordered], dtype=np.int64),
+        np.array([t[2] for t in ordered], dtype=np.float64),
+        np.array([t[0] for t in ordered], dtype=object),
+        {key: builder.build() for key, builder in builders.items()},
+    )
 
 
 def _numbers_back(values: list[Any]) -> list[Any]:

@@ -67,11 +67,11 @@ if __name__ == "__main__":
 
 
 def _steps(data: tether.RunData, key: str) -> list[object]:
-    return [row["_step"] for row in data.history if key in row]
+    return [row["_step"] for row in data.rows() if key in row]
 
 
 def _lines(data: tether.RunData) -> set[tuple[str, str]]:
-    return {(line.writer, line.text.strip()) for line in data.console}  # progress bars pad
+    return {(line.writer, line.text.strip()) for line in data.console_lines()}  # progress bars pad
 
 
 def test_plain_training_then_a_second_fit_then_a_second_callback(run_dir: Path) -> None:
@@ -91,7 +91,7 @@ def test_plain_training_then_a_second_fit_then_a_second_callback(run_dir: Path) 
     # 48 training samples in batches of 8: 6 steps an epoch, counted on across both fits.
     assert _steps(data, "train/loss") == list(range(18))
     assert _steps(data, "valid_loss") == [5, 11, 17]
-    assert [row["epoch"] for row in data.history if "valid_loss" in row] == [0, 1, 0]
+    assert [row["epoch"] for row in data.rows() if "valid_loss" in row] == [0, 1, 0]
     config = data.config
     assert config["data"] == "synthetic"
     assert config["model"] == "Sequential" and config["metrics"] == ["mae"]
@@ -111,7 +111,7 @@ def test_distributed_training_logs_rank0_and_both_ranks_print_after_fit(run_dir:
     # Each rank trains on 24 of the 48 samples: 3 steps an epoch; rank 0 alone logs them.
     assert _steps(data, "train/loss") == list(range(6))
     assert _steps(data, "valid_loss") == [2, 5]
-    assert {row["_writer"] for row in data.history} == {"rank0"}
+    assert {row["_writer"] for row in data.rows()} == {"rank0"}
     assert data.config["epochs"] == 2 and data.config["model"] == "Sequential"
     lines = _lines(data)
     for rank in (0, 1):

@@ -63,7 +63,7 @@ if __name__ == "__main__":
 
 
 def _lines(data: tether.RunData) -> list[str]:
-    return [line.text for line in data.console]
+    return [line.text for line in data.console_lines()]
 
 
 def test_fit_logs_batches_and_epochs_and_the_run_outlives_fit(run_dir: Path) -> None:
@@ -87,8 +87,8 @@ def test_fit_logs_batches_and_epochs_and_the_run_outlives_fit(run_dir: Path) -> 
         data.keys
     )
     # 48 training samples (validation_split=0.25) in batches of 16: 3 steps an epoch.
-    assert [row["_step"] for row in data.history if "batch/loss" in row] == list(range(6))
-    assert [(row["_step"], row["epoch"]) for row in data.history if "epoch" in row] == [
+    assert [row["_step"] for row in data.rows() if "batch/loss" in row] == list(range(6))
+    assert [(row["_step"], row["epoch"]) for row in data.rows() if "epoch" in row] == [
         (2, 0),
         (5, 1),
     ]
@@ -96,9 +96,9 @@ def test_fit_logs_batches_and_epochs_and_the_run_outlives_fit(run_dir: Path) -> 
     assert config["data"] == "synthetic" and config["epochs"] == 2 and config["steps"] == 3
     assert config["loss"] == "mse" and config["parameters"] == 49
     assert config["optimizer"]["name"] == "sgd"
-    assert any("Epoch 2/2" in line.text for line in data.console)
+    assert any("Epoch 2/2" in line.text for line in data.console_lines())
 
     given = runs["given"]
     assert given.state == "finished"
-    assert len([row for row in given.history if "batch/loss" in row]) == 8
-    assert given.history[-1]["after_fit"] == 1.0
+    assert len([row for row in given.rows() if "batch/loss" in row]) == 8
+    assert given.rows()[-1]["after_fit"] == 1.0

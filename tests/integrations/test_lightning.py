@@ -131,7 +131,7 @@ if __name__ == "__main__":
 
 
 def _rows(data: tether.RunData, key: str) -> list[dict[str, object]]:
-    return [row for row in data.history if key in row]
+    return [row for row in data.rows() if key in row]
 
 
 def _runs_by_name(run_dir: Path) -> dict[str, tether.RunData]:
@@ -139,7 +139,7 @@ def _runs_by_name(run_dir: Path) -> dict[str, tether.RunData]:
 
 
 def _lines(data: tether.RunData) -> set[tuple[str, str]]:
-    return {(line.writer, line.text) for line in data.console}
+    return {(line.writer, line.text) for line in data.console_lines()}
 
 
 def test_single_process_fit_then_test_then_a_failing_and_an_interrupted_fit(run_dir: Path) -> None:
@@ -202,7 +202,7 @@ def test_two_ranks_a_sweep_of_two_fits_and_every_rank_prints_after_training(
         assert data.summary["_train_end"]["state"] == "finished"
         # Each rank sees 16 of the 32 samples: 2 steps an epoch, logged by rank 0 only.
         assert [row["_step"] for row in _rows(data, "train/loss")] == list(range(4))
-        assert {row["_writer"] for row in data.history} == {"rank0"}
+        assert {row["_writer"] for row in data.rows()} == {"rank0"}
         assert len(_rows(data, "val/loss")) == 2
         lines = _lines(data)
         for rank in (0, 1):

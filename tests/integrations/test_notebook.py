@@ -53,7 +53,7 @@ print("cells, once mine started:", callback.tether_run.state)
 
 
 def _lines(data: tether.RunData) -> list[str]:
-    return [line.text for line in data.console]
+    return [line.text for line in data.console_lines()]
 
 
 def test_two_fits_in_one_kernel_make_one_run_that_keeps_the_print_between_them(
@@ -79,7 +79,7 @@ def test_two_fits_in_one_kernel_make_one_run_that_keeps_the_print_between_them(
     assert set(runs) == {"cells", "mine"}
     cells = runs["cells"]
     # One run for both fits: 48 samples in batches of 16, steps counted on across the fits.
-    assert [row["_step"] for row in cells.history if "batch/loss" in row] == list(range(6))
+    assert [row["_step"] for row in cells.rows() if "batch/loss" in row] == list(range(6))
     assert "between the fits: running" in _lines(cells)
     assert "after the second fit: running" in _lines(cells)
     assert cells.summary["_train_end"]["state"] == "finished"

@@ -71,11 +71,11 @@ if __name__ == "__main__":
 
 
 def _steps(data: tether.RunData, key: str) -> list[object]:
-    return [row["_step"] for row in data.history if key in row]
+    return [row["_step"] for row in data.rows() if key in row]
 
 
 def _lines(data: tether.RunData) -> set[tuple[str, str]]:
-    return {(line.writer, line.text) for line in data.console}
+    return {(line.writer, line.text) for line in data.console_lines()}
 
 
 def test_single_process_and_a_second_callback(run_dir: Path) -> None:
@@ -114,7 +114,7 @@ def test_two_processes_under_torchrun_keep_printing_after_train(run_dir: Path) -
     # Each process sees 16 of the 32 samples: 2 steps an epoch; process zero alone logs.
     assert _steps(data, "train/loss") == [1, 2, 3, 4]
     assert _steps(data, "eval/loss") == [2, 4]
-    assert {row["_writer"] for row in data.history} == {"rank0"}
+    assert {row["_writer"] for row in data.rows()} == {"rank0"}
     assert data.config["per_device_train_batch_size"] == 8
     lines = _lines(data)
     for rank in (0, 1):

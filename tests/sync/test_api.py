@@ -76,12 +76,12 @@ def test_run_console_config_summary(live_server: LiveServer, api: Api, run_dir: 
     run = api.run(f"proj/{local.id}")
     assert (run.id, run.state, run.config) == (local.id, "finished", {"lr": 0.1})
     assert run.summary["loss"] == 1 / 20
-    lines = run.console()
+    lines = run.console_lines()
     assert [(line.writer, line.stream, line.text) for line in lines] == [
         ("main", "stdout", "first line"),
         ("main", "stdout", "last line"),
     ]
-    assert run.console(stream="stderr") == []
+    assert run.console_lines(stream="stderr") == []
 
 
 def test_clear_errors(live_server: LiveServer, api: Api, config_home: Path) -> None:

@@ -44,7 +44,7 @@ def test_offline_run_synced_has_every_row_and_resync_adds_nothing(
     }
     remote = api.run(f"proj/{run.id}")
     assert remote.state == "finished" and remote.config == {"lr": 0.1}
-    assert [line.text for line in remote.console()] == ["first line", "last line"]
+    assert [line.text for line in remote.console_lines()] == ["first line", "last line"]
 
     again = json.loads(logged_in("sync", "--json").stdout)
     assert again["ok"] and again["bytes"] == 0 and again["records"] == 0

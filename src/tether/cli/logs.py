@@ -38,7 +38,7 @@ def logs_command(
     shown = 0
     while True:
         run = read_run_dir(run_dir)
-        lines = [line for line in run.console if _wanted(line, writers, stream)]
+        lines = [line for line in run.console_lines() if _wanted(line, writers, stream)]
         for line in lines[shown:]:
             text = f"[{line.writer}] {line.text}" if prefix else line.text
             click.echo(text, err=line.stream == "stderr" and not prefix)

@@ -73,6 +73,9 @@ def ls_command(directory: Path | None, as_json: bool) -> None:
 
 
 def _show_data(run: RunData, lines: int) -> dict[str, Any]:
+    # Nothing here decodes the history: row counts, keys and steps come from where the
+    # reader located each row block, the summary from each layout's last block.
+    writers = run.writers
     return {
         **_run_row(run),
         "group": run.group,
@@ -83,7 +86,7 @@ def _show_data(run: RunData, lines: int) -> dict[str, Any]:
         "config": run.config,
         "summary": run.summary,
         "history_keys": run.keys,
-        "history_rows": len(run.history),
+        "history_rows": sum(w.rows for w in writers),
         "writers": [
             {
                 "label": w.label,
@@ -96,11 +99,11 @@ def _show_data(run: RunData, lines: int) -> dict[str, Any]:
                 "torn_bytes": w.torn_bytes,
                 "skipped_bytes": w.skipped_bytes,
             }
-            for w in run.writers
+            for w in writers
         ],
         "console_tail": [
             {"writer": c.writer, "stream": c.stream, "text": c.text, "time": c.time}
-            for c in run.console[-lines:]
+            for c in run.console_lines()[-lines:]
         ]
         if lines
         else [],

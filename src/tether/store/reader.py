@@ -1,32 +1,69 @@
-"""Read one segment file back into its records, surviving a torn tail.
+"""Read one segment file back, surviving a torn tail and damaged frames, without decoding rows.
 
-A segment belongs to one writer (one process). ``read_segment`` decodes its frames, resolves
-row schemas back to key names, and returns plain lists that ``RunData`` merges across writers.
+A segment belongs to one writer (one process). ``read_segment`` walks its frames once: the
+small records (header, config, summary, console, final state, system samples) are decoded
+there, while each row block (``K_ROWS``, version 1's ``K_ROW``) is only located: its frame,
+its place in the frame, its layout and its number of rows. The values stay on disk until
+``RunData.history()`` (or ``rows()``) asks for them, and then ``store.row_blocks`` decodes a
+block straight into numpy columns. So ``tether show`` of a 10-million-point run reads the
+file once and builds no Python object per value, and the history holds no file in memory.
 """
 
 from __future__ import annotations
 
+import contextlib
+import mmap
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Final, cast
+
+import msgspec
 
 from tether.store import format as fmt
+from tether.store.block_layout import array_head, block_layout, block_schema, read_uint
+
+# A frame as its records, each left encoded: row blocks are never decoded here.
+_frame_decoder: Final = msgspec.msgpack.Decoder(list[msgspec.Raw])
+_record_decoder: Final = msgspec.msgpack.Decoder()
+# Mapped pages read ahead in one call, not faulted in one by one.
+_MAP_FLAGS: Final = mmap.MAP_SHARED | getattr(mmap, "MAP_POPULATE", 0)
+_steps_decoder: Final = msgspec.msgpack.Decoder(list[int])
+# A row block's steps only (the row count and the last step); times and values stay encoded.
+_block_steps_decoder: Final = msgspec.msgpack.Decoder(
+    tuple[int, int, list[int], msgspec.Raw, msgspec.Raw]
+)
+
+
+@dataclass(frozen=True, slots=True)
+class BlockRef:
+    """Where one row block is: enough to decode it later without walking the file again."""
+
+    schema: int
+    rows: int
+    max_step: int
+    # Where the record's own bytes are in the file.
+    offset: int
+    length: int
+    # Version 1's one-row records are kept decoded ([step, ms, v0, v1, ...]): old, small runs.
+    row: tuple[Any, ...] | None = None
 
 
 @dataclass
 class Segment:
-    """Everything one writer put on disk, in the order it wrote it."""
+    """Everything one writer put on disk, in the order it wrote it (rows only located)."""
 
     path: Path
     header: dict[str, Any]
-    # (step, time, {key: value}) in write order.
-    rows: list[tuple[int, float, dict[str, Any]]] = field(default_factory=list)
+    blocks: list[BlockRef] = field(default_factory=list)
+    # schema id -> key names, from the segment's K_KEYS records.
+    layouts: dict[int, list[str]] = field(default_factory=dict)
     config: list[tuple[float, dict[str, Any], list[str]]] = field(default_factory=list)
     summary: list[tuple[float, dict[str, Any], list[str]]] = field(default_factory=list)
     console: list[tuple[float, int, str]] = field(default_factory=list)
     # (time, {metric: number}) system samples, and (time, {section: value}) environment
-    # records, in write order.
+    # records, in write order (RunData.system() and .environment read them).
     system: list[tuple[float, dict[str, Any]]] = field(default_factory=list)
     environment: list[tuple[float, dict[str, Any]]] = field(default_factory=list)
     final: tuple[float, str, int] | None = None
@@ -52,6 +89,24 @@ class Segment:
     def start_time(self) -> float:
         return float(self.header.get("start_time", 0.0))
 
+    @property
+    def row_count(self) -> int:
+        return sum(block.rows for block in self.blocks)
+
+    @property
+    def max_step(self) -> int | None:
+        return max((block.max_step for block in self.blocks if block.rows), default=None)
+
+    def keys(self) -> list[str]:
+        """Every key this writer logged, in the order its layouts were first used."""
+        seen: dict[str, None] = {}
+        used: set[int] = set()
+        for block in self.blocks:
+            if block.schema not in used:
+                used.add(block.schema)
+                seen.update(dict.fromkeys(self.layouts.get(block.schema, ())))
+        return list(seen)
+
 
 def list_segments(run_dir: Path) -> list[Path]:
     directory = run_dir / fmt.SEGMENTS_DIR
@@ -63,68 +118,209 @@ def list_segments(run_dir: Path) -> list[Path]:
 
 
 def read_segment(path: Path) -> Segment | None:
-    """Decode one segment; None when it holds no whole header frame yet."""
+    """Walk one segment; None when it holds no whole header frame yet.
+
+    The file is mapped, not read: a 100 MB segment is walked without a 100 MB copy.
+    """
     try:
         with open(path, "rb") as handle:
-            data = handle.read()
-        mtime = os.stat(path).st_mtime
-    except OSError:
+            stat = os.fstat(handle.fileno())
+            if stat.st_size < len(fmt.MAGIC):
+                return None
+            data = mmap.mmap(handle.fileno(), 0, flags=_MAP_FLAGS, prot=mmap.PROT_READ)
+    except (OSError, ValueError):
         return None
-    scan = fmt.scan_frames(data)
-    segment: Segment | None = None
-    keys_by_schema: dict[int, list[str]] = {}
-    for frame in scan.frames:
-        for record in frame.records:
-            kind = record[0]
-            if kind == fmt.K_ROWS:
-                if segment is None:
-                    continue
-                keys = keys_by_schema.get(record[1])
-                if keys is None:
-                    continue
-                start = segment.start_time
-                segment.rows.extend(
-                    (step, start + millis / 1000.0, dict(zip(keys, values, strict=False)))
-                    for step, millis, values in zip(record[2], record[3], record[4], strict=False)
-                )
-            elif kind == fmt.K_ROW:
-                if segment is None:
-                    continue
-                keys = keys_by_schema.get(record[1])
-                if keys is None:
-                    continue
-                when = segment.start_time + record[3] / 1000.0
-                segment.rows.append((record[2], when, dict(zip(keys, record[4:], strict=False))))
-            elif kind == fmt.K_KEYS:
-                keys_by_schema[record[1]] = record[2]
-            elif kind == fmt.K_HEADER:
-                if segment is None:
-                    segment = Segment(path=path, header=dict(record[1]))
-                else:  # repeated after the writer had to start its file again
-                    segment.header.update(record[1])
-            elif segment is None:
-                continue
-            elif kind == fmt.K_LINES:
-                when, stream = record[1], record[2]
-                segment.console.extend((when, stream, line) for line in record[3])
-            elif kind == fmt.K_CONSOLE:
-                segment.console.append((record[1], record[2], record[3]))
-            elif kind == fmt.K_CONFIG:
-                segment.config.append((record[1], record[2], record[3]))
-            elif kind == fmt.K_SUMMARY:
-                segment.summary.append((record[1], record[2], record[3]))
-            elif kind == fmt.K_FINAL:
-                segment.final = (record[1], record[2], record[3])
-            elif kind == fmt.K_SYSTEM:
-                segment.system.append((record[1], record[2]))
-            elif kind == fmt.K_ENVIRONMENT:
-                segment.environment.append((record[1], record[2]))
-            elif kind == fmt.K_LABEL:
-                segment.header["label"] = record[1]
-        if segment is not None:
-            segment.last_seq = frame.first_seq + len(frame.records) - 1
+    view = memoryview(data)
+    try:
+        segment = _walk(path, data, view)
+    finally:
+        view.release()
+        with contextlib.suppress(BufferError):  # a record still held: unmapped when freed
+            data.close()
     if segment is not None:
-        segment.torn_bytes = scan.torn_bytes
-        segment.skipped_bytes = scan.skipped_bytes
-        segment.mtime = mtime
+        segment.mtime = stat.st_mtime
     return segment
+
+
+def _walk(path: Path, data: mmap.mmap, view: memoryview) -> Segment | None:
+    if data[: len(fmt.MAGIC)] != fmt.MAGIC:
+        return None
+    walk = _SegmentWalk(path)
+    offset = len(fmt.MAGIC)
+    size = len(data)
+    skipped = 0
+    while offset + fmt.FRAME_HEADER.size <= size:
+        head = fmt.frame_head(view, offset)
+        if head is not None and fmt.checks_out(view, head):
+            if walk.regular_frame(data, head.payload_start, head.end):
+                offset = head.end
+                continue
+            records = _records_of(view[head.payload_start : head.end])
+            array = array_head(data, head.payload_start)
+            if records is not None and array is not None:
+                walk.frame(records, array[1])
+                offset = head.end
+                continue
+        found = fmt.next_frame_offset(cast(bytes, data), offset + 1)
+        if found is None:
+            break
+        skipped += found - offset
+        offset = found
+    segment = walk.segment
+    if segment is not None:
+        segment.torn_bytes = size - offset
+        segment.skipped_bytes = skipped
+    return segment
+
+
+def _records_of(payload: memoryview) -> list[msgspec.Raw] | None:
+    """A checked payload's records, each left encoded; None when it is not
+    ``[first_seq: int, record, ...]`` (``fmt.decode_payload``'s test, without decoding)."""
+    try:
+        records = _frame_decoder.decode(payload)
+        first_seq = _record_decoder.decode(records[0]) if records else None
+    except msgspec.DecodeError:
+        return None
+    return records if type(first_seq) is int else None
+
+
+class _SegmentWalk:
+    """Turns a segment's frames, in order, into its ``Segment``."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.segment: Segment | None = None
+
+    def regular_frame(self, data: mmap.mmap, start: int, end: int) -> bool:
+        """Take the frame at ``[start, end)`` when it holds only regular row blocks (what a
+        training loop's frames hold), reading their steps only; False to decode it instead."""
+        segment = self.segment
+        if segment is None:
+            return False
+        head = array_head(data, start)
+        first_seq = None if head is None else read_uint(data, head[1])
+        if head is None or first_seq is None:
+            return False
+        at, blocks = first_seq[1], []
+        for _ in range(head[0] - 1):
+            schema = block_schema(data, at)
+            keys = None if schema is None else segment.layouts.get(schema[0])
+            found = None if keys is None else block_layout(data, at, len(keys))
+            if schema is None or found is None:
+                return False
+            steps = _steps_decoder.decode(data[found.steps_start : found.steps_end])
+            blocks.append(BlockRef(schema[0], found.rows, max(steps), at, found.end - at))
+            at = found.end
+        if at != end:
+            return False
+        segment.blocks.extend(blocks)
+        segment.last_seq = first_seq[0] + head[0] - 2
+        return True
+
+    def frame(self, records: list[msgspec.Raw], offset: int) -> None:
+        """Take a frame's records; the first (its first_seq) starts at ``offset`` in the file.
+
+        The items of a msgpack array lie back to back, so each record's place in the file
+        is the sum of the sizes before it: a row block is located by its own bytes.
+        """
+        first_seq = _record_decoder.decode(records[0])
+        offset += len(memoryview(records[0]))
+        for raw in records[1:]:
+            size = len(memoryview(raw))
+            try:
+                if _kind_of(raw) == fmt.K_ROWS:
+                    self._block(raw, offset, size)
+                else:
+                    self._record(_record_decoder.decode(raw))
+            except (msgspec.DecodeError, IndexError, TypeError, ValueError):
+                pass  # a record of an unknown shape costs only itself
+            offset += size
+        if self.segment is not None:
+            self.segment.last_seq = first_seq + len(records) - 2
+
+    def _block(self, raw: msgspec.Raw, offset: int, size: int) -> None:
+        segment = self.segment
+        if segment is None:
+            return
+        _, schema, steps, _, _ = _block_steps_decoder.decode(raw)
+        if schema in segment.layouts and steps:
+            segment.blocks.append(BlockRef(schema, len(steps), max(steps), offset, size))
+
+    def _record(self, record: list[Any]) -> None:
+        kind = record[0]
+        segment = self.segment
+        if kind == fmt.K_HEADER:
+            if segment is None:
+                self.segment = Segment(path=self.path, header=dict(record[1]))
+            else:  # repeated after the writer had to start its file again
+                segment.header.update(record[1])
+        elif segment is None:
+            return
+        elif kind == fmt.K_KEYS:
+            segment.layouts[record[1]] = list(record[2])
+        elif kind == fmt.K_ROW:
+            if record[1] in segment.layouts:
+                row = (record[2], record[3], *record[4:])
+                segment.blocks.append(BlockRef(record[1], 1, record[2], 0, 0, row=row))
+        elif kind == fmt.K_LINES:
+            when, stream = record[1], record[2]
+            segment.console.extend((when, stream, line) for line in record[3])
+        elif kind == fmt.K_CONSOLE:
+            segment.console.append((record[1], record[2], record[3]))
+        elif kind == fmt.K_CONFIG:
+            segment.config.append((record[1], record[2], record[3]))
+        elif kind == fmt.K_SUMMARY:
+            segment.summary.append((record[1], record[2], record[3]))
+        elif kind == fmt.K_FINAL:
+            segment.final = (record[1], record[2], record[3])
+        elif kind == fmt.K_SYSTEM:
+            segment.system.append((record[1], record[2]))
+        elif kind == fmt.K_ENVIRONMENT:
+            segment.environment.append((record[1], record[2]))
+        elif kind == fmt.K_LABEL:
+            segment.header["label"] = record[1]
+
+
+def _kind_of(raw: msgspec.Raw) -> int:
+    """A record's kind from its first bytes: an array header, then a small positive int."""
+    head = memoryview(raw)[:6]
+    first = head[0]
+    at = 1 if 0x90 <= first <= 0x9F else 3 if first == 0xDC else 5 if first == 0xDD else -1
+    if at < 0 or at >= len(head) or head[at] >= 0x80:
+        return -1  # not a record we know: decoded whole, then ignored
+    return int(head[at])
+
+
+def read_block_records(path: Path, blocks: list[BlockRef]) -> Iterator[tuple[BlockRef, Any]]:
+    """``blocks`` of the segment at ``path`` as ``(block, record bytes)``, one at a time, in
+    the order given; a version-1 row comes as its row tuple ``(step, ms, v0, ...)``."""
+    with open(path, "rb") as handle:
+        fd = handle.fileno()
+        for block in blocks:
+            if block.row is not None:
+                yield block, block.row
+            else:
+                yield block, os.pread(fd, block.length, block.offset)
+
+
+def last_values(segments: list[Segment]) -> dict[str, Any]:
+    """The newest logged value of each key across ``segments`` (in their merge order),
+    decoding only the last block of each layout of each writer: ``tether show`` and
+    ``RunData.summary`` never read the history."""
+    newest: dict[str, tuple[tuple[float, int, int], Any]] = {}
+    for order, segment in enumerate(segments):
+        last_of = {block.schema: index for index, block in enumerate(segment.blocks)}
+        picked = [segment.blocks[index] for index in sorted(last_of.values())]
+        for position, (block, encoded) in enumerate(read_block_records(segment.path, picked)):
+            if block.row is not None:
+                millis, values = block.row[1], list(block.row[2:])
+            else:
+                _, _, _, all_millis, rows = _record_decoder.decode(encoded)
+                if not all_millis or not rows:
+                    continue
+                millis, values = all_millis[len(rows) - 1], rows[-1]
+            rank = (segment.start_time + millis / 1000.0, order, position)
+            for key, value in zip(segment.layouts[block.schema], values, strict=False):
+                if key not in newest or newest[key][0] <= rank:
+                    newest[key] = (rank, value)
+    return {key: value for key, (_, value) in newest.items()}

@@ -7,18 +7,18 @@ lines by time across writers; each row and line keeps the label of the writer th
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tether.errors import UsageError
 from tether.store import layout
-from tether.store.reader import Segment, list_segments, read_segment
+from tether.store.reader import Segment, last_values, list_segments, read_segment
 from tether.store.writer import HEARTBEAT_S, process_start_ticks
 
 if TYPE_CHECKING:
     import pandas
-
-STATES = ("running", "finished", "failed", "killed", "crashed")
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,6 @@ class RunData:
         self.tags: list[str] = list(header.get("tags") or [])
         self.notes: str | None = header.get("notes")
         self.start_time: float = min((s.start_time for s in segments), default=0.0)
-        self._history: list[dict[str, Any]] | None = None
         self._console: list[ConsoleLine] | None = None
 
     # -- state ------------------------------------------------------------------------
@@ -108,7 +107,7 @@ class RunData:
                 host=str(s.header.get("host", "")),
                 start_time=s.start_time,
                 main=s.is_main,
-                rows=len(s.rows),
+                rows=s.row_count,
                 console_lines=len(s.console),
                 torn_bytes=s.torn_bytes,
                 skipped_bytes=s.skipped_bytes,
@@ -118,30 +117,57 @@ class RunData:
             for s in self._segments
         ]
 
-    @property
-    def history(self) -> list[dict[str, Any]]:
-        """Every logged row with ``_step``, ``_time`` and ``_writer``, ordered by time."""
-        if self._history is None:
-            rows: list[dict[str, Any]] = []
-            for segment in self._segments:
-                label = segment.label
-                for step, when, values in segment.rows:
-                    rows.append({"_step": step, "_time": when, "_writer": label, **values})
-            rows.sort(key=_by_time)
-            self._history = rows
-        return self._history
+    # -- history (decoded only when asked for: store/local_history.py) ----------------------
+    def history(
+        self,
+        keys: Sequence[str] | None = None,
+        *,
+        writer: str | None = None,
+        samples: int | None = None,
+    ) -> pandas.DataFrame:
+        """Logged rows as a DataFrame: ``_step``, ``_time``, ``_writer`` and one column a key.
 
-    def history_frame(self) -> pandas.DataFrame:
-        """The history as a pandas DataFrame (needs pandas installed)."""
-        return _pandas("RunData.history_frame()").DataFrame.from_records(self.history)
+        Rows are in time order across writers. ``keys`` picks columns (and the rows that
+        logged one of them); ``writer`` keeps one process's rows (``main``, ``rank1``...);
+        ``samples`` keeps about that many points per key and writer, each bucket's minimum
+        and maximum, as the server does. Dtypes: see ``tether.store.columns``. The same
+        method, with the same result, as ``tether.Api().run(...).history()``.
+
+        >>> run.history(["loss"]).plot(x="_step", y="loss")   # doctest: +SKIP
+        """
+        _check_keys("history", keys)
+        _pandas("RunData.history()")
+        from tether.store.local_history import history_frame_of
+
+        return history_frame_of(self._segments, self.keys, keys, writer=writer, samples=samples)
+
+    def rows(
+        self, keys: Sequence[str] | None = None, *, writer: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Every row as it was logged: a dict of ``_step``, ``_time``, ``_writer`` and the keys
+        that row logged (no NaN for the others), in time order. ``iter_rows`` streams them."""
+        _check_keys("rows", keys)
+        from tether.store.local_history import iter_rows
+
+        found = list(iter_rows(self._segments, keys, writer=writer))
+        found.sort(key=_by_time)  # exact even where a writer's clock stepped back
+        return found
+
+    def iter_rows(
+        self, keys: Sequence[str] | None = None, *, writer: str | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """``rows()`` one at a time, reading a block per writer at a time (bounded memory)."""
+        _check_keys("iter_rows", keys)
+        from tether.store.local_history import iter_rows
+
+        return iter_rows(self._segments, keys, writer=writer)
 
     @property
     def keys(self) -> list[str]:
-        """Every history key, in the order first logged."""
+        """Every history key, in the order first logged (no row is decoded)."""
         seen: dict[str, None] = {}
         for segment in self._segments:
-            for _, _, values in segment.rows:
-                seen.update(dict.fromkeys(values))
+            seen.update(dict.fromkeys(segment.keys()))
         return list(seen)
 
     @property
@@ -151,23 +177,19 @@ class RunData:
     @property
     def summary(self) -> dict[str, Any]:
         """Last logged value of each key, unless the user set the key in ``run.summary``."""
-        result: dict[str, Any] = {}
-        for row in self.history:
-            for key, value in row.items():
-                if not key.startswith("_"):
-                    result[key] = value
+        result = last_values(self._segments)
         result.update(_apply_updates(u for s in self._segments for u in s.summary))
         return result
 
     @property
     def last_step(self) -> int | None:
-        steps = [row[0] for s in self._segments for row in s.rows]
+        steps = [s.max_step for s in self._segments if s.max_step is not None]
         return max(steps) if steps else None
 
     @property
     def main_next_step(self) -> int:
         """Where the main writer's steps continue when the run is resumed."""
-        steps = [row[0] for s in self._segments if s.is_main for row in s.rows]
+        steps = [s.max_step for s in self._segments if s.is_main and s.max_step is not None]
         return max(steps) + 1 if steps else 0
 
     def system(
@@ -228,18 +250,33 @@ class RunData:
             merged.update(sections)
         return merged
 
-    @property
-    def console(self) -> list[ConsoleLine]:
-        """Console lines of every writer, ordered by time."""
+    def console(self, *, writer: str | None = None, stream: str | None = None) -> pandas.DataFrame:
+        """Console lines as a DataFrame: ``_time``, ``_writer``, ``stream``, ``text``, by time.
+
+        ``writer`` keeps one process's lines, ``stream`` one stream (``stdout``/``stderr``).
+        The same method, with the same result, as ``tether.Api().run(...).console()``.
+        """
+        pandas = _pandas("RunData.console()")
+        return console_frame(pandas, self.console_lines(writer=writer, stream=stream))
+
+    def console_lines(
+        self, *, writer: str | None = None, stream: str | None = None
+    ) -> list[ConsoleLine]:
+        """Console lines of every writer (or of ``writer``, or ``stream``), ordered by time."""
         if self._console is None:
             lines = [
-                ConsoleLine(writer=s.label, stream=_stream_name(stream), text=text, time=when)
+                ConsoleLine(writer=s.label, stream=_stream_name(kind), text=text, time=when)
                 for s in self._segments
-                for when, stream, text in s.console
+                for when, kind, text in s.console
             ]
             lines.sort(key=lambda line: line.time)
             self._console = lines
-        return self._console
+        return [
+            line
+            for line in self._console
+            if (writer is None or line.writer == writer)
+            and (stream is None or line.stream == stream)
+        ]
 
     def __repr__(self) -> str:
         return f"<RunData {self.id} {self.name!r} {self.state}>"
@@ -250,8 +287,8 @@ def load_run(
 ) -> RunData:
     """Read a run back from disk by path, id, unique id prefix, or ``"latest"``.
 
-    >>> run = tether.load_run("latest")          # doctest: +SKIP
-    >>> run.history[-1]["loss"], run.state        # doctest: +SKIP
+    >>> run = tether.load_run("latest")                  # doctest: +SKIP
+    >>> run.history(["loss"])["loss"].iloc[-1], run.state  # doctest: +SKIP
     """
     run_dir = layout.find_run_dir(path_or_id, directory=Path(dir) if dir is not None else None)
     return read_run_dir(run_dir)
@@ -272,6 +309,24 @@ def _pandas(call: str) -> Any:
 
 def _by_time(row: dict[str, Any]) -> float:
     return float(row["_time"])
+
+
+def _check_keys(method: str, keys: Sequence[str] | None) -> None:
+    if isinstance(keys, str):
+        raise UsageError(f"{method}(keys={keys!r}): pass a list of keys, e.g. [{keys!r}]")
+
+
+def console_frame(pandas: Any, lines: list[ConsoleLine]) -> pandas.DataFrame:
+    """Console lines as the DataFrame both the local and the remote run return."""
+    return pandas.DataFrame(
+        {
+            "_time": [line.time for line in lines],
+            "_writer": [line.writer for line in lines],
+            "stream": [line.stream for line in lines],
+            "text": [line.text for line in lines],
+        },
+        columns=["_time", "_writer", "stream", "text"],
+    ).astype({"_time": "float64", "_writer": object, "stream": object, "text": object})
 
 
 def _stream_name(stream: int) -> str:

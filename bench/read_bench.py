@@ -1,0 +1,215 @@
+"""Reading a run back: 10 million points into a DataFrame, and ``tether show`` of that run.
+
+    python bench/read_bench.py             # full run (~3 min once the runs exist), rewrites
+                                           # RESULTS.md's read_bench section
+    python bench/read_bench.py --quick     # 100k rows, prints the table only
+
+Two runs are written once with the real writer (``tether.init`` + ``log`` in a loop) and
+kept under ``bench/_work/read_bench/`` (git-ignored; delete it to write them again):
+
+* ``one_writer``: 1,000,000 rows x 10 float keys from the main process;
+* ``eight_writers``: the same 10 million points as 8 writers x 125,000 rows (the main
+  process and 7 fork children logging at the same time).
+
+Each measurement is a fresh Python process that has imported tether, numpy and pandas; it
+resets its peak RSS (``/proc/self/clear_refs``), then times ``tether.load_run(dir)
+.history()`` and reports the wall time and the peak RSS above the RSS it had before (the
+raw float64 data is 10M x 8 bytes = 76.3 MiB). ``tether show`` is timed as the whole
+command, from ``exec`` to exit (Python start, click and rich included), and in-process
+(``load_run`` and what ``show`` prints, without Python's start).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+BENCH = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH))
+WORK = BENCH / "_work" / "read_bench"
+KEYS = 10
+MIB = 1024 * 1024
+
+
+def _log_rows(run: Any, rows: int, offset: int) -> None:
+    names = [f"metric_{j}" for j in range(KEYS)]
+    for i in range(rows):
+        base = (offset + i) * 1e-3
+        run.log({name: base + j for j, name in enumerate(names)})
+
+
+def _child(run: Any, rows: int, offset: int) -> None:
+    import tether
+
+    _log_rows(run, rows, offset)
+    tether.flush()
+
+
+def generate(target: Path, writers: int, rows: int) -> Path:
+    """The run at ``target`` (written now unless a finished one is there)."""
+    done = target / "done"
+    if done.exists():
+        return target
+    shutil.rmtree(target, ignore_errors=True)
+    target.mkdir(parents=True)
+    import tether
+
+    per_writer = rows // writers
+    run = tether.init(project="read_bench", dir=str(target), console="off", mode="offline")
+    fork = multiprocessing.get_context("fork")
+    children = [
+        fork.Process(target=_child, args=(run, per_writer, n * per_writer))
+        for n in range(1, writers)
+    ]
+    for child in children:
+        child.start()
+    _log_rows(run, per_writer, 0)
+    for child in children:
+        child.join(600)
+        assert child.exitcode == 0, child.exitcode
+    run.finish()
+    done.write_text(str(run.dir))
+    return target
+
+
+def _vm(field: str) -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024.0
+    return float("nan")
+
+
+def measure_frame(run_dir: str) -> dict[str, Any]:
+    """In a fresh process: seconds and peak MiB (above the start) of load_run + history()."""
+    import gc
+
+    import numpy  # noqa: F401  (imported before the baseline, as a user's notebook has)
+    import pandas  # noqa: F401
+
+    import tether
+    from tether.store.run_data import RunData  # noqa: F401
+
+    gc.collect()
+    Path("/proc/self/clear_refs").write_text("5")  # reset VmHWM to the current RSS
+    before = _vm("VmRSS")
+    start = time.perf_counter()
+    frame = tether.load_run(run_dir).history()
+    seconds = time.perf_counter() - start
+    peak = _vm("VmHWM") - before
+    points = int(frame.drop(columns=["_step", "_time", "_writer"]).notna().to_numpy().sum())
+    return {"seconds": seconds, "peak_mib": peak, "rows": len(frame), "points": points}
+
+
+def measure_show_inprocess(run_dir: str) -> dict[str, Any]:
+    import tether
+    from tether.cli.runs import _show_data
+
+    start = time.perf_counter()
+    data = _show_data(tether.load_run(run_dir), 10)
+    return {"seconds": time.perf_counter() - start, "rows": data["history_rows"]}
+
+
+def _in_child(what: str, run_dir: Path) -> dict[str, Any]:
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", what, str(run_dir)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=True,
+    )
+    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+def _show_command(run_dir: Path) -> float:
+    tether_cli = Path(sys.executable).with_name("tether")
+    start = time.perf_counter()
+    subprocess.run(
+        [str(tether_cli), "show", str(run_dir)],
+        capture_output=True,
+        timeout=600,
+        check=True,
+        env={**os.environ, "COLUMNS": "120"},
+    )
+    return time.perf_counter() - start
+
+
+def run_dir_of(target: Path) -> Path:
+    return Path((target / "done").read_text())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="100k rows, prints only")
+    parser.add_argument("--write", action="store_true", help="with --quick: update RESULTS.md")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        what, run_dir = args.child
+        measure = measure_frame if what == "frame" else measure_show_inprocess
+        print(json.dumps(measure(run_dir)))
+        return
+    from _common import fmt_num, machine_lines, median, table, update_section
+
+    rows = 100_000 if args.quick else 1_000_000
+    raw_mib = rows * KEYS * 8 / MIB
+    shapes = {"one_writer": 1, "eight_writers": 8}
+    lines = []
+    for name, writers in shapes.items():
+        generated = time.perf_counter()
+        target = generate(WORK / f"{name}_{rows}", writers, rows)
+        print(f"{name}: run ready in {time.perf_counter() - generated:.1f} s", file=sys.stderr)
+        run_dir = run_dir_of(target)
+        size = sum(p.stat().st_size for p in (run_dir / "segments").iterdir()) / MIB
+        frames = [_in_child("frame", run_dir) for _ in range(args.repeats)]
+        assert all(f["points"] == rows * KEYS for f in frames), frames[0]
+        shows = [_in_child("show", run_dir) for _ in range(args.repeats)]
+        commands = [_show_command(run_dir) for _ in range(args.repeats)]
+        seconds = median(f["seconds"] for f in frames)
+        peak = median(f["peak_mib"] for f in frames)
+        lines.append(
+            [
+                f"{writers} x {rows // writers:,} rows",
+                f"{size:.0f}",
+                fmt_num(seconds * 1000),
+                f"{rows * KEYS / seconds / 1e6:.1f}",
+                f"{peak:.0f} (x{peak / raw_mib:.2f})",
+                fmt_num(median(s["seconds"] for s in shows) * 1000),
+                fmt_num(median(commands) * 1000),
+            ]
+        )
+    header = [
+        "run (10 float keys)",
+        "segments MiB",
+        "load_run + history() ms",
+        "M points/s",
+        f"peak MiB above start (x raw {raw_mib:.1f} MiB)",
+        "show in-process ms",
+        "`tether show` command ms",
+    ]
+    body = "\n\n".join(
+        [
+            "## Reading a run back (`bench/read_bench.py`)",
+            machine_lines("read_bench.py", sys.argv[1:]),
+            f"Medians of {args.repeats} fresh processes each; {rows * KEYS:,} points per run. "
+            "Targets: history as a DataFrame in <= 1 s with peak memory <= 2x the raw "
+            "float64 data; `tether show` <= 300 ms.",
+            table(header, lines),
+        ]
+    )
+    print(body)
+    if not args.quick or args.write:
+        update_section("read_bench", body)
+
+
+if __name__ == "__main__":
+    main()
