@@ -14,7 +14,10 @@ export interface Run {
   name: string;
   project: string;
   user: string;
+  /** One of the server's states (RunPage.states lists them; tether/store/states.py). */
   state: string;
+  /** Still going: the page refreshes it. The server says, so no page spells a state. */
+  live: boolean;
   group: string | null;
   job_type: string | null;
   tags: string[];
@@ -66,9 +69,17 @@ export interface EnvironmentAnswer {
   updated_at: number | null;
 }
 
+/** A run state as the server lists it, and whether a run in it has ended. */
+export interface RunState {
+  name: string;
+  terminal: boolean;
+}
+
 export interface RunPage {
   runs: Run[];
   total: number;
+  /** Every state a run can have, in the server's order: the state filter's choices. */
+  states: RunState[];
 }
 
 export interface Series {

@@ -3,11 +3,11 @@ import type { ComponentChildren } from "preact";
 import { useState } from "preact/hooks";
 import { ApiError, signIn } from "./api";
 
-export function StateBadge({ state }: { state: string }) {
+export function StateBadge({ run }: { run: { state: string; live: boolean } }) {
   return (
-    <span class={`state state-${state}`} data-state={state}>
-      {state === "running" && <span class="pulse" aria-hidden="true" />}
-      {state}
+    <span class={`state state-${run.state}`} data-state={run.state}>
+      {run.live && <span class="pulse" aria-hidden="true" />}
+      {run.state}
     </span>
   );
 }

@@ -25,7 +25,7 @@ function useRunDetails(project: string, ids: string[]) {
     )
       .then((results) => {
         setRuns(results);
-        if (results.some((r) => !(r instanceof ApiError) && r.state === "running")) {
+        if (results.some((r) => !(r instanceof ApiError) && r.live)) {
           setTimeout(() => !controller.signal.aborted && setTick((t) => t + 1), LIVE_MS);
         }
       })
@@ -130,7 +130,7 @@ export function ComparePage({ project, runs: ids }: { project: string; runs: str
   if (!results) return <Loading what="the runs" />;
   const failed = results.map((r, i) => [ids[i], r] as const).filter(([, r]) => r instanceof ApiError);
   const keys = [...new Set(runs.flatMap((r) => r.keys))].filter((k) => !k.startsWith("system/"));
-  const live = runs.some((r) => r.state === "running");
+  const live = runs.some((r) => r.live);
   const loader = (key: string) => {
     if (!loaders.has(key)) loaders.set(key, compareLoader(project, runs, labels, key));
     return loaders.get(key)!;
@@ -145,7 +145,7 @@ export function ComparePage({ project, runs: ids }: { project: string; runs: str
         {runs.map((run, i) => (
           <a class="chip" href={`/projects/${enc(project)}/runs/${enc(run.id)}`} style={{ borderColor: colour(i) }}>
             <span class="swatch" style={{ background: colour(i) }} />
-            {labels[i]} <StateBadge state={run.state} />
+            {labels[i]} <StateBadge run={run} />
           </a>
         ))}
       </div>

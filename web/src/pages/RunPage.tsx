@@ -211,7 +211,7 @@ function Header({ run }: { run: RunDetail }) {
   return (
     <div class="run-header">
       <h1>
-        {run.name || run.id} <StateBadge state={run.state} />
+        {run.name || run.id} <StateBadge run={run} />
       </h1>
       <div class="facts">
         <span title="run id">{run.id}</span>
@@ -238,10 +238,10 @@ export function RunPage({ project, run: runId, tab }: { project: string; run: st
     reload,
   } = useResource<RunDetail>(runPath(project, runId), {
     pollMs: LIVE_MS,
-    poll: (r) => r.state === "running",
+    poll: (r) => r.live,
   });
   if (!run) return error ? <ErrorBox error={error} what={`run ${runId}`} retry={reload} /> : <Loading what="the run" />;
-  const live = run.state === "running";
+  const live = run.live;
   const base = `/projects/${enc(project)}/runs/${enc(run.id)}`;
   return (
     <div class="page run-page" data-run={run.id} data-state={run.state}>

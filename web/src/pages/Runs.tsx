@@ -1,7 +1,7 @@
 // The runs table: sorted, filtered and paged on the server; only the rows in view exist in the
 // DOM, and pages are fetched as they scroll into view, so 10,000 runs scroll like 10.
 import { useEffect, useLayoutEffect, useMemo, useRef, useState } from "preact/hooks";
-import { ApiError, type Run, type RunPage, enc, get, isAbort } from "../api";
+import { ApiError, type Run, type RunPage, type RunState, enc, get, isAbort } from "../api";
 import { ErrorBox } from "../components";
 import { useDebounced } from "../hooks";
 import { navigate } from "../router";
@@ -12,13 +12,13 @@ const PAGE = 100;
 const OVERSCAN = 10;
 const LIVE_MS = 3000;
 const IDLE_REFRESH_MS = 15_000;
-const STATES = ["running", "finished", "failed", "crashed", "killed"];
 
 /** Pages of one query (order, search, state); thrown away when the query changes. */
 class PageCache {
   pages = new Map<number, Run[]>();
   loading = new Set<number>();
   total: number | null = null;
+  states: RunState[] = [];
   error: ApiError | null = null;
   constructor(readonly query: string) {}
 }
@@ -71,6 +71,7 @@ export function RunsPage({ project, query }: { project: string; query: URLSearch
       const result = await get<RunPage>(`${cache.query}&offset=${page * PAGE}`, controller.signal);
       cache.pages.set(page, result.runs);
       cache.total = result.total;
+      cache.states = result.states;
       cache.error = null;
     } catch (caught) {
       if (isAbort(caught)) return;
@@ -118,7 +119,7 @@ export function RunsPage({ project, query }: { project: string; query: URLSearch
   // now and then otherwise (new runs appear, e.g. under `tether ui`).
   const visibleRuns: Run[] = [];
   for (let page = firstPage; page <= lastPage; page++) visibleRuns.push(...(shown.pages.get(page) ?? []));
-  const anyRunning = visibleRuns.some((run) => run.state === "running");
+  const anyRunning = visibleRuns.some((run) => run.live);
   useEffect(() => {
     const timer = setInterval(
       () => {
@@ -216,7 +217,7 @@ export function RunsPage({ project, query }: { project: string; query: URLSearch
           onChange={(e) => setQuery({ state: (e.target as HTMLSelectElement).value || null })}
         >
           <option value="">any state</option>
-          {STATES.map((s) => (
+          {stateChoices(shown.states, state).map((s) => (
             <option value={s}>{s}</option>
           ))}
         </select>
@@ -293,4 +294,11 @@ export function RunsPage({ project, query }: { project: string; query: URLSearch
       </div>
     </div>
   );
+}
+
+/** The state filter's choices: the server's states (none until its first answer), and the
+ * state in the URL even if the server does not know it, so the select shows what filters. */
+function stateChoices(states: RunState[], current: string): string[] {
+  const names = states.map((s) => s.name);
+  return current && !names.includes(current) ? [...names, current] : names;
 }

@@ -31,7 +31,7 @@ export function baseColumns(project: string, filterBy: FilterBy): Column[] {
         </a>
       ),
     },
-    { id: "state", label: "state", width: 110, order: "state", cell: (run) => <StateBadge state={run.state} /> },
+    { id: "state", label: "state", width: 110, order: "state", cell: (run) => <StateBadge run={run} /> },
     { id: "user", label: "user", width: 100, cell: (run) => run.user },
     { id: "host", label: "host", width: 140, cell: (run) => run.host ?? "" },
     { id: "start", label: "start", width: 150, order: "start_time", cell: (run) => formatTime(run.start_time) },
