@@ -40,6 +40,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "tether",  # the package itself: it imports only tether.errors (the rest lazily)
             "tether.errors",
             "tether._env",
+            "tether._env_vars",
             "tether._registry",
             "tether._values",
             "tether._mappings",

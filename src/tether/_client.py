@@ -16,17 +16,16 @@ from typing import Any
 
 import msgspec
 
-from tether import _registry
+from tether import _env_vars, _registry
 from tether._names import friendly_name
-from tether._run import Run, _seconds_from_env, writer_header
-from tether._settings import ENV_ATTACH_DIR, ENV_CONSOLE, ENV_WRITER_LABEL, Settings, resolve
+from tether._run import Run, writer_header
+from tether._settings import Settings, resolve
 from tether._values import config_mapping
 from tether.errors import UsageError
 from tether.process import hooks
 from tether.store import layout
 from tether.store.writer import Writer
 
-ENV_ATTACH_PID = "TETHER_ATTACH_OWNER_PID"
 # How long ranks 1..N of a torchrun launch wait for rank 0 to create the shared run.
 RANK0_WAIT_S = 30.0
 # A rank on another node than rank 0 sees rank 0's folder only on a shared file system.
@@ -132,8 +131,8 @@ def _wait_for_rank0(settings: Settings) -> tuple[Path, bool]:
     """
     assert settings.run_id is not None
     other_node = os.environ.get("GROUP_RANK", "0") not in ("", "0")
-    wait = _seconds_from_env(
-        "TETHER_RANK0_WAIT_S", OTHER_NODE_WAIT_S if other_node else RANK0_WAIT_S
+    wait = _env_vars.seconds(
+        _env_vars.RANK0_WAIT_S, OTHER_NODE_WAIT_S if other_node else RANK0_WAIT_S
     )
     deadline = time.monotonic() + wait
     while True:
@@ -165,10 +164,10 @@ def _claim_node_upload(run_dir: Path) -> bool:
 
 def _parent_run_dir(settings: Settings) -> Path | None:
     """The run a parent process exported for us to join, if we should join it."""
-    exported = os.environ.get(ENV_ATTACH_DIR)
+    exported = _env_vars.get(_env_vars.ATTACH_RUN_DIR)
     if not exported or settings.group is not None:
         return None
-    if os.environ.get(ENV_ATTACH_PID) == str(os.getpid()):
+    if _env_vars.get(_env_vars.ATTACH_OWNER_PID) == str(os.getpid()):
         return None  # our own export: a nested init() in the creating process
     if settings.run_id is not None and settings.run_id != layout.run_id_of(Path(exported)):
         return None
@@ -193,7 +192,7 @@ def attach(
     writer = Writer(
         run_dir,
         header=writer_header(run_id, main=False),
-        label=hooks.attached_label(label or os.environ.get(ENV_WRITER_LABEL)),
+        label=hooks.attached_label(label or _env_vars.get(_env_vars.WRITER_LABEL)),
     )
     run = Run(
         run_id=run_id,
@@ -206,7 +205,7 @@ def attach(
     writer.open_now()  # the parent's readers see this process as soon as it joins
     hooks.register(run)
     run._start_watching()
-    _start_capture(run, console or os.environ.get(ENV_CONSOLE) or "wrap")
+    _start_capture(run, console or _env_vars.get(_env_vars.CONSOLE) or "wrap")
     _registry.push(run)
     return run
 
@@ -285,8 +284,8 @@ def _start(settings: Settings, initial_config: dict[str, Any]) -> Run:
     writer.open_now()  # the run exists on disk from here on, even if the process dies now
     hooks.register(run)
     run._start_watching()
-    os.environ[ENV_ATTACH_DIR] = str(run_dir)
-    os.environ[ENV_ATTACH_PID] = str(os.getpid())
+    os.environ[_env_vars.ATTACH_RUN_DIR.name] = str(run_dir)
+    os.environ[_env_vars.ATTACH_OWNER_PID.name] = str(os.getpid())
     _start_capture(run, settings.console)
     if settings.client is not None:
         _start_uploader(run, settings)
@@ -374,12 +373,12 @@ def _version() -> str:
 def _unexport(run: Run) -> None:
     """A run ended: spawned children now join the newest run this process still owns."""
     owners = [r for r in _registry.current_runs() if r._owner]
-    if run._owner and os.environ.get(ENV_ATTACH_PID) == str(os.getpid()):
+    if run._owner and _env_vars.get(_env_vars.ATTACH_OWNER_PID) == str(os.getpid()):
         if owners:
-            os.environ[ENV_ATTACH_DIR] = str(owners[-1].dir)
-        elif os.environ.get(ENV_ATTACH_DIR) == str(run.dir):
-            os.environ.pop(ENV_ATTACH_DIR, None)
-            os.environ.pop(ENV_ATTACH_PID, None)
+            os.environ[_env_vars.ATTACH_RUN_DIR.name] = str(owners[-1].dir)
+        elif _env_vars.get(_env_vars.ATTACH_RUN_DIR) == str(run.dir):
+            os.environ.pop(_env_vars.ATTACH_RUN_DIR.name, None)
+            os.environ.pop(_env_vars.ATTACH_OWNER_PID.name, None)
 
 
 def current_run() -> Run | None:

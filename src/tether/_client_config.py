@@ -20,10 +20,9 @@ from typing import Any, Final
 
 import msgspec
 
+from tether import _env_vars
 from tether.errors import UsageError
 
-ENV_BASE_URL: Final = "TETHER_BASE_URL"
-ENV_API_KEY: Final = "TETHER_API_KEY"
 ENV_CONFIG_HOME: Final = "XDG_CONFIG_HOME"
 
 DEFAULT_BASE_URL: Final = "http://127.0.0.1:8080"
@@ -51,7 +50,7 @@ def config_path(environ: Mapping[str, str] | None = None) -> Path:
 def load_client_config(environ: Mapping[str, str] | None = None) -> ClientConfig | None:
     """The configured server and key (environment over file); None when there is no key."""
     env = os.environ if environ is None else environ
-    api_key = env.get(ENV_API_KEY)
+    api_key = _env_vars.get(_env_vars.API_KEY, env)
     if not api_key:
         path = config_path(env)
         stored = _read_json(path, fix="run `tether login` again to rewrite it")
@@ -64,7 +63,7 @@ def load_client_config(environ: Mapping[str, str] | None = None) -> ClientConfig
 def configured_base_url(environ: Mapping[str, str] | None = None) -> str:
     """The server's URL: ``TETHER_BASE_URL``, else the stored one, else ``DEFAULT_BASE_URL``."""
     env = os.environ if environ is None else environ
-    from_env = env.get(ENV_BASE_URL)
+    from_env = _env_vars.get(_env_vars.BASE_URL, env)
     if from_env:
         return normalize_base_url(from_env)
     path = config_path(env)

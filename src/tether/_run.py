@@ -8,7 +8,6 @@ children). Whatever process it is in, it writes only through that process's own 
 from __future__ import annotations
 
 import operator
-import os
 import sys
 import threading
 import time
@@ -16,7 +15,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from tether import _diagnostics, _registry
+from tether import _diagnostics, _env_vars, _registry
 from tether._mappings import Config, Summary
 from tether._settings import Settings
 from tether._values import (
@@ -38,6 +37,10 @@ from tether.store.writer import Writer
 _MAX_CHECKED_LAYOUTS = 10_000
 # finish() waits at most this long for the environment's background sections (git, packages).
 ENVIRONMENT_WAIT_S = 1.0
+# finish() gives busy child processes this long (TETHER_FINISH_GRACE_S overrides).
+FINISH_GRACE_S = 2.0
+# finish() of an online run waits this long for the upload (TETHER_UPLOAD_TIMEOUT_S).
+UPLOAD_TIMEOUT_S = 30.0
 
 
 class Run:
@@ -205,7 +208,7 @@ class Run:
         all when the server is down or silent; then say how to send the rest."""
         uploader, self._uploader = self._uploader, None
         if timeout is None:
-            timeout = _seconds_from_env("TETHER_UPLOAD_TIMEOUT_S", 30.0)
+            timeout = _env_vars.seconds(_env_vars.UPLOAD_TIMEOUT_S, UPLOAD_TIMEOUT_S)
         done = False
         try:
             done = uploader.wait(timeout)
@@ -299,19 +302,7 @@ class Run:
 
 
 def _finish_grace() -> float:
-    return _seconds_from_env("TETHER_FINISH_GRACE_S", 2.0)
-
-
-def _seconds_from_env(name: str, default: float) -> float:
-    raw = os.environ.get(name)
-    if raw is None:
-        return default
-    try:
-        return max(0.0, float(raw))
-    except ValueError:
-        raise UsageError(
-            f"{name}={raw!r} is not a number of seconds; set it to e.g. {default:g}"
-        ) from None
+    return _env_vars.seconds(_env_vars.FINISH_GRACE_S, FINISH_GRACE_S)
 
 
 def writer_header(run_id: str, *, main: bool) -> dict[str, Any]:

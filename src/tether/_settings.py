@@ -1,8 +1,9 @@
 """Run settings: arguments, then ``TETHER_*`` environment variables, then the directory's
 ``tether/settings.json`` (``tether online|offline|disabled``), then defaults.
 
-Every environment variable tether reads is named here once. Values are read when ``init()``
-runs, never at import, and a bad value raises naming the variable and the accepted values.
+The environment variables are those of the table in ``_env_vars.py`` (every ``TETHER_*``
+variable is named there once). Values are read when ``init()`` runs, never at import, and a
+bad value raises naming the variable and the accepted values.
 """
 
 from __future__ import annotations
@@ -15,25 +16,10 @@ from typing import Final
 
 import msgspec
 
+from tether import _env_vars
 from tether._client_config import ClientConfig, directory_mode, load_client_config
+from tether._env_vars import Variable
 from tether.errors import UsageError
-
-ENV_PROJECT: Final = "TETHER_PROJECT"
-ENV_NAME: Final = "TETHER_NAME"
-ENV_DIR: Final = "TETHER_DIR"
-ENV_MODE: Final = "TETHER_MODE"
-ENV_GROUP: Final = "TETHER_GROUP"
-ENV_JOB_TYPE: Final = "TETHER_JOB_TYPE"
-ENV_TAGS: Final = "TETHER_TAGS"
-ENV_NOTES: Final = "TETHER_NOTES"
-ENV_RUN_ID: Final = "TETHER_RUN_ID"
-ENV_RESUME: Final = "TETHER_RESUME"
-ENV_CONSOLE: Final = "TETHER_CONSOLE"
-ENV_WRITER_LABEL: Final = "TETHER_WRITER_LABEL"
-# Seconds between system-metrics samples; 0 turns the sampler off.
-ENV_SYSTEM_INTERVAL: Final = "TETHER_SYSTEM_INTERVAL_S"
-# Set by init() so that spawned children attach to the parent's run (see process/hooks.py).
-ENV_ATTACH_DIR: Final = "TETHER_ATTACH_RUN_DIR"
 
 MODES: Final = ("online", "offline", "disabled")
 RESUME_MODES: Final = ("allow", "must", "never")
@@ -66,12 +52,16 @@ class Settings(msgspec.Struct, frozen=True):
         return self.root / "tether"
 
 
-def _choice(value: str | None, env: str, allowed: tuple[str, ...], arg: str) -> str | None:
+def _choice(
+    value: str | None, variable: Variable | None, allowed: tuple[str, ...], arg: str
+) -> str | None:
     if value is None:
         return None
     lowered = value.strip().lower()
     if lowered not in allowed:
-        source = f"argument {arg}=" if env == "" else f"environment variable {env}="
+        source = (
+            f"argument {arg}=" if variable is None else f"environment variable {variable.name}="
+        )
         raise UsageError(
             f"tether.init(): {source}{value!r} is not one of {', '.join(allowed)}; "
             f"pick one of those"
@@ -98,11 +88,15 @@ def resolve(
 ) -> Settings:
     """Combine arguments and environment; arguments win."""
     env = os.environ if environ is None else environ
-    root = Path(dir) if dir is not None else Path(env.get(ENV_DIR) or os.getcwd())
+
+    def read(variable: Variable) -> str | None:
+        return _env_vars.get(variable, env)
+
+    root = Path(dir) if dir is not None else Path(read(_env_vars.DIR) or os.getcwd())
     root = root.expanduser().absolute()
-    mode_value = _choice(mode, "", MODES, "mode") if mode is not None else None
+    mode_value = _choice(mode, None, MODES, "mode") if mode is not None else None
     if mode_value is None:
-        mode_value = _choice(env.get(ENV_MODE), ENV_MODE, MODES, "mode")
+        mode_value = _choice(read(_env_vars.MODE), _env_vars.MODE, MODES, "mode")
     client = load_client_config(env) if mode_value != "disabled" else None
     if mode_value is None:
         mode_value, _ = default_mode(root, has_key=client is not None)
@@ -117,14 +111,14 @@ def resolve(
     elif resume is False:
         resume = None
     resume_value = (
-        _choice(resume, "", RESUME_MODES, "resume")
+        _choice(resume, None, RESUME_MODES, "resume")
         if resume is not None
-        else _choice(env.get(ENV_RESUME), ENV_RESUME, RESUME_MODES, "resume")
+        else _choice(read(_env_vars.RESUME), _env_vars.RESUME, RESUME_MODES, "resume")
     )
     console_value = (
-        _choice(console, "", CONSOLE_MODES, "console")
+        _choice(console, None, CONSOLE_MODES, "console")
         if console is not None
-        else _choice(env.get(ENV_CONSOLE), ENV_CONSOLE, CONSOLE_MODES, "console")
+        else _choice(read(_env_vars.CONSOLE), _env_vars.CONSOLE, CONSOLE_MODES, "console")
     )
     tag_values: tuple[str, ...]
     if tags is not None:
@@ -132,26 +126,26 @@ def resolve(
             raise UsageError(f"tether.init(): tags must be a list of strings, not {tags!r}")
         tag_values = tuple(str(t) for t in tags)
     else:
-        raw = env.get(ENV_TAGS, "")
+        raw = read(_env_vars.TAGS) or ""
         tag_values = tuple(t.strip() for t in raw.split(",") if t.strip())
-    run_id = id if id is not None else env.get(ENV_RUN_ID)
+    run_id = id if id is not None else read(_env_vars.RUN_ID)
     if run_id is not None:
         _check_run_id(run_id)
     return Settings(
-        project=project or env.get(ENV_PROJECT) or DEFAULT_PROJECT,
-        name=name or env.get(ENV_NAME),
+        project=project or read(_env_vars.PROJECT) or DEFAULT_PROJECT,
+        name=name or read(_env_vars.NAME),
         root=root,
         mode=mode_value or "offline",
-        group=group or env.get(ENV_GROUP),
-        job_type=job_type or env.get(ENV_JOB_TYPE),
+        group=group or read(_env_vars.GROUP),
+        job_type=job_type or read(_env_vars.JOB_TYPE),
         tags=tag_values,
-        notes=notes if notes is not None else env.get(ENV_NOTES),
+        notes=notes if notes is not None else read(_env_vars.NOTES),
         run_id=run_id,
         resume=resume_value,
         console=console_value or "wrap",
-        writer_label=writer_label or env.get(ENV_WRITER_LABEL),
+        writer_label=writer_label or read(_env_vars.WRITER_LABEL),
         client=client if mode_value == "online" else None,
-        system_interval_s=_system_interval(system, env.get(ENV_SYSTEM_INTERVAL)),
+        system_interval_s=_system_interval(system, read(_env_vars.SYSTEM_INTERVAL_S)),
     )
 
 
@@ -166,9 +160,9 @@ def _system_interval(system: object, raw: str | None) -> float:
             value = math.nan
         if not math.isfinite(value) or value < 0:
             raise UsageError(
-                f"tether.init(): environment variable {ENV_SYSTEM_INTERVAL}={raw!r} is not a "
-                f"number of seconds >= 0; set it to e.g. {DEFAULT_SYSTEM_INTERVAL_S:g}, or 0 to "
-                "turn system metrics off"
+                f"tether.init(): environment variable {_env_vars.SYSTEM_INTERVAL_S.name}={raw!r} "
+                f"is not a number of seconds >= 0; set it to e.g. "
+                f"{DEFAULT_SYSTEM_INTERVAL_S:g}, or 0 to turn system metrics off"
             )
         return value
     if system is True:

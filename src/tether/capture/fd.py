@@ -17,10 +17,10 @@ import threading
 from collections.abc import Callable
 from typing import Final
 
+from tether import _env_vars
 from tether._threads import start_without_signals
 from tether.store import format as fmt
 
-ENV_CAPTURE_PIPES: Final = "TETHER_CAPTURE_PIPES"
 _READ_CHUNK: Final = 65536
 
 
@@ -34,7 +34,7 @@ def _inode(fd: int) -> str | None:
 
 def inherited_capture_pipe() -> bool:
     """Is this process's stdout a pipe that a parent's fd capture reads?"""
-    exported = os.environ.get(ENV_CAPTURE_PIPES)
+    exported = _env_vars.get(_env_vars.CAPTURE_PIPES)
     if not exported:
         return False
     return _inode(1) in exported.split(",")
@@ -89,7 +89,7 @@ class FdCapture:
         for reader in readers:
             os.dup2(reader.write_fd, reader.target_fd)
             start_without_signals(reader.thread)
-        os.environ[ENV_CAPTURE_PIPES] = ",".join(
+        os.environ[_env_vars.CAPTURE_PIPES.name] = ",".join(
             inode for inode in (_inode(r.read_fd) for r in readers) if inode
         )
         return cls(readers)
@@ -104,14 +104,14 @@ class FdCapture:
             reader.thread.join(timeout=1.0)
             if not reader.thread.is_alive():
                 reader.close_quietly(reader.read_fd, reader.saved_fd)
-        os.environ.pop(ENV_CAPTURE_PIPES, None)
+        os.environ.pop(_env_vars.CAPTURE_PIPES.name, None)
 
     def detach_in_child(self) -> None:
         """In a fork child: fds back on the real terminal; the parent's pipes are not ours."""
         for reader in self._readers:
             os.dup2(reader.saved_fd, reader.target_fd)
             reader.close_quietly(reader.write_fd, reader.read_fd, reader.saved_fd)
-        os.environ.pop(ENV_CAPTURE_PIPES, None)
+        os.environ.pop(_env_vars.CAPTURE_PIPES.name, None)
 
 
 def _flush_python_streams() -> None:

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import click
 from rich.console import Console
 
+from tether import _env_vars
 from tether._client_config import (
-    ENV_API_KEY,
-    ENV_BASE_URL,
     config_path,
     configured_base_url,
     forget_login,
@@ -20,7 +18,7 @@ from tether._client_config import (
     save_login,
     set_directory_mode,
 )
-from tether._settings import ENV_DIR, ENV_MODE, default_mode
+from tether._settings import default_mode
 from tether.cli.output import fail
 from tether.errors import TetherError
 from tether.store import layout
@@ -45,8 +43,10 @@ def login_command(key: str | None, host: str | None) -> None:
         raise fail(exc) from exc
     out = _console()
     out.print(f"Logged in to {base_url} as [bold]{who.get('user', '?')}[/]; key stored in {path}")
-    if os.environ.get(ENV_API_KEY):
-        out.print(f"[yellow]{ENV_API_KEY} is set in this environment and overrides it.[/]")
+    if _env_vars.get(_env_vars.API_KEY):
+        out.print(
+            f"[yellow]{_env_vars.API_KEY.name} is set in this environment and overrides it.[/]"
+        )
 
 
 @click.command("logout")
@@ -61,8 +61,8 @@ def logout_command() -> None:
         out.print(f"Logged out: key removed from {config_path()}")
     else:
         out.print(f"No key was stored in {config_path()}")
-    if os.environ.get(ENV_API_KEY):
-        out.print(f"[yellow]{ENV_API_KEY} is still set in this environment.[/]")
+    if _env_vars.get(_env_vars.API_KEY):
+        out.print(f"[yellow]{_env_vars.API_KEY.name} is still set in this environment.[/]")
 
 
 @click.command("status")
@@ -75,19 +75,21 @@ def status_command() -> None:
     from tether.sync.run_upload import unsent_bytes
 
     out = _console()
-    here = Path(os.environ.get(ENV_DIR) or Path.cwd()).absolute()  # where init() puts runs
+    here = Path(_env_vars.get(_env_vars.DIR) or Path.cwd()).absolute()  # where init() puts runs
     try:
         config = load_client_config()
         base_url = configured_base_url()
         mode, why = _mode_for(here, has_key=config is not None)
     except TetherError as exc:
         raise fail(exc) from exc
-    url_from = ENV_BASE_URL if os.environ.get(ENV_BASE_URL) else str(config_path())
+    url_from = _env_vars.BASE_URL.name if _env_vars.get(_env_vars.BASE_URL) else str(config_path())
     out.print(f"server:  {base_url}  [dim]({url_from})[/]")
     if config is None:
         out.print("key:     none: run `tether login`")
     else:
-        key_from = ENV_API_KEY if os.environ.get(ENV_API_KEY) else str(config_path())
+        key_from = (
+            _env_vars.API_KEY.name if _env_vars.get(_env_vars.API_KEY) else str(config_path())
+        )
         out.print(f"key:     {mask_key(config.api_key)}  [dim]({key_from})[/]")
         try:
             with HttpClient(base_url, config.api_key, timeout=10.0) as client:
@@ -115,9 +117,9 @@ def status_command() -> None:
 
 def _mode_for(root: Path, *, has_key: bool) -> tuple[str, str]:
     """The mode ``init()`` would use here without a ``mode=`` argument, and why."""
-    from_env = os.environ.get(ENV_MODE)
+    from_env = _env_vars.get(_env_vars.MODE)
     if from_env:
-        return from_env.strip().lower(), ENV_MODE
+        return from_env.strip().lower(), _env_vars.MODE.name
     return default_mode(root, has_key=has_key)
 
 
@@ -133,9 +135,11 @@ def _mode_command(mode: str, help_text: str) -> click.Command:
             raise fail(exc) from exc
         out = _console()
         out.print(f"Runs started in {root} are now {mode} [dim]({path})[/]")
-        env_mode = os.environ.get(ENV_MODE)
+        env_mode = _env_vars.get(_env_vars.MODE)
         if env_mode and env_mode.strip().lower() != mode:
-            out.print(f"[yellow]{ENV_MODE}={env_mode} is set here and takes precedence.[/]")
+            out.print(
+                f"[yellow]{_env_vars.MODE.name}={env_mode} is set here and takes precedence.[/]"
+            )
         if mode == "online" and not has_key:
             out.print("[yellow]No API key yet: run `tether login` first.[/]")
 

@@ -26,7 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from tether import _diagnostics, _registry
+from tether import _diagnostics, _env_vars, _registry
 
 if TYPE_CHECKING:
     from tether._run import Run
@@ -220,7 +220,7 @@ def launcher_rank() -> tuple[int, int] | None:
     rank, world = os.environ.get("RANK"), os.environ.get("WORLD_SIZE")
     if rank is None or world is None or not rank.isdigit() or not world.isdigit():
         return None
-    if "TORCHELASTIC_RUN_ID" not in os.environ and "TETHER_RUN_ID" not in os.environ:
+    if "TORCHELASTIC_RUN_ID" not in os.environ and _env_vars.get(_env_vars.RUN_ID) is None:
         return None
     return int(rank), int(world)
 
@@ -234,7 +234,7 @@ def launcher_run_id() -> str:
     """
     import hashlib
 
-    explicit = os.environ.get("TETHER_RUN_ID")
+    explicit = _env_vars.get(_env_vars.RUN_ID)
     if explicit:
         return explicit
     parts = [
