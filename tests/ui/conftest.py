@@ -124,13 +124,21 @@ def browser() -> Iterator[Any]:
         launched.close()
 
 
+def sign_in(context: Any, server: LiveServer) -> None:
+    """Sign the browser context in as the web UI does: the key once, for a session cookie."""
+    response = context.request.post(
+        server.base_url + "/api/v1/session",
+        data=json.dumps({"key": server.api_key}),
+        headers={"Content-Type": "application/json"},
+    )
+    assert response.ok, response.text()
+
+
 @pytest.fixture
 def page(browser: Any, ui_server: UiServer) -> Iterator[Any]:
-    """A page whose localStorage holds the server's API key; page errors fail the test."""
+    """A page signed in to the server (a session cookie); page errors fail the test."""
     context = browser.new_context(viewport={"width": 1400, "height": 900})
-    context.add_init_script(
-        f"localStorage.setItem('tether.apiKey', {json.dumps(ui_server.server.api_key)})"
-    )
+    sign_in(context, ui_server.server)
     context.set_default_timeout(15_000)
     new_page = context.new_page()
     errors: list[str] = []

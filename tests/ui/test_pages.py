@@ -7,7 +7,7 @@ from typing import Any
 
 from tether.server.testing import LiveServer
 
-from .conftest import PROJECT, UiServer, screenshot
+from .conftest import PROJECT, UiServer, screenshot, sign_in
 
 
 def runs_url(ui: UiServer, query: str = "") -> str:
@@ -226,7 +226,7 @@ def test_missing_run_and_page_show_messages(page: Any, ui_server: UiServer) -> N
     page.get_by_text("No such page").wait_for()
 
 
-def test_api_key_form_appears_on_401_and_stores_the_key(browser: Any, ui_server: UiServer) -> None:
+def test_api_key_form_appears_on_401_and_signs_in(browser: Any, ui_server: UiServer) -> None:
     context = browser.new_context()
     try:
         page = context.new_page()
@@ -235,9 +235,10 @@ def test_api_key_form_appears_on_401_and_stores_the_key(browser: Any, ui_server:
         form.wait_for()
         screenshot(page, "api-key-form")
         form.locator("input").fill(ui_server.server.api_key)
-        form.get_by_role("button", name="Save").click()
+        form.get_by_role("button", name="Sign in").click()
         page.locator(".runs-row[data-run]").first.wait_for()
-        assert page.evaluate("localStorage.getItem('tether.apiKey')") == ui_server.server.api_key
+        # A session cookie, not the key (tests/ui/test_sign_in.py checks the details).
+        assert page.evaluate("localStorage.getItem('tether.apiKey')") is None
     finally:
         context.close()
 
@@ -246,7 +247,7 @@ def test_server_gone_shows_a_message(browser: Any, tmp_path: Any) -> None:
     server = LiveServer(tmp_path / "gone").start()
     context = browser.new_context()
     try:
-        context.add_init_script(f"localStorage.setItem('tether.apiKey', '{server.api_key}')")
+        sign_in(context, server)
         page = context.new_page()
         page.goto(server.base_url + "/")
         page.get_by_text("No projects yet").wait_for()

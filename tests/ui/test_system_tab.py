@@ -22,7 +22,7 @@ import pytest
 from tether.server.app import STATIC_DIR
 from tether.server.testing import LiveServer
 
-from .conftest import client_env, screenshot
+from .conftest import client_env, screenshot, sign_in
 
 PROJECT = "uisystem"
 COMMIT = "3f2a9c1d0b8e7f6a5c4d3e2f1a0b9c8d7e6f5a4b"
@@ -167,7 +167,7 @@ def page(browser: Any, server: LiveServer) -> Iterator[Any]:
     """A page holding the server's key, allowed the clipboard; page errors fail the test."""
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     context.grant_permissions(["clipboard-read", "clipboard-write"], origin=server.base_url)
-    context.add_init_script(f"localStorage.setItem('tether.apiKey', {json.dumps(server.api_key)})")
+    sign_in(context, server)
     context.set_default_timeout(15_000)
     new_page = context.new_page()
     errors: list[str] = []
