@@ -186,7 +186,7 @@ SERVER_ALLOWED_HOSTS = Variable(
 SERVER_UPLOADS_PER_USER = Variable(
     "TETHER_SERVER_UPLOADS_PER_USER",
     "an integer >= 1",
-    "2",
+    "4",
     "Segment uploads one user may have in flight at once; more are answered 429.",
     "server",
 )

@@ -1,6 +1,7 @@
 """Server settings: command-line options, then ``TETHER_SERVER_*`` variables, then defaults.
 
-Every environment variable the server reads is read here, in ``server_settings``.
+Every environment variable the server reads is read here, in ``server_settings``, through
+the table of ``tether._env_vars`` (``docs/settings.md``).
 """
 
 from __future__ import annotations
@@ -10,14 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-ENV_DATA_DIR: Final = "TETHER_SERVER_DATA_DIR"
-ENV_DATABASE_URL: Final = "TETHER_SERVER_DATABASE_URL"
-ENV_ADMIN_KEY: Final = "TETHER_SERVER_ADMIN_KEY"
-# Comma-separated public names (``tether.example.org`` or ``tether.example.org:8443``) the
-# server answers besides loopback names; `--allowed-host` adds to them.
-ENV_ALLOWED_HOSTS: Final = "TETHER_SERVER_ALLOWED_HOSTS"
-# How many segment uploads one user may have in flight at once; more are answered 429.
-ENV_UPLOADS_PER_USER: Final = "TETHER_SERVER_UPLOADS_PER_USER"
+from tether import _env_vars
+
+# The name only (server/cli.py reads the key when it starts serving).
+ENV_ADMIN_KEY: Final = _env_vars.SERVER_ADMIN_KEY.name
 MAX_BODY_BYTES: Final = 16 * 1024 * 1024
 UPLOADS_PER_USER: Final = 4
 LOOPBACK_NAMES: Final = ("127.0.0.1", "localhost", "[::1]")
@@ -64,16 +61,24 @@ def server_settings(
 ) -> ServerSettings:
     """Settings from the arguments, then (with ``use_environment``) ``TETHER_SERVER_*``."""
     env = os.environ if use_environment else {}
-    directory = Path(data_dir or env.get(ENV_DATA_DIR) or "tether-server").expanduser()
+    directory = Path(
+        data_dir or _env_vars.get(_env_vars.SERVER_DATA_DIR, env) or "tether-server"
+    ).expanduser()
     directory = directory.absolute()
-    url = database_url or env.get(ENV_DATABASE_URL) or f"sqlite:///{directory / 'tether.db'}"
+    url = (
+        database_url
+        or _env_vars.get(_env_vars.SERVER_DATABASE_URL, env)
+        or f"sqlite:///{directory / 'tether.db'}"
+    )
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://") :]
-    hosts = [*allowed_hosts, *env.get(ENV_ALLOWED_HOSTS, "").split(",")]
-    uploads = env.get(ENV_UPLOADS_PER_USER, "")
+    from_env = _env_vars.get(_env_vars.SERVER_ALLOWED_HOSTS, env) or ""
+    hosts = [*allowed_hosts, *from_env.split(",")]
+    uploads = _env_vars.get(_env_vars.SERVER_UPLOADS_PER_USER, env) or ""
     if uploads and not (uploads.isdigit() and int(uploads) >= 1):
+        variable = _env_vars.SERVER_UPLOADS_PER_USER
         raise ValueError(
-            f"{ENV_UPLOADS_PER_USER}={uploads!r}: must be a whole number of at least 1"
+            f"{variable.name}={uploads!r}: must be {variable.form}, e.g. {UPLOADS_PER_USER}"
         )
     return ServerSettings(
         data_dir=directory,
