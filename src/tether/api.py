@@ -105,7 +105,8 @@ class Api:
         filters: dict[str, str] | None = None,
         order: str | None = None,
     ) -> RunList:
-        """The runs of ``project``, fetched page by page as they are iterated.
+        """The runs of ``project`` (``"team/project"``: in namespace ``team``), fetched page
+        by page as they are iterated.
 
         ``filters``: any of ``state``, ``group``, ``tag``, ``search`` (a part of the name).
         ``order``: ``start_time``, ``name``, ``state``, ``duration``, ``last_step``,
@@ -123,21 +124,22 @@ class Api:
         return RunList(self, project, params)
 
     def run(self, path: str) -> RemoteRun:
-        """One run, by ``"project/run_id"``."""
+        """One run, by ``"project/run_id"`` (the key's default namespace) or
+        ``"owner/project/run_id"`` (a team's, or another user's it may read)."""
         project, sep, run_id = path.rpartition("/")
         if not sep or not project or not run_id:
             raise UsageError(
                 f"Api.run({path!r}): give 'project/run_id', e.g. 'mnist/k3x9a1bq' "
                 "(`tether ls` shows local ids)"
             )
-        return RemoteRun(self, self._get_run(project, run_id))
+        return RemoteRun(self, self._get_run(project, run_id), owner=_owner_of(project))
 
     def _get_run(self, project: str, run_id: str) -> dict[str, Any]:
-        from tether.sync.http import NotFoundError, quote_part
+        from tether.sync.http import NotFoundError, project_path, quote_part
 
         try:
             data: dict[str, Any] = self.client.get_json(
-                f"/projects/{quote_part(project)}/runs/{quote_part(run_id)}"
+                f"{project_path(project)}/runs/{quote_part(run_id)}"
             )
         except NotFoundError as exc:
             raise RunNotFoundError(
@@ -158,20 +160,21 @@ class RunList:
         self._total: int | None = None
 
     def _fetch_next(self) -> bool:
-        from tether.sync.http import NotFoundError, quote_part
+        from tether.sync.http import NotFoundError, project_path
 
         if self._total is not None and len(self._runs) >= self._total:
             return False
         params = {**self._params, "limit": PAGE_SIZE, "offset": len(self._runs)}
         try:
-            page = self._api.client.get_json(f"/projects/{quote_part(self.project)}/runs", params)
+            page = self._api.client.get_json(f"{project_path(self.project)}/runs", params)
         except NotFoundError as exc:
             raise RunNotFoundError(
                 f"no project {self.project!r} on {self._api.base_url}; Api().projects() lists "
                 "yours (a project appears with its first upload)"
             ) from exc
         self._total = int(page.get("total", 0))
-        batch = [RemoteRun(self._api, item) for item in page.get("runs", [])]
+        owner = _owner_of(self.project)
+        batch = [RemoteRun(self._api, item, owner=owner) for item in page.get("runs", [])]
         self._runs.extend(batch)
         if not batch:
             self._total = len(self._runs)  # the list shrank while we paged
@@ -214,9 +217,10 @@ class RunList:
 class RemoteRun:
     """A run as the server has it; ``data`` holds every field of the API's ``Run``."""
 
-    def __init__(self, api: Api, data: dict[str, Any]) -> None:
+    def __init__(self, api: Api, data: dict[str, Any], *, owner: str | None = None) -> None:
         self._api = api
         self.data = data
+        self._owner = owner  # named by the caller ("team/project"); None: the key's default
         self._environment: dict[str, Any] | None = None
 
     @property
@@ -229,7 +233,8 @@ class RemoteRun:
 
     @property
     def project(self) -> str:
-        return str(self.data.get("project", ""))
+        name = str(self.data.get("project", ""))
+        return f"{self._owner}/{name}" if self._owner else name
 
     @property
     def state(self) -> str:
@@ -258,9 +263,9 @@ class RemoteRun:
         return self
 
     def _url(self, part: str) -> str:
-        from tether.sync.http import quote_part
+        from tether.sync.http import project_path, quote_part
 
-        return f"/projects/{quote_part(self.project)}/runs/{quote_part(self.id)}/{part}"
+        return f"{project_path(self.project)}/runs/{quote_part(self.id)}/{part}"
 
     def history(
         self,
@@ -451,3 +456,9 @@ def _pandas(where: str) -> Any:
     except ImportError:
         raise ImportError(f"{where} needs pandas: pip install 'tether[pandas]'") from None
     return pandas
+
+
+def _owner_of(project: str) -> str | None:
+    """``team`` of ``"team/project"``; None for a bare project (the key's default owner)."""
+    owner, sep, _ = project.rpartition("/")
+    return owner if sep else None

@@ -1,13 +1,9 @@
 """A small HTTP client for the tether server: the key, timeouts, and errors that say what to do.
 
-Errors from the server (JSON with a ``detail``) and from the network become exceptions::
-
-    TetherError
-    ├── ServerError                 the server answered with an error status
-    │   ├── AuthError               401/403: the key is missing, unknown or not allowed
-    │   ├── NotFoundError           404: no such project or run for this key's owner
-    │   └── OffsetConflictError     409: an upload past what the server has; resume at .offset
-    └── ServerUnreachableError      no answer: refused, timed out, name not resolved
+Errors from the server (JSON with a ``detail``) and from the network become the exceptions
+of ``tether.errors`` (drawn there, exported from ``tether``): ``ServerError`` and its
+``AuthError`` (401/403), ``NotOnServerError`` (404) and ``OffsetConflictError`` (409), and
+``ServerUnreachableError`` when no answer comes.
 
 ``httpx`` is imported when a client is made, not when this module is, so that the code that
 merely knows about uploads stays cheap to import.
@@ -18,7 +14,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import quote
 
-from tether.errors import TetherError
+from tether.errors import (
+    RETRYABLE_STATUSES,
+    AuthError,
+    NotOnServerError,
+    OffsetConflictError,
+    ServerError,
+    ServerUnreachableError,
+)
 
 if TYPE_CHECKING:
     import httpx
@@ -26,58 +29,41 @@ if TYPE_CHECKING:
 API_PREFIX: Final = "/api/v1"
 CONNECT_TIMEOUT_S: Final = 5.0
 READ_TIMEOUT_S: Final = 60.0
-# Statuses worth trying again later: the request was fine, the server was not (yet), or
-# another upload raced this one (a 409 without an offset).
-RETRYABLE_STATUSES: Final = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
-
-
-class ServerError(TetherError):
-    """The server answered with an error; ``status`` and ``detail`` say which."""
-
-    def __init__(self, message: str, *, status: int, detail: Any = None, body: Any = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.detail = detail
-        # The whole JSON answer: besides ``detail``, a refusal says where (``frame_offset``,
-        # ``seq``, ``row``, ``field``) and a 413 how much fits (``limit``).
-        self.body: dict[str, Any] = body if isinstance(body, dict) else {}
-
-    def answer_int(self, name: str) -> int | None:
-        value = self.body.get(name)
-        return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-    @property
-    def retryable(self) -> bool:
-        return self.status in RETRYABLE_STATUSES
-
-
-class AuthError(ServerError):
-    """The server refused the key (401) or what it may do (403)."""
-
-
-class NotFoundError(ServerError):
-    """The project or run does not exist for this key's owner (404)."""
-
-
-class OffsetConflictError(ServerError):
-    """An upload started past what the server has; resume from ``offset``."""
-
-    def __init__(
-        self, message: str, *, status: int, detail: Any, offset: int, body: Any = None
-    ) -> None:
-        super().__init__(message, status=status, detail=detail, body=body)
-        self.offset = offset
-
-
-class ServerUnreachableError(TetherError):
-    """No answer from the server (connection refused, timeout, unknown host)."""
-
-    retryable = True
+# The 404 error's former name, still imported by api.py, sync/ and the tests; use
+# tether.errors.NotOnServerError.
+NotFoundError = NotOnServerError
+# The errors are tether.errors' own; the uploader, tether sync and tether.Api import them
+# from here too.
+__all__ = [
+    "API_PREFIX",
+    "CONNECT_TIMEOUT_S",
+    "READ_TIMEOUT_S",
+    "RETRYABLE_STATUSES",
+    "AuthError",
+    "HttpClient",
+    "NotFoundError",
+    "NotOnServerError",
+    "OffsetConflictError",
+    "ServerError",
+    "ServerUnreachableError",
+    "describe_detail",
+    "project_path",
+    "quote_part",
+]
 
 
 def quote_part(value: str) -> str:
     """One path segment of a URL, whatever characters it holds."""
     return quote(value, safe="")
+
+
+def project_path(project: str) -> str:
+    """A project's API path: ``mnist`` is in the key's default namespace, ``team/mnist`` in
+    the namespace (user or team) ``team``."""
+    owner, sep, name = project.rpartition("/")
+    if not sep:
+        return f"/projects/{quote_part(project)}"
+    return f"/owners/{quote_part(owner)}/projects/{quote_part(name)}"
 
 
 class HttpClient:
@@ -167,7 +153,9 @@ def _error(response: httpx.Response, method: str, url: str, base_url: str) -> Se
         detail = response.text[:200] or response.reason_phrase
     text = describe_detail(detail)
     where = f"{method} {url}"
-    if status in (401, 403):
+    if status == 403:  # a key that works, with too low a role for this (a team's viewer)
+        return AuthError(f"{base_url} refused {where} (403: {text})", status=status, detail=detail)
+    if status == 401:
         return AuthError(
             f"{base_url} refused the API key ({status}: {text}); run `tether login` with a "
             "valid key, or set TETHER_API_KEY",
@@ -175,7 +163,7 @@ def _error(response: httpx.Response, method: str, url: str, base_url: str) -> Se
             detail=detail,
         )
     if status == 404:
-        return NotFoundError(f"{where}: not found ({text})", status=status, detail=detail)
+        return NotOnServerError(f"{where}: not found ({text})", status=status, detail=detail)
     if status == 409 and isinstance(body, dict) and isinstance(body.get("offset"), int):
         return OffsetConflictError(
             f"{where}: {text}", status=status, detail=detail, offset=int(body["offset"]), body=body

@@ -38,6 +38,7 @@ from tether.sync.http import (
     OffsetConflictError,
     ServerError,
     describe_detail,
+    project_path,
     quote_part,
 )
 from tether.sync.progress import UploadState
@@ -110,7 +111,7 @@ class RunUpload:
         # Learned from a 413: the most bytes the server takes in one body (None: not known,
         # so a frame larger than our own pieces is still tried whole).
         self.server_limit: int | None = None
-        self._run_path = f"/projects/{quote_part(project)}/runs/{quote_part(run_id)}/segments"
+        self._run_path = f"{project_path(project)}/runs/{quote_part(run_id)}/segments"
 
     def refresh(self) -> list[SegmentCursor]:
         """Pick up segment files written since the last look (new processes)."""
