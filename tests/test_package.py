@@ -10,6 +10,7 @@ import types
 import pytest
 
 import tether
+from tether.server.testing import LiveServer
 
 
 def test_public_api_is_curated_and_sorted() -> None:
@@ -21,6 +22,31 @@ def test_public_api_is_curated_and_sorted() -> None:
     assert public == set(tether.__all__) - {"__version__"}
     assert tether.__all__ == sorted(tether.__all__)
     assert tether.Api.__module__ == "tether.api"  # provided lazily
+
+
+def test_every_error_is_drawn_in_the_tree_and_exported() -> None:
+    from tether import errors
+
+    tree = errors.__doc__ or ""
+    for name in errors.__all__:
+        assert getattr(tether, name) is getattr(errors, name), f"tether.{name} is not exported"
+        assert f"── {name}" in tree or f"    {name}" in tree, (
+            f"{name} is missing from the tree in errors.py's docstring"
+        )
+        assert issubclass(getattr(errors, name), tether.TetherError)
+
+
+def test_the_server_errors_are_the_exported_ones(live_server: LiveServer) -> None:
+    # What tether.Api raises is what users catch from tether itself.
+    with (
+        pytest.raises(tether.AuthError, match="tether login"),
+        tether.Api(live_server.base_url, "tth_wrong_key_00000000") as wrong,
+    ):
+        wrong.projects()
+    with tether.Api(live_server.base_url, live_server.api_key) as api:
+        with pytest.raises(tether.NotOnServerError) as missing:
+            api.client.get_json("/projects/nothing-here/runs/nope")
+        assert missing.value.status == 404 and isinstance(missing.value, LookupError)
 
 
 def test_import_starts_nothing_and_patches_nothing() -> None:

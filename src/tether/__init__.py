@@ -11,7 +11,16 @@ opens no file and patches nothing until ``init()``.
 
 from importlib import import_module as _import_module
 
-from tether.errors import RunNotFoundError, StoreError, TetherError, UsageError
+from tether.errors import (
+    AuthError,
+    NotOnServerError,
+    OffsetConflictError,
+    RunNotFoundError,
+    ServerError,
+    ServerUnreachableError,
+    TetherError,
+    UsageError,
+)
 
 # Not typing.TYPE_CHECKING: importing typing alone would double the cost of `import tether`.
 TYPE_CHECKING = False
@@ -60,12 +69,16 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "Api",
+    "AuthError",
     "Config",
     "ConsoleLine",
+    "NotOnServerError",
+    "OffsetConflictError",
     "Run",
     "RunData",
     "RunNotFoundError",
-    "StoreError",
+    "ServerError",
+    "ServerUnreachableError",
     "Summary",
     "TetherError",
     "TetherWarning",

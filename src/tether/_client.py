@@ -338,14 +338,14 @@ def _remote_run(settings: Settings, run_id: str) -> dict[str, Any] | None:
     """The server's copy of run ``run_id`` when resuming an online run that is not local."""
     if settings.client is None or settings.resume not in ("allow", "must") or not settings.run_id:
         return None
-    from tether.errors import TetherError
-    from tether.sync.http import HttpClient, NotFoundError, quote_part
+    from tether.errors import NotOnServerError, TetherError
+    from tether.sync.http import HttpClient, quote_part
 
     path = f"/projects/{quote_part(settings.project)}/runs/{quote_part(run_id)}"
     try:
         with HttpClient(settings.client.base_url, settings.client.api_key) as client:
             found = client.get_json(path)
-    except NotFoundError:
+    except NotOnServerError:
         return None
     except (TetherError, OSError) as exc:
         raise UsageError(
