@@ -3,6 +3,7 @@
     python bench/read_bench.py             # full run (~3 min once the runs exist), rewrites
                                            # RESULTS.md's read_bench section
     python bench/read_bench.py --quick     # 100k rows, prints the table only
+    python bench/read_bench.py --before 79559fa   # also that commit's reader, once
 
 Two runs are written once with the real writer (``tether.init`` + ``log`` in a loop) and
 kept under ``bench/_work/read_bench/`` (git-ignored; delete it to write them again):
@@ -101,11 +102,21 @@ def measure_frame(run_dir: str) -> dict[str, Any]:
     Path("/proc/self/clear_refs").write_text("5")  # reset VmHWM to the current RSS
     before = _vm("VmRSS")
     start = time.perf_counter()
-    frame = tether.load_run(run_dir).history()
+    run = tether.load_run(run_dir)
+    frame = run.history() if hasattr(run, "summary") and callable(run.history) else None
+    if frame is None:  # the reader before columnar reads (--before): a list, then pandas
+        frame = run.history_frame()
     seconds = time.perf_counter() - start
     peak = _vm("VmHWM") - before
     points = int(frame.drop(columns=["_step", "_time", "_writer"]).notna().to_numpy().sum())
-    return {"seconds": seconds, "peak_mib": peak, "rows": len(frame), "points": points}
+    del frame, run
+    gc.collect()
+    # Read again in the same process: memory the allocator already has (the first read pays
+    # for the kernel handing the process fresh pages, slow on a virtual machine).
+    start = time.perf_counter()
+    again = len(tether.load_run(run_dir).history()) if not os.environ.get("BEFORE") else 0
+    warm = time.perf_counter() - start
+    return {"seconds": seconds, "peak_mib": peak, "points": points, "warm": warm, "rows": again}
 
 
 def measure_show_inprocess(run_dir: str) -> dict[str, Any]:
@@ -117,13 +128,17 @@ def measure_show_inprocess(run_dir: str) -> dict[str, Any]:
     return {"seconds": time.perf_counter() - start, "rows": data["history_rows"]}
 
 
-def _in_child(what: str, run_dir: Path) -> dict[str, Any]:
+def _in_child(what: str, run_dir: Path, before: Path | None = None) -> dict[str, Any]:
+    env = dict(os.environ)
+    if before is not None:  # the reader of an older commit, for comparison
+        env.update(PYTHONPATH=str(before / "src"), BEFORE="1")
     out = subprocess.run(
         [sys.executable, __file__, "--child", what, str(run_dir)],
         capture_output=True,
         text=True,
         timeout=600,
         check=True,
+        env=env,
     )
     result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
     return result
@@ -142,6 +157,20 @@ def _show_command(run_dir: Path) -> float:
     return time.perf_counter() - start
 
 
+def _checkout(commit: str) -> Path:
+    """``src/`` of ``commit``, extracted once under bench/_work (git archive: no checkout)."""
+    target = WORK / f"before_{commit}"
+    if not (target / "src").exists():
+        target.mkdir(parents=True, exist_ok=True)
+        archive = subprocess.run(
+            ["git", "-C", str(BENCH.parent), "archive", commit, "src"],
+            capture_output=True,
+            check=True,
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
+    return target
+
+
 def run_dir_of(target: Path) -> Path:
     return Path((target / "done").read_text())
 
@@ -151,6 +180,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="100k rows, prints only")
     parser.add_argument("--write", action="store_true", help="with --quick: update RESULTS.md")
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument(
+        "--before", metavar="COMMIT", help="also time this commit's reader once (git archive)"
+    )
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -160,6 +192,7 @@ def main() -> None:
         return
     from _common import fmt_num, machine_lines, median, table, update_section
 
+    before = _checkout(args.before) if args.before else None
     rows = 100_000 if args.quick else 1_000_000
     raw_mib = rows * KEYS * 8 / MIB
     shapes = {"one_writer": 1, "eight_writers": 8}
@@ -176,26 +209,35 @@ def main() -> None:
         commands = [_show_command(run_dir) for _ in range(args.repeats)]
         seconds = median(f["seconds"] for f in frames)
         peak = median(f["peak_mib"] for f in frames)
-        lines.append(
-            [
-                f"{writers} x {rows // writers:,} rows",
-                f"{size:.0f}",
-                fmt_num(seconds * 1000),
-                f"{rows * KEYS / seconds / 1e6:.1f}",
-                f"{peak:.0f} (x{peak / raw_mib:.2f})",
-                fmt_num(median(s["seconds"] for s in shows) * 1000),
-                fmt_num(median(commands) * 1000),
-            ]
-        )
+        row = [
+            f"{writers} x {rows // writers:,} rows",
+            f"{size:.0f}",
+            fmt_num(seconds * 1000),
+            fmt_num(median(f["warm"] for f in frames) * 1000),
+            f"{rows * KEYS / seconds / 1e6:.1f}",
+            f"{peak:.0f} (x{peak / raw_mib:.2f})",
+            fmt_num(median(s["seconds"] for s in shows) * 1000),
+            fmt_num(median(commands) * 1000),
+        ]
+        if before is not None:
+            old = _in_child("frame", run_dir, before)
+            row.append(
+                f"{fmt_num(old['seconds'] * 1000)} ms, {old['peak_mib']:.0f} MiB "
+                f"(x{old['seconds'] / seconds:.1f} time, x{old['peak_mib'] / peak:.1f} memory)"
+            )
+        lines.append(row)
     header = [
         "run (10 float keys)",
         "segments MiB",
-        "load_run + history() ms",
-        "M points/s",
+        "load_run + history() ms, fresh process",
+        "same, read again ms",
+        "M points/s (fresh)",
         f"peak MiB above start (x raw {raw_mib:.1f} MiB)",
         "show in-process ms",
         "`tether show` command ms",
     ]
+    if before is not None:
+        header.append(f"before (`{args.before}`: load_run + history_frame(), 1 run)")
     body = "\n\n".join(
         [
             "## Reading a run back (`bench/read_bench.py`)",

@@ -8,6 +8,7 @@ agrees with a plain decode of every record (``format.scan_frames``).
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 import multiprocessing
@@ -18,9 +19,11 @@ from typing import Any
 import msgspec
 import pandas as pd
 import pytest
+from click.testing import CliRunner
 
 import tether
 from tether.api import Api
+from tether.cli import cli
 from tether.server.testing import LiveServer
 from tether.store import format as fmt
 from tether.store.reader import list_segments
@@ -242,3 +245,88 @@ def test_history_rejects_a_string_of_keys(run_dir: Path) -> None:
         run.log({"loss": 1.0})
     with pytest.raises(tether.UsageError, match=r"pass a list of keys, e.g. \['loss'\]"):
         tether.load_run(run.dir).history("loss")  # type: ignore[arg-type]
+
+
+def test_export_streams_every_writer_as_rows_has_them(run_dir: Path) -> None:
+    run = tether.init(dir=run_dir, console="off")
+    fork = multiprocessing.get_context("fork")
+    children = [fork.Process(target=_child, args=(run, n)) for n in (1, 2)]
+    for child in children:
+        child.start()
+    for i in range(300):
+        run.log({"mixed": i if i % 2 else i + 0.5, **({"val": i} if i % 50 == 0 else {})})
+    for child in children:
+        child.join(60)
+        assert child.exitcode == 0
+    run.finish()
+    data = tether.load_run(run.dir)
+    runner = CliRunner()
+    target = run_dir / "out.csv"
+    done = runner.invoke(cli, ["export", str(run.dir), "--output", str(target)])
+    assert done.exit_code == 0, done.output
+    with open(target, newline="") as handle:
+        exported = list(csv.DictReader(handle))
+    expected = data.rows()
+    assert len(exported) == len(expected) == 900
+    assert [r["_writer"] for r in exported] == [r["_writer"] for r in expected]
+    for key in ("_step", "mixed", "val", "loss"):
+        assert [float(r[key]) if r[key] else None for r in exported] == [
+            float(r[key]) if key in r else None for r in expected
+        ]
+    pq = pytest.importorskip("pyarrow.parquet")
+    target = run_dir / "out.parquet"
+    done = runner.invoke(cli, ["export", str(run.dir), "--format", "parquet", "-o", str(target)])
+    assert done.exit_code == 0, done.output
+    table = pq.read_table(target)
+    assert str(table.schema.field("mixed").type) == "double"  # ints and floats: floats
+    assert str(table.schema.field("val").type) == "int64"
+    assert table.column("loss").to_pylist() == [r.get("loss") for r in expected]
+
+
+def test_export_to_parquet_names_a_column_of_mixed_types(run_dir: Path) -> None:
+    pytest.importorskip("pyarrow")
+    with tether.init(dir=run_dir, console="off") as run:
+        run.log({"tag": 1.0})
+        run.log({"tag": "one"})
+    done = CliRunner().invoke(
+        cli, ["export", str(run.dir), "--format", "parquet", "-o", str(run_dir / "x.parquet")]
+    )
+    assert done.exit_code == 1
+    assert "column 'tag' mixes types" in done.output and "--format csv" in done.output
+
+
+def test_system_samples_as_the_remote_run_takes_them(run_dir: Path) -> None:
+    segments = run_dir / "run-20260101_000000-sys0sys0" / fmt.SEGMENTS_DIR
+    segments.mkdir(parents=True)
+    header = {"run_id": "sys0sys0", "writer_id": "w", "label": "main", "main": True}
+    records: list[Any] = [[fmt.K_HEADER, {**header, "start_time": 1000.0, "host": "elsewhere"}]]
+    for i in range(1000):
+        cpu = 99.0 if i == 517 else float(i % 10)
+        records.append([fmt.K_SYSTEM, 1000.0 + i, {"cpu": cpu, "rss": 1e6 + i}])
+    (segments / f"w{fmt.SEGMENT_SUFFIX}").write_bytes(fmt.MAGIC + fmt.encode_frame(0, records))
+    data = tether.load_run(segments.parent)
+    whole = data.system()
+    assert len(whole) == 1000 and list(whole.columns) == ["_time", "_writer", "cpu", "rss"]
+    sampled = data.system(["cpu"], samples=50)
+    assert 20 <= len(sampled) <= 60 and list(sampled.columns) == ["_time", "_writer", "cpu"]
+    assert sampled["cpu"].max() == 99.0 and sampled["cpu"].min() == 0.0  # the spike survives
+    assert sampled["_time"].is_monotonic_increasing
+
+
+@pytest.mark.parametrize(
+    "steps",
+    [
+        list(range(300, 400)),  # uint16
+        [2**40 + i for i in range(50)],  # uint64
+        [5, 300, 70_000, 2**33, 7],  # widths mixed within a block
+    ],
+)
+def test_every_step_width_reads_back(run_dir: Path, steps: list[int]) -> None:
+    with tether.init(dir=run_dir, console="off") as run:
+        for step in steps:
+            run.log({"a": step * 0.5, "b": 1.0}, step=step)
+    data = tether.load_run(run.dir)
+    assert _same(data.rows(), _expected_rows(run.dir))
+    frame = data.history()
+    assert list(frame["_step"]) == steps and list(frame["a"]) == [s * 0.5 for s in steps]
+    assert data.last_step == max(steps)

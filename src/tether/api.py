@@ -433,10 +433,13 @@ def _history_frame(
         builder = builders.setdefault(key, ColumnBuilder(count))
         builder.put_values(rank[np.array(positions, dtype=np.int64)], values[: len(positions)])
     ordered = [triples[i] for i in order]
+    labels = sorted({t[0] for t in ordered})
+    index = {label: n for n, label in enumerate(labels)}
     return history_frame(
         np.array([t[1] for t in ordered], dtype=np.int64),
         np.array([t[2] for t in ordered], dtype=np.float64),
-        np.array([t[0] for t in ordered], dtype=object),
+        np.array([index[t[0]] for t in ordered], dtype=np.int32),
+        labels,
         {key: builder.build() for key, builder in builders.items()},
     )
 

@@ -38,11 +38,14 @@ _NEGATIVE_FIXINTS: Final = bytes(range(0xE0, 0x100))
 
 @dataclass(frozen=True, slots=True)
 class IntColumn:
-    """``count`` ints at ``offset``, every ``stride`` bytes, of numpy type ``dtype``."""
+    """``count`` ints at ``offset``, every ``stride`` bytes, of numpy type ``dtype``; or, when
+    ``dtype`` is empty (widths mixed), msgpack ints in ``[start, end)`` to decode."""
 
     offset: int
     stride: int
     dtype: str
+    start: int
+    end: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,8 +82,25 @@ def encoded_array_head(length: int) -> bytes:
     return b"\xdd" + length.to_bytes(4, "big")
 
 
-def _int_column(data: bytes | mmap.mmap, at: int, count: int) -> tuple[IntColumn, int] | None:
-    """``count`` ints of one width from ``at``, and the offset after them."""
+def _int_column(data: bytes | mmap.mmap, start: int, count: int) -> IntColumn | None:
+    """The array of ``count`` ints whose items start at ``start``."""
+    column = _one_width(data, start, count)
+    if column is not None:
+        return column
+    at = start  # widths mixed (steps crossing 127, 255, 65535 in the block): walk them
+    for _ in range(count):
+        code = data[at]
+        if code < 0x80 or code >= 0xE0:
+            at += 1
+        elif code in INT_CODES:
+            at += 1 + INT_CODES[code][0]
+        else:
+            return None
+    return IntColumn(start, 0, "", start, at)
+
+
+def _one_width(data: bytes | mmap.mmap, at: int, count: int) -> IntColumn | None:
+    """``count`` ints of one width from ``at``; None when their widths differ."""
     code = data[at]
     if code < 0x80 or code >= 0xE0:  # fixints: the byte is the value
         part = data[at : at + count]
@@ -88,9 +108,9 @@ def _int_column(data: bytes | mmap.mmap, at: int, count: int) -> tuple[IntColumn
             return None
         # translate() deletes the bytes in C: nothing left means they all are fixints.
         if code < 0x80 and not part.translate(None, _POSITIVE_FIXINTS):
-            return IntColumn(at, 1, "u1"), at + count
+            return IntColumn(at, 1, "u1", at, at + count)
         if code >= 0xE0 and not part.translate(None, _NEGATIVE_FIXINTS):
-            return IntColumn(at, 1, "i1"), at + count
+            return IntColumn(at, 1, "i1", at, at + count)
         return None
     known = INT_CODES.get(code)
     if known is None:
@@ -99,7 +119,7 @@ def _int_column(data: bytes | mmap.mmap, at: int, count: int) -> tuple[IntColumn
     end = at + count * stride
     if len(data) < end or data[at:end:stride] != bytes([code]) * count:
         return None
-    return IntColumn(at + 1, stride, known[1]), end
+    return IntColumn(at + 1, stride, known[1], at, end)
 
 
 def block_schema(data: bytes | mmap.mmap, at: int) -> tuple[int, int] | None:
@@ -142,13 +162,13 @@ def block_layout(
     steps = _int_column(data, at, rows)
     if steps is None:
         return None
-    head = array_head(data, steps[1])
+    head = array_head(data, steps.end)
     if head is None or head[0] != rows:
         return None
     millis = _int_column(data, head[1], rows)
     if millis is None:
         return None
-    head = array_head(data, millis[1])
+    head = array_head(data, millis.end)
     if head is None or head[0] != rows:
         return None
     at = head[1]
@@ -165,4 +185,4 @@ def block_layout(
     for key in range(width if check_values else 0):
         if data[first + 9 * key : end : stride] != marker:
             return None
-    return BlockLayout(rows, steps_start, steps[1], steps[0], millis[0], first + 1, stride, end)
+    return BlockLayout(rows, steps_start, steps.end, steps, millis, first + 1, stride, end)

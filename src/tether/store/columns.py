@@ -3,7 +3,8 @@
 Shared by the local run (``RunData.history()``) and the remote one (``RemoteRun.history()``)
 so that both give the same columns with the same dtypes for the same logged values:
 
-* ``_step`` int64, ``_time`` float64 (seconds since the epoch), ``_writer`` object (labels);
+* ``_step`` int64, ``_time`` float64 (seconds since the epoch), ``_writer`` categorical (the
+  writers' labels: a byte a row, not a string object a row);
 * a key whose values are all numbers (ints, floats): float64, NaN where a row did not log
   it (the server keeps numbers as float64, so ints come back as floats from it too; an int
   past 2**53 loses its last digits here, ``rows()`` keeps it exact);
@@ -89,7 +90,7 @@ def _objects(values: list[Any]) -> npt.NDArray[Any]:
 
 
 def downsample_rows(
-    writers: npt.NDArray[Any], columns: dict[str, npt.NDArray[Any]], samples: int
+    writers: npt.NDArray[np.int32], columns: dict[str, npt.NDArray[Any]], samples: int
 ) -> npt.NDArray[np.int64]:
     """Rows to keep for about ``samples`` points per series (a key of one writer).
 
@@ -98,8 +99,8 @@ def downsample_rows(
     non-numeric series keeps every n-th point. A row kept for one series is kept whole.
     """
     keep: list[npt.NDArray[np.int64]] = []
-    for label in dict.fromkeys(writers.tolist()):
-        mine = writers == label
+    for writer in np.unique(writers).tolist():
+        mine = writers == writer
         for column in columns.values():
             present = mine & _present(column)
             rows = np.flatnonzero(present)
@@ -143,12 +144,20 @@ def _extremes(values: npt.NDArray[np.float64], samples: int) -> npt.NDArray[np.i
 def history_frame(
     steps: npt.NDArray[np.int64],
     times: npt.NDArray[np.float64],
-    writers: npt.NDArray[Any],
+    writers: npt.NDArray[np.int32],
+    labels: list[str],
     columns: dict[str, npt.NDArray[Any]],
 ) -> pandas.DataFrame:
-    """The DataFrame of a history, built on the arrays themselves (no copy, no consolidation)."""
+    """The DataFrame of a history, built on the arrays themselves (no copy, no consolidation).
+
+    ``writers`` holds each row's index into ``labels`` (distinct writer labels).
+    """
     import pandas
 
-    data: dict[str, npt.NDArray[Any]] = {"_step": steps, "_time": times, "_writer": writers}
+    data: dict[str, Any] = {
+        "_step": steps,
+        "_time": times,
+        "_writer": pandas.Categorical.from_codes(writers, categories=labels),
+    }
     data.update(columns)
     return pandas.DataFrame(data, columns=list(data), copy=False)

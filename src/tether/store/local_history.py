@@ -77,16 +77,18 @@ def history_frame_of(
     order = _time_order(times)
     if order is not None:
         steps, times, writer_of = steps[order], times[order], writer_of[order]
-    labels = np.array([s.label for s in chosen] or [""], dtype=object)[writer_of]
+    labels = sorted({s.label for s in chosen})  # as the remote run has them; each label once
+    codes = np.array([labels.index(s.label) for s in chosen] or [0], dtype=np.int32)
+    writer_of = codes[writer_of]
     columns: dict[str, npt.NDArray[Any]] = {}
     for key in list(builders):
         column = builders.pop(key).build()  # popped: its float array goes once reordered
         columns[key] = column if order is None else column[order]
     if samples is not None:
-        keep = downsample_rows(labels, columns, samples)
-        steps, times, labels = steps[keep], times[keep], labels[keep]
+        keep = downsample_rows(writer_of, columns, samples)
+        steps, times, writer_of = steps[keep], times[keep], writer_of[keep]
         columns = {key: column[keep] for key, column in columns.items()}
-    return history_frame(steps, times, labels, columns)
+    return history_frame(steps, times, writer_of, labels, columns)
 
 
 def _place(

@@ -16,9 +16,16 @@ import msgspec
 import numpy as np
 import numpy.typing as npt
 
-from tether.store.block_layout import FLOAT64, BlockLayout, IntColumn, block_layout
+from tether.store.block_layout import (
+    FLOAT64,
+    BlockLayout,
+    IntColumn,
+    block_layout,
+    encoded_array_head,
+)
 
 _block_decoder: Final = msgspec.msgpack.Decoder(tuple[int, int, list[int], list[int], msgspec.Raw])
+_ints_decoder: Final = msgspec.msgpack.Decoder(list[int])
 _values_decoder: Final = msgspec.msgpack.Decoder(list[list[Any]])
 
 
@@ -73,4 +80,7 @@ def _all_floats(buffer: bytes, layout: BlockLayout, width: int) -> bool:
 
 
 def _ints(buffer: bytes, column: IntColumn, count: int) -> npt.NDArray[Any]:
+    if not column.dtype:  # widths mixed: the items are msgpack ints of several sizes
+        items = encoded_array_head(count) + buffer[column.start : column.end]
+        return np.array(_ints_decoder.decode(items), np.int64)
     return np.ndarray((count,), column.dtype, buffer, column.offset, (column.stride,))

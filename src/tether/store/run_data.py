@@ -197,12 +197,15 @@ class RunData:
         metrics: str | list[str] | tuple[str, ...] | None = None,
         *,
         writer: str | None = None,
+        samples: int | None = None,
     ) -> pandas.DataFrame:
         """System samples as a DataFrame: ``_time``, ``_writer``, then one column per metric.
 
         ``metrics`` picks columns by name (``["gpu.0.util_percent", "proc.rss_bytes"]``);
         ``writer`` keeps the samples of one writer label (one sampler runs per host). A
-        metric a sample does not have (the first sample's rates) is NaN. Needs pandas.
+        metric a sample does not have (the first sample's rates) is NaN. ``samples`` keeps
+        about that many points per metric and writer (each bucket's minimum and maximum), as
+        ``RemoteRun.system()`` does.
 
         >>> run.system(["proc.rss_bytes"]).plot(x="_time")   # doctest: +SKIP
         """
@@ -222,7 +225,14 @@ class RunData:
         records.sort(key=_by_time)
         names = sorted({key for record in records for key in record} - {"_time", "_writer"})
         columns = ["_time", "_writer", *(names if metrics is None else metrics)]
-        return pandas.DataFrame.from_records(records, columns=columns)
+        frame = pandas.DataFrame.from_records(records, columns=columns)
+        if samples is None or frame.empty:
+            return frame
+        from tether.store.columns import downsample_rows
+
+        codes = frame["_writer"].astype("category").cat.codes.to_numpy().astype("int32")
+        values = {name: frame[name].to_numpy() for name in columns[2:]}
+        return frame.iloc[downsample_rows(codes, values, samples)].reset_index(drop=True)
 
     @property
     def last_system_sample(self) -> dict[str, Any] | None:
