@@ -109,8 +109,16 @@ def ingest_segment(
             _collect(batch, frames, writer_id)
             try:
                 store_batch(connection, run, writer, batch, now, crashed=crashed)
-            except (TypeError, ValueError, IndexError, KeyError, AttributeError) as exc:
-                # Records that pass the checks but still do not fit together.
+            except (
+                TypeError,
+                ValueError,
+                IndexError,
+                KeyError,
+                AttributeError,
+                RecursionError,
+            ) as exc:
+                # Records that pass the checks but still do not fit together, or nest deeper
+                # than the server's JSON walk goes.
                 raise IngestError(
                     422, f"a record in this upload is malformed ({exc}); see docs/format.md"
                 ) from exc
@@ -179,7 +187,16 @@ def _frames(body: bytes, offset: int) -> list[tuple[int, fmt.Frame]]:
     view = memoryview(data)
     while position < len(data):
         # Unlike a reader, an upload must be whole frames: damage is the client's to skip.
-        frame = fmt.frame_at(view, position)
+        try:
+            frame = fmt.frame_at(view, position)
+        except RecursionError:  # nested deeper than msgpack decodes (~1,000 levels)
+            raise IngestError(
+                422,
+                f"the frame at byte {base + position} nests lists or maps deeper than the "
+                "server decodes (about 1,000 levels); tether never writes such a record",
+                frame_offset=base + position,
+                field="frame",
+            ) from None
         if frame is None:
             raise IngestError(
                 422,
