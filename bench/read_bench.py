@@ -144,11 +144,13 @@ def _in_child(what: str, run_dir: Path, before: Path | None = None) -> dict[str,
     return result
 
 
-def _show_command(run_dir: Path) -> float:
+def _show_command(run_dir: Path | None) -> float:
+    """Seconds of ``tether show RUN`` (or of ``tether --version``, the CLI's own start)."""
     tether_cli = Path(sys.executable).with_name("tether")
+    command = ["show", str(run_dir)] if run_dir is not None else ["--version"]
     start = time.perf_counter()
     subprocess.run(
-        [str(tether_cli), "show", str(run_dir)],
+        [str(tether_cli), *command],
         capture_output=True,
         timeout=600,
         check=True,
@@ -190,13 +192,14 @@ def main() -> None:
         measure = measure_frame if what == "frame" else measure_show_inprocess
         print(json.dumps(measure(run_dir)))
         return
-    from _common import fmt_num, machine_lines, median, table, update_section
+    from _common import check, fmt_num, machine_lines, median, table, update_section
 
     before = _checkout(args.before) if args.before else None
     rows = 100_000 if args.quick else 1_000_000
     raw_mib = rows * KEYS * 8 / MIB
     shapes = {"one_writer": 1, "eight_writers": 8}
-    lines = []
+    lines: list[list[str]] = []
+    met: list[str] = []
     for name, writers in shapes.items():
         generated = time.perf_counter()
         target = generate(WORK / f"{name}_{rows}", writers, rows)
@@ -207,6 +210,7 @@ def main() -> None:
         assert all(f["points"] == rows * KEYS for f in frames), frames[0]
         shows = [_in_child("show", run_dir) for _ in range(args.repeats)]
         commands = [_show_command(run_dir) for _ in range(args.repeats)]
+        starts = [_show_command(None) for _ in range(args.repeats)]
         seconds = median(f["seconds"] for f in frames)
         peak = median(f["peak_mib"] for f in frames)
         row = [
@@ -218,7 +222,14 @@ def main() -> None:
             f"{peak:.0f} (x{peak / raw_mib:.2f})",
             fmt_num(median(s["seconds"] for s in shows) * 1000),
             fmt_num(median(commands) * 1000),
+            fmt_num(median(starts) * 1000),
         ]
+        met.append(
+            f"{writers} writer(s): DataFrame in <= 1 s {check(seconds <= 1.0)}, "
+            f"peak <= 2x raw {check(peak <= 2 * raw_mib)}, show in-process <= 300 ms "
+            f"{check(median(s['seconds'] for s in shows) <= 0.3)}, `tether show` command "
+            f"<= 300 ms {check(median(commands) <= 0.3)}"
+        )
         if before is not None:
             old = _in_child("frame", run_dir, before)
             row.append(
@@ -235,6 +246,7 @@ def main() -> None:
         f"peak MiB above start (x raw {raw_mib:.1f} MiB)",
         "show in-process ms",
         "`tether show` command ms",
+        "`tether --version` ms (the CLI's start)",
     ]
     if before is not None:
         header.append(f"before (`{args.before}`: load_run + history_frame(), 1 run)")
@@ -246,6 +258,14 @@ def main() -> None:
             "Targets: history as a DataFrame in <= 1 s with peak memory <= 2x the raw "
             "float64 data; `tether show` <= 300 ms.",
             table(header, lines),
+            "Targets met: " + "; ".join(met) + ".",
+            "The first read in a process pays for the pages the kernel hands it (each a fault, "
+            "slow on this virtual machine); a second read reuses them. `tether show` as a "
+            "command also pays for Python's start and the CLI's imports (the last column): "
+            "what `show` itself does (walk every segment, checking every frame's CRC, and "
+            "read each layout's last block for the summary) is the in-process column. The "
+            "reader before (`load_run` building a dict a row, then `history_frame()`) is "
+            "timed once, in a fresh process too.",
         ]
     )
     print(body)

@@ -75,6 +75,7 @@ def history_frame_of(
         for builder in builders.values():
             builder.length = position
     order = _time_order(times)
+    scratch = np.empty(len(times) if order is not None else 0)
     if order is not None:
         steps, times, writer_of = steps[order], times[order], writer_of[order]
     labels = sorted({s.label for s in chosen})  # as the remote run has them; each label once
@@ -82,8 +83,8 @@ def history_frame_of(
     writer_of = codes[writer_of]
     columns: dict[str, npt.NDArray[Any]] = {}
     for key in list(builders):
-        column = builders.pop(key).build()  # popped: its float array goes once reordered
-        columns[key] = column if order is None else column[order]
+        column = builders.pop(key).build()
+        columns[key] = column if order is None else _reordered(column, order, scratch)
     if samples is not None:
         keep = downsample_rows(writer_of, columns, samples)
         steps, times, writer_of = steps[keep], times[keep], writer_of[keep]
@@ -113,6 +114,18 @@ def _place(
         elif present:
             where = np.array([at + row for row, _ in present], dtype=np.int64)
             builder.put_values(where, [value for _, value in present])
+
+
+def _reordered(
+    column: npt.NDArray[Any], order: npt.NDArray[np.intp], scratch: npt.NDArray[np.float64]
+) -> npt.NDArray[Any]:
+    """``column[order]``; a float column in place, through one scratch array shared by all
+    columns: fresh memory is what a first read pays most for (each new page is a fault)."""
+    if column.dtype != np.float64:
+        return column[order]
+    np.take(column, order, out=scratch)
+    column[:] = scratch
+    return column
 
 
 def _time_order(times: npt.NDArray[np.float64]) -> npt.NDArray[np.intp] | None:

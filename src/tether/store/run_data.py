@@ -1,7 +1,10 @@
 """A run read back from disk: every writer's segment merged into one view.
 
-``load_run()`` is the public entry point. The merged view orders history rows and console
+``load_run()`` is the public entry point. It walks each segment once (``reader``) and decodes
+no history row: ``history()`` (a DataFrame, ``local_history``), ``rows()`` and ``summary``
+read the row blocks they need when asked. The merged view orders history rows and console
 lines by time across writers; each row and line keeps the label of the writer that made it.
+``RemoteRun`` (``tether.api``) has the same read methods with the same results.
 """
 
 from __future__ import annotations
