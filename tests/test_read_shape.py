@@ -330,3 +330,17 @@ def test_every_step_width_reads_back(run_dir: Path, steps: list[int]) -> None:
     frame = data.history()
     assert list(frame["_step"]) == steps and list(frame["a"]) == [s * 0.5 for s in steps]
     assert data.last_step == max(steps)
+
+
+def test_values_as_long_as_floats_are_not_read_as_floats(run_dir: Path) -> None:
+    # An 8-character string and a uint64 take 9 bytes, as a float64 does: the walk locates
+    # such blocks by their rows' lengths, and the decoder still reads them as what they are.
+    with tether.init(dir=run_dir, console="off") as run:
+        for i in range(3000):
+            run.log({"s": f"{i:08d}", "u": 2**63 + i, "f": i * 0.5})
+    data = tether.load_run(run.dir)
+    assert _same(data.rows(), _expected_rows(run.dir))
+    frame = data.history()
+    assert list(frame["s"]) == [f"{i:08d}" for i in range(3000)]
+    assert list(frame["u"]) == [float(2**63 + i) for i in range(3000)]
+    assert list(frame["f"]) == [i * 0.5 for i in range(3000)]

@@ -145,8 +145,9 @@ def block_layout(
 ) -> BlockLayout | None:
     """The layout of the ``K_ROWS`` record at ``at`` whose rows have ``width`` keys.
 
-    ``check_values=False`` leaves the ``0xcb`` before each value to the caller (numpy checks
-    a whole grid at once faster than a slice per key here).
+    ``check_values=False`` leaves the ``0xcb`` before each value to the caller: the walk only
+    locates blocks (a row of 9-byte values that are not floats has the same length), and
+    ``row_blocks`` checks a whole grid at once with numpy before reading it as floats.
     """
     schema = block_schema(data, at)
     if width == 0 or schema is None:

@@ -205,7 +205,9 @@ class _SegmentWalk:
         for _ in range(head[0] - 1):
             schema = block_schema(data, at)
             keys = None if schema is None else segment.layouts.get(schema[0])
-            found = None if keys is None else block_layout(data, at, len(keys))
+            # Values unchecked: the rows' lengths (every row head where the stride puts it)
+            # locate the block; row_blocks checks the values when it decodes them.
+            found = None if keys is None else block_layout(data, at, len(keys), check_values=False)
             if schema is None or found is None:
                 return False
             steps = _steps_decoder.decode(data[found.steps_start : found.steps_end])
