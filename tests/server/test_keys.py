@@ -112,6 +112,11 @@ def test_env_admin_key_rotation_revokes_the_previous_one(tmp_path: Path) -> None
         with admin_client(server) as admin:
             assert admin.get("/viewer").json() == {"user": "admin", "admin": True}
             keys = {k["prefix"]: k for k in admin.get("/keys").json()}
+            # The environment's key is revoked by changing the variable, not through the API
+            # (which would lock the operator out until a restart).
+            refused = admin.delete(f"/keys/{keys[second[:8]]['id']}")
+            assert refused.status_code == 409 and "TETHER_SERVER_ADMIN_KEY" in refused.text
+            assert admin.get("/viewer").status_code == 200
     assert keys[first[:8]]["state"] == "revoked" and keys[first[:8]]["from_env"]
     assert keys[second[:8]]["state"] == "active"
     # Restarting with the same key keeps it (and does not bring the old one back).

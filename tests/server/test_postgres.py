@@ -38,7 +38,7 @@ def database_url() -> Iterator[str]:
 
 
 def test_two_servers_on_one_postgres(tmp_path: Path, database_url: str, run_dir: Path) -> None:
-    key = "tth_" + secrets.token_urlsafe(16)
+    key = "tth_" + secrets.token_urlsafe(32)
     one = LiveServer(tmp_path / "one", database_url=database_url, api_key=key)
     two = LiveServer(tmp_path / "two", database_url=database_url, api_key=key)
     # Started together: both migrate the same empty database, and register the same admin
@@ -144,7 +144,7 @@ def test_servers_starting_together_both_register_the_admin_key(
 
     engine = make_engine(server_settings(database_url=database_url).database_url)
     migrate(engine)
-    key = "tth_" + secrets.token_urlsafe(16)
+    key = "tth_" + secrets.token_urlsafe(32)
     if holder_inserts == "key":
         with engine.begin() as connection:
             connection.execute(insert(users).values(name="admin", admin=True, created_at=0.0))

@@ -52,6 +52,11 @@ def key_owner_id(connection: Connection, key_id: int) -> int | None:
     return None if found is None else int(found)
 
 
+def is_from_env(connection: Connection, key_id: int) -> bool:
+    found = connection.execute(select(api_keys.c.from_env).where(api_keys.c.id == key_id)).scalar()
+    return bool(found)
+
+
 def revoke_key(engine: Engine, key_id: int) -> bool:
     """Revoke a key at once (its next request answers 401); False if it was revoked already."""
     with engine.begin() as connection:

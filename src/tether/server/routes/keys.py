@@ -51,11 +51,21 @@ def _user_caller(caller: User) -> User:
     return caller
 
 
-def _revoke(engine: Engine, owner: User, key_id: int) -> dict[str, Any]:
+def _revoke(engine: Engine, owner: User | None, key_id: int) -> dict[str, Any]:
+    """Revoke a key of ``owner`` (None: of anyone, for a server admin)."""
     with engine.connect() as connection:
         holder = keys.key_owner_id(connection, key_id)
-    if holder != owner.id:
-        raise HTTPException(404, f"no key {key_id} of {owner.name!r}")
+        from_env = keys.is_from_env(connection, key_id)
+    if holder is None or (owner is not None and holder != owner.id):
+        raise HTTPException(404, f"no key {key_id}" + (f" of {owner.name!r}" if owner else ""))
+    if from_env:
+        # Revoking it here would lock the operator out until the next restart: the variable
+        # is where this key lives, and changing it (then restarting) revokes this one.
+        raise HTTPException(
+            409,
+            f"key {key_id} is TETHER_SERVER_ADMIN_KEY's: set a new key in that variable and "
+            "restart the server, which revokes this one",
+        )
     keys.revoke_key(engine, key_id)
     return {"id": key_id, "state": "revoked"}
 
@@ -76,14 +86,7 @@ def new_key(body: NewKey, caller: UserDep, engine: EngineDep) -> dict[str, Any]:
 def revoke_my_key(key_id: KeyIdPath, caller: UserDep, engine: EngineDep) -> dict[str, Any]:
     """Revoke one of one's own keys (a server admin: anyone's)."""
     owner = _user_caller(caller)
-    if owner.admin:
-        with engine.connect() as connection:
-            holder = keys.key_owner_id(connection, key_id)
-        if holder is None:
-            raise HTTPException(404, f"no key {key_id}")
-        keys.revoke_key(engine, key_id)
-        return {"id": key_id, "state": "revoked"}
-    return _revoke(engine, owner, key_id)
+    return _revoke(engine, None if owner.admin else owner, key_id)
 
 
 @router.get("/users/{name}/keys")
