@@ -344,3 +344,17 @@ def test_values_as_long_as_floats_are_not_read_as_floats(run_dir: Path) -> None:
     assert list(frame["s"]) == [f"{i:08d}" for i in range(3000)]
     assert list(frame["u"]) == [float(2**63 + i) for i in range(3000)]
     assert list(frame["f"]) == [i * 0.5 for i in range(3000)]
+
+
+def test_a_segment_started_again_after_the_walk_costs_its_blocks_only(run_dir: Path) -> None:
+    # A writer whose file is deleted under it starts the file again: blocks located by an
+    # earlier walk are then not there any more. They are left out, the rest is read.
+    with tether.init(dir=run_dir, console="off") as run:
+        for i in range(3000):
+            run.log({"x": i * 0.5})
+    data = tether.load_run(run.dir)
+    (path,) = list_segments(run.dir)
+    path.write_bytes(bytes(path.stat().st_size))  # the same size, none of the same bytes
+    frame = data.history()
+    assert frame.empty and list(frame.columns) == ["_step", "_time", "_writer", "x"]
+    assert data.rows() == [] and "x" not in data.summary

@@ -49,7 +49,9 @@ class ColumnBuilder:
         self._pieces.append((positions, values))
 
     def build(self) -> npt.NDArray[Any]:
-        floats, pieces = self._floats, self._pieces
+        # ``length`` may have shrunk since the float array was made (a block not read).
+        floats = None if self._floats is None else self._floats[: self.length]
+        pieces = self._pieces
         if not pieces:
             return floats if floats is not None else np.full(self.length, np.nan)
         values = [value for _, part in pieces for value in part]

@@ -16,6 +16,7 @@ import heapq
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
+import msgspec
 import numpy as np
 import numpy.typing as npt
 
@@ -39,7 +40,13 @@ def _decoded(
 ) -> Iterator[tuple[BlockRef, DecodedBlock, list[str]]]:
     for block, encoded in read_block_records(segment.path, blocks):
         layout = segment.layouts[block.schema]
-        yield block, decode_block(encoded, len(layout)), layout
+        try:
+            decoded = decode_block(encoded, len(layout))
+        except (msgspec.DecodeError, ValueError, TypeError):
+            # Not the block the walk found: the file was started again since (deleted under
+            # its writer). What the other blocks hold is still read.
+            continue
+        yield block, decoded, layout
 
 
 def history_frame_of(

@@ -317,7 +317,10 @@ def last_values(segments: list[Segment]) -> dict[str, Any]:
             if block.row is not None:
                 millis, values = block.row[1], list(block.row[2:])
             else:
-                _, _, _, all_millis, rows = _record_decoder.decode(encoded)
+                try:
+                    _, _, _, all_millis, rows = _record_decoder.decode(encoded)
+                except (msgspec.DecodeError, ValueError):
+                    continue  # the file was started again since it was walked
                 if not all_millis or not rows:
                     continue
                 millis, values = all_millis[len(rows) - 1], rows[-1]
