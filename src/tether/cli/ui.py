@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import click
 
 from tether._threads import start_without_signals
+from tether.cli.extras import extras_needed
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -62,7 +63,8 @@ def ui_command(directory: Path | None, port: int, host: str) -> None:
         start_without_signals(follower)  # Ctrl-C belongs to the server's main thread
         click.echo(f"tether ui: {url}  (runs under {runs_root}, followed live; Ctrl-C to stop)")
 
-    serve(settings, host, port, on_ready=on_ready, announce=False)
+    with extras_needed("tether ui"):
+        serve(settings, host, port, on_ready=on_ready, announce=False)
 
 
 def _local_key(data_dir: Path) -> str:

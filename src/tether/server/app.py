@@ -16,10 +16,11 @@ from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 
 from tether import __version__
+from tether.server.access import include_project_routes
 from tether.server.config import ServerSettings
 from tether.server.protect import ProtectMiddleware, private_directory, private_files
 from tether.server.queries import NotFoundError
-from tether.server.routes import ingest, runs, session, system
+from tether.server.routes import admin, ingest, keys, runs, session, system
 from tether.server.session import load_secret
 from tether.server.storage.db import make_engine, migrate
 from tether.server.upload_limits import UploadSlots
@@ -84,9 +85,9 @@ def create_app(settings: ServerSettings) -> FastAPI:
     app.state.allowed_hosts = None  # set by `serve` once the port is bound
     app.add_middleware(ProtectMiddleware, state=app.state)
     app.include_router(session.router, prefix="/api/v1")
-    app.include_router(runs.router, prefix="/api/v1")
-    app.include_router(ingest.router, prefix="/api/v1")
-    app.include_router(system.router, prefix="/api/v1")
+    app.include_router(admin.router, prefix="/api/v1")
+    app.include_router(keys.router, prefix="/api/v1")
+    include_project_routes(app, [runs.router, ingest.router, system.router], prefix="/api/v1")
 
     @app.get("/api/v1/health", include_in_schema=False)
     def health() -> dict[str, str]:

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING
 
 import click
 
+from tether.cli.extras import extras_needed
+from tether.server.admin_cli import add_admin_commands
 from tether.server.config import ENV_ADMIN_KEY, ServerSettings, server_settings
 
 if TYPE_CHECKING:
@@ -43,7 +45,8 @@ def server_group(
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
     if ctx.invoked_subcommand is None:
-        serve(ctx.obj, host, port)
+        with extras_needed("tether server"):
+            serve(ctx.obj, host, port)
 
 
 def serve(
@@ -60,11 +63,14 @@ def serve(
     import uvicorn
 
     from tether.server.app import create_app
-    from tether.server.auth import bootstrap_admin
+    from tether.server.auth import KeyRefusedError, bootstrap_admin
     from tether.server.protect import allowed_hosts
 
     app = create_app(settings)
-    new_key = bootstrap_admin(app.state.engine, os.environ.get(ENV_ADMIN_KEY))
+    try:
+        new_key = bootstrap_admin(app.state.engine, os.environ.get(ENV_ADMIN_KEY))
+    except KeyRefusedError as exc:
+        raise click.ClickException(str(exc)) from exc
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
@@ -87,48 +93,4 @@ def serve(
     uvicorn.Server(config).run(sockets=[sock])
 
 
-@server_group.group("user")
-def user_group() -> None:
-    """Manage users."""
-
-
-@user_group.command("add")
-@click.argument("name")
-@click.option("--admin", is_flag=True, help="Make the user an administrator.")
-@click.pass_obj
-def user_add(settings: ServerSettings, name: str, admin: bool) -> None:
-    """Add user NAME and print its first API key."""
-    engine = _engine(settings)
-    from tether.server.auth import add_user, create_key
-
-    try:
-        add_user(engine, name, admin=admin)
-    except ValueError as exc:
-        raise click.ClickException(str(exc)) from exc
-    click.echo(create_key(engine, name))
-
-
-@server_group.group("key")
-def key_group() -> None:
-    """Manage API keys."""
-
-
-@key_group.command("create")
-@click.argument("user")
-@click.pass_obj
-def key_create(settings: ServerSettings, user: str) -> None:
-    """Create an API key for USER and print it (shown once)."""
-    from tether.server.auth import create_key
-
-    try:
-        click.echo(create_key(_engine(settings), user))
-    except ValueError as exc:
-        raise click.ClickException(str(exc)) from exc
-
-
-def _engine(settings: ServerSettings) -> Engine:
-    from tether.server.storage.db import make_engine, migrate
-
-    engine = make_engine(settings.database_url)
-    migrate(engine)
-    return engine
+add_admin_commands(server_group)

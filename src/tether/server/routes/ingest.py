@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
+from tether.server.access import ReadOwner, WriteOwner
 from tether.server.auth import User
 from tether.server.deps import ID_PATTERN, PROJECT_PATTERN, EngineDep, UserDep
 from tether.server.ingest import IngestError, Skip, ingest_segment
@@ -45,6 +46,7 @@ async def upload_segment(
     project: ProjectPath,
     run_id: RunPath,
     writer_id: WriterPath,
+    owner: WriteOwner,
     caller: UserDep,
     engine: EngineDep,
     offset: Annotated[int, Query(ge=0, le=2**53, description="Byte offset of the body.")] = 0,
@@ -75,7 +77,7 @@ async def upload_segment(
         )
     try:
         return await _upload(
-            request, engine, caller, project, run_id, writer_id, offset, state, end, skip_args
+            request, engine, owner, project, run_id, writer_id, offset, state, end, skip_args
         )
     finally:
         slots.give_back(caller.id)
@@ -150,6 +152,6 @@ def _too_large(what: str, limit: int) -> JSONResponse:
 
 
 @router.get("/projects/{project}/runs/{run_id}/segments")
-def upload_state(project: ProjectPath, run_id: RunPath, user: UserDep, engine: EngineDep) -> Any:
+def upload_state(project: ProjectPath, run_id: RunPath, owner: ReadOwner, engine: EngineDep) -> Any:
     with engine.connect() as connection:
-        return segment_offsets(connection, user, project, run_id)
+        return segment_offsets(connection, owner, project, run_id)
