@@ -22,16 +22,9 @@ from tether._run import Run, writer_header
 from tether._settings import Settings, resolve
 from tether._values import config_mapping
 from tether.errors import UsageError
-from tether.process import hooks
+from tether.process import hooks, launch
 from tether.store import layout
 from tether.store.writer import Writer
-
-# How long ranks 1..N of a torchrun launch wait for rank 0 to create the shared run.
-RANK0_WAIT_S = 30.0
-# A rank on another node than rank 0 sees rank 0's folder only on a shared file system.
-OTHER_NODE_WAIT_S = 5.0
-# In a run folder: the one process of a machine that uploads it, when rank 0 is elsewhere.
-NODE_UPLOAD_CLAIM = "node-upload.pid"
 
 # Called by every init() before it makes a run current: the framework integrations end the
 # run they started for the user here, as wandb's next init() ends the previous run.
@@ -98,21 +91,22 @@ def init(
         _registry.push(disabled)
         return disabled
     parent_dir = _parent_run_dir(settings)
-    launch = hooks.launcher_rank() if settings.group is None else None
+    rank_and_world = launch.launcher_rank() if settings.group is None else None
     upload_this_node = sample_this_node = False
-    if parent_dir is None and launch is not None and launch[1] > 1:
+    if parent_dir is None and rank_and_world is not None and rank_and_world[1] > 1:
         settings = msgspec.structs.replace(
-            settings, run_id=settings.run_id or hooks.launcher_run_id(), resume="allow"
+            settings, run_id=settings.run_id or launch.launcher_run_id(), resume="allow"
         )
-        if launch[0] == 0:
+        if rank_and_world[0] == 0:
             return _start(settings, initial_config)
-        parent_dir, found = _wait_for_rank0(settings)
+        assert settings.run_id is not None
+        parent_dir, found = launch.wait_for_rank0(settings.runs_dir, settings.run_id)
         # Rank 0 writes on another machine: this node's segments go up from here.
         upload_this_node = not found and settings.client is not None
         sample_this_node = True  # samples_here() keeps local rank 0 of another host
     if parent_dir is not None:
         run = attach(parent_dir, label=settings.writer_label, console=settings.console)
-        if upload_this_node and _claim_node_upload(parent_dir):
+        if upload_this_node and launch.claim_node_upload(parent_dir):
             _start_uploader(run, settings)
         if sample_this_node:
             _start_system(run, settings, owner=False)
@@ -120,46 +114,6 @@ def init(
             run.config.update(initial_config)
         return run
     return _start(settings, initial_config)
-
-
-def _wait_for_rank0(settings: Settings) -> tuple[Path, bool]:
-    """A rank other than 0 of a launch: join the run rank 0 creates (or create its folder).
-
-    Returns the folder and whether rank 0's folder was found (same machine, or a shared file
-    system). On a node other than rank 0's (torchrun's ``GROUP_RANK`` > 0) the folder only
-    appears through a shared file system, so the wait is short.
-    """
-    assert settings.run_id is not None
-    other_node = os.environ.get("GROUP_RANK", "0") not in ("", "0")
-    wait = _env_vars.seconds(
-        _env_vars.RANK0_WAIT_S, OTHER_NODE_WAIT_S if other_node else RANK0_WAIT_S
-    )
-    deadline = time.monotonic() + wait
-    while True:
-        found = layout.find_run_by_id(settings.runs_dir, settings.run_id)
-        if found is not None:
-            return found, True
-        if time.monotonic() >= deadline:
-            break
-        time.sleep(0.05)
-    # Rank 0 is late, logs nowhere, or on another machine: make the folder; rank 0 joins it
-    # if it comes here.
-    run_dir = settings.runs_dir / layout.run_dir_name(settings.run_id, time.time())
-    layout.make_run_dir(run_dir)
-    return run_dir, False
-
-
-def _claim_node_upload(run_dir: Path) -> bool:
-    """True for the one process of this machine that uploads ``run_dir`` (first come)."""
-    try:
-        fd = os.open(run_dir / NODE_UPLOAD_CLAIM, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-    except OSError:  # taken already (FileExistsError), or the folder is not writable
-        return False
-    try:
-        os.write(fd, f"{os.getpid()}\n".encode())
-    finally:
-        os.close(fd)
-    return True
 
 
 def _parent_run_dir(settings: Settings) -> Path | None:

@@ -219,8 +219,8 @@ def test_ranks_on_two_machines_stream_one_run(live_server: LiveServer, tmp_path:
 
 
 def test_one_process_per_machine_claims_the_upload(tmp_path: Path) -> None:
-    from tether._client import NODE_UPLOAD_CLAIM, _claim_node_upload
+    from tether.process.launch import NODE_UPLOAD_CLAIM, claim_node_upload
 
-    assert _claim_node_upload(tmp_path) is True
-    assert _claim_node_upload(tmp_path) is False  # the next rank of this machine
+    assert claim_node_upload(tmp_path) is True
+    assert claim_node_upload(tmp_path) is False  # the next rank of this machine
     assert (tmp_path / NODE_UPLOAD_CLAIM).read_text().strip() == str(os.getpid())

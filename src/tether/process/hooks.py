@@ -26,7 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from tether import _diagnostics, _env_vars, _registry
+from tether import _diagnostics, _registry
 
 if TYPE_CHECKING:
     from tether._run import Run
@@ -213,39 +213,6 @@ def forked_label(parent_label: str) -> Callable[[], str]:
         return f"pid{os.getpid()}"
 
     return resolve
-
-
-def launcher_rank() -> tuple[int, int] | None:
-    """``(rank, world_size)`` when a launcher such as torchrun started this process."""
-    rank, world = os.environ.get("RANK"), os.environ.get("WORLD_SIZE")
-    if rank is None or world is None or not rank.isdigit() or not world.isdigit():
-        return None
-    if "TORCHELASTIC_RUN_ID" not in os.environ and _env_vars.get(_env_vars.RUN_ID) is None:
-        return None
-    return int(rank), int(world)
-
-
-def launcher_run_id() -> str:
-    """A run id every rank of one launch derives alike, so they all join one run.
-
-    torchrun gives all ranks the same rendezvous id and master address; with the default
-    rendezvous id ("none") the launching agent's pid tells launches apart on one node.
-    On several nodes, set ``TETHER_RUN_ID`` to a value the nodes share (a job id).
-    """
-    import hashlib
-
-    explicit = _env_vars.get(_env_vars.RUN_ID)
-    if explicit:
-        return explicit
-    parts = [
-        os.environ.get("TORCHELASTIC_RUN_ID", ""),
-        os.environ.get("MASTER_ADDR", ""),
-        os.environ.get("MASTER_PORT", ""),
-        os.environ.get("TORCHELASTIC_RESTART_COUNT", "0"),
-    ]
-    if parts[0] in ("", "none"):
-        parts.append(str(os.getppid()))
-    return "dist-" + hashlib.sha1("|".join(parts).encode()).hexdigest()[:10]
 
 
 def _env_rank() -> int | None:
