@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
+from tether import _env_vars
 from tether.cli.extras import extras_needed
 from tether.server.admin_cli import add_admin_commands
-from tether.server.config import ENV_ADMIN_KEY, ServerSettings, server_settings
+from tether.server.config import ServerSettings, server_settings
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -68,7 +68,7 @@ def serve(
 
     app = create_app(settings)
     try:
-        new_key = bootstrap_admin(app.state.engine, os.environ.get(ENV_ADMIN_KEY))
+        new_key = bootstrap_admin(app.state.engine, _env_vars.get(_env_vars.SERVER_ADMIN_KEY))
     except KeyRefusedError as exc:
         raise click.ClickException(str(exc)) from exc
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)

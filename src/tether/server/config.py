@@ -13,8 +13,6 @@ from typing import Final
 
 from tether import _env_vars
 
-# The name only (server/cli.py reads the key when it starts serving).
-ENV_ADMIN_KEY: Final = _env_vars.SERVER_ADMIN_KEY.name
 MAX_BODY_BYTES: Final = 16 * 1024 * 1024
 UPLOADS_PER_USER: Final = 4
 LOOPBACK_NAMES: Final = ("127.0.0.1", "localhost", "[::1]")

@@ -17,6 +17,8 @@ import time
 from pathlib import Path
 from types import TracebackType
 
+from tether import _env_vars
+
 _LISTENING = re.compile(r"listening on (http://\S+)")
 
 # Headless Debian chromium for the UI's browser tests and benchmark: no sandbox (root in CI),
@@ -62,7 +64,7 @@ class LiveServer:
         ]  # fmt: skip
         if self.database_url:
             command += ["--database-url", self.database_url]
-        env = {**os.environ, "TETHER_SERVER_ADMIN_KEY": self.api_key}
+        env = {**os.environ, _env_vars.SERVER_ADMIN_KEY.name: self.api_key}
         self.process = subprocess.Popen(
             command, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env
         )
