@@ -44,6 +44,17 @@ def test_sign_in_sets_a_strict_httponly_session_cookie(live_server: LiveServer) 
         assert browser.get("/api/v1/projects").status_code == 200
 
 
+def test_the_cookie_is_secure_behind_a_tls_proxy(live_server: LiveServer) -> None:
+    assert "Secure" not in _sign_in(live_server).headers["set-cookie"]  # plain http: no
+    behind_tls = httpx.post(
+        live_server.base_url + "/api/v1/session",
+        json={"key": live_server.api_key},
+        headers={"X-Forwarded-Proto": "https"},
+    )
+    cookies = behind_tls.headers.get_list("set-cookie")
+    assert cookies and all("Secure" in cookie for cookie in cookies), cookies
+
+
 def test_a_wrong_key_opens_no_session(live_server: LiveServer) -> None:
     response = _sign_in(live_server, "tth_" + "x" * 40)
     assert response.status_code == 401

@@ -38,7 +38,9 @@ def sign_in(request: Request, body: SignIn, engine: EngineDep) -> Any:
         )
     user, session = opened
     response = JSONResponse({"user": user.name, "csrf": session.csrf})
-    secure = request.url.scheme == "https"
+    # Behind a TLS proxy the request arrives as http: the proxy's header says it was https.
+    # (Trusting it can only make the cookie stricter.)
+    secure = "https" in (request.url.scheme, request.headers.get("x-forwarded-proto"))
     response.set_cookie(
         SESSION_COOKIE,
         encode_session(request.app.state.session_secret, session),
