@@ -151,6 +151,9 @@ def test_no_record_makes_the_server_fail(
         ([fmt.K_HEADER, {**HEADER, "pid": 2**63}], "pid"),
         ([fmt.K_FINAL, 1.0, "failed", 2**63], "exit_code"),
         ([fmt.K_CONSOLE, math.inf, 1, "x"], "time"),
+        ([fmt.K_CONSOLE, 1.0, 2**63, "x"], "stream"),
+        ([fmt.K_KEYS, 2**63, ["a"]], "schema id"),
+        ([fmt.K_ROW, 0, 2**63, 1000, 1.0], "step"),
     ],
 )
 def test_the_issue_cases_are_422_naming_the_field(
@@ -164,3 +167,21 @@ def test_the_issue_cases_are_422_naming_the_field(
     )
     assert response.status_code == 422, response.text
     assert field in response.json()["field"], response.json()
+
+
+def test_a_first_seq_past_64_bits_is_a_422(server: LiveServer) -> None:
+    body = fmt.MAGIC + fmt.encode_frame(2**64 - 1, [VALID["header"]])
+    response = httpx.put(
+        f"{server.base_url}/api/v1/projects/fuzz/runs/named/segments/w{next(_writers)}",
+        content=body,
+        headers=server.headers,
+    )
+    assert response.status_code == 422, response.text
+    assert response.json()["field"] == "first_seq"
+
+
+def test_a_nul_path_logs_no_traceback(server: LiveServer) -> None:
+    assert httpx.get(server.base_url + "/%00").status_code == 404
+    health = httpx.get(server.base_url + "/api/v1/health")  # a request after it, to sync logs
+    assert health.status_code == 200
+    assert "Traceback" not in "".join(server.stderr_tail)
