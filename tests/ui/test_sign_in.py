@@ -48,6 +48,12 @@ def test_sign_in_with_a_key_keeps_a_session_not_the_key(browser: Any, ui_server:
         page.reload()  # the session outlives the page
         page.locator(".runs-row[data-run]").first.wait_for()
         assert page.locator("form.key-form").count() == 0
+        # Charts and the console (a worker) run under the CSP too.
+        run = next(iter(ui_server.runs.values()))
+        page.goto(f"{ui_server.url}/projects/{PROJECT}/runs/{run}")
+        page.wait_for_function("() => document.querySelector('.panel .chart')?.dataset.drawn")
+        page.goto(f"{ui_server.url}/projects/{PROJECT}/runs/{run}/console")
+        page.get_by_text("finished").first.wait_for()
         assert not violations, violations
     finally:
         context.close()
