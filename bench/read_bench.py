@@ -128,6 +128,23 @@ def measure_show_inprocess(run_dir: str) -> dict[str, Any]:
     return {"seconds": time.perf_counter() - start, "rows": data["history_rows"]}
 
 
+def measure_export(run_dir: str) -> dict[str, Any]:
+    """In a fresh process: ``tether export RUN`` to CSV, its seconds and peak RSS (whole)."""
+    import tempfile
+
+    from click.testing import CliRunner
+
+    from tether.cli import cli
+
+    with tempfile.TemporaryDirectory() as tmp:
+        start = time.perf_counter()
+        done = CliRunner().invoke(cli, ["export", run_dir, "-o", f"{tmp}/out.csv"])
+        seconds = time.perf_counter() - start
+        assert done.exit_code == 0, done.output
+        size = Path(f"{tmp}/out.csv").stat().st_size
+    return {"seconds": seconds, "peak_mib": _vm("VmHWM"), "csv_mib": size / MIB}
+
+
 def _in_child(what: str, run_dir: Path, before: Path | None = None) -> dict[str, Any]:
     env = dict(os.environ)
     if before is not None:  # the reader of an older commit, for comparison
@@ -189,7 +206,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.child:
         what, run_dir = args.child
-        measure = measure_frame if what == "frame" else measure_show_inprocess
+        measures = {"frame": measure_frame, "show": measure_show_inprocess}
+        measure = measures.get(what, measure_export)
         print(json.dumps(measure(run_dir)))
         return
     from _common import check, fmt_num, machine_lines, median, table, update_section
@@ -200,6 +218,7 @@ def main() -> None:
     shapes = {"one_writer": 1, "eight_writers": 8}
     lines: list[list[str]] = []
     met: list[str] = []
+    exports: list[str] = []
     for name, writers in shapes.items():
         generated = time.perf_counter()
         target = generate(WORK / f"{name}_{rows}", writers, rows)
@@ -230,6 +249,12 @@ def main() -> None:
             f"{check(median(s['seconds'] for s in shows) <= 0.3)}, `tether show` command "
             f"<= 300 ms {check(median(commands) <= 0.3)}"
         )
+        exported = _in_child("export", run_dir)
+        exports.append(
+            f"{writers} x {rows // writers:,} rows: {exported['seconds']:.1f} s for "
+            f"{exported['csv_mib']:.0f} MiB of CSV, peak RSS of the whole process "
+            f"{exported['peak_mib']:.0f} MiB"
+        )
         if before is not None:
             old = _in_child("frame", run_dir, before)
             row.append(
@@ -259,6 +284,8 @@ def main() -> None:
             "float64 data; `tether show` <= 300 ms.",
             table(header, lines),
             "Targets met: " + "; ".join(met) + ".",
+            "`tether export RUN` (CSV, streamed a block per writer at a time; one run each, "
+            "in a fresh process): " + "; ".join(exports) + ".",
             "The first read in a process pays for the pages the kernel hands it (each a fault, "
             "slow on this virtual machine); a second read reuses them. `tether show` as a "
             "command also pays for Python's start and the CLI's imports (the last column): "
