@@ -330,16 +330,19 @@ def _check_keys(method: str, keys: Sequence[str] | None) -> None:
 
 
 def console_frame(pandas: Any, lines: list[ConsoleLine]) -> pandas.DataFrame:
-    """Console lines as the DataFrame both the local and the remote run return."""
+    """Console lines as the DataFrame both the local and the remote run return: ``_writer``
+    and ``stream`` categorical (as ``history()``'s ``_writer``), ``text`` as text."""
+    writers = [line.writer for line in lines]
+    streams = [line.stream for line in lines]
     return pandas.DataFrame(
         {
-            "_time": [line.time for line in lines],
-            "_writer": [line.writer for line in lines],
-            "stream": [line.stream for line in lines],
-            "text": [line.text for line in lines],
+            "_time": pandas.Series([line.time for line in lines], dtype="float64"),
+            "_writer": pandas.Categorical(writers, categories=sorted(set(writers))),
+            "stream": pandas.Categorical(streams, categories=sorted(set(streams))),
+            "text": pandas.Series([line.text for line in lines], dtype=object),
         },
         columns=["_time", "_writer", "stream", "text"],
-    ).astype({"_time": "float64", "_writer": object, "stream": object, "text": object})
+    )
 
 
 def _stream_name(stream: int) -> str:
