@@ -358,3 +358,37 @@ def test_a_segment_started_again_after_the_walk_costs_its_blocks_only(run_dir: P
     frame = data.history()
     assert frame.empty and list(frame.columns) == ["_step", "_time", "_writer", "x"]
     assert data.rows() == [] and "x" not in data.summary
+
+
+def test_a_run_of_several_writers_reads_the_same_from_the_server(
+    live_server: LiveServer, run_dir: Path
+) -> None:
+    run = tether.init(project="proj", dir=run_dir, console="off", mode="offline")
+    fork = multiprocessing.get_context("fork")
+    children = [fork.Process(target=_child, args=(run, n)) for n in (1, 2)]
+    for child in children:
+        child.start()
+    _child(run, 0)
+    for child in children:
+        child.join(60)
+        assert child.exitcode == 0
+    run.finish()
+    report = sync_paths(
+        [run_dir], base_url=live_server.base_url, api_key=live_server.api_key, progress=False
+    )
+    assert report.ok, report.failed
+    local = tether.load_run(run.dir)
+    with Api(live_server.base_url, live_server.api_key) as api:
+        remote = api.run(f"proj/{local.id}")
+        child_label = sorted({w.label for w in local.writers} - {"main"})[0]
+        for writer in (None, child_label):
+            mine, theirs = local.history(writer=writer), remote.history(writer=writer)
+            # Rows of equal time: locally in the order written (main first), remotely by step.
+            by = ["_time", "_writer", "_step"]
+            mine = mine.sort_values(by, kind="stable").reset_index(drop=True)
+            theirs = theirs.sort_values(by, kind="stable").reset_index(drop=True)
+            pd.testing.assert_frame_equal(mine, theirs)
+        assert len(local.history()) == 900
+        sampled_local = local.history(samples=20)
+        sampled_remote = remote.history(samples=20)
+        assert set(sampled_local["_writer"]) == set(sampled_remote["_writer"])

@@ -409,36 +409,47 @@ def _history_frame(
     pd: Any, series_list: list[dict[str, Any]], keys: Sequence[str] | None
 ) -> pandas.DataFrame:
     """The server's series as the DataFrame ``RunData.history()`` gives (tether.store.columns):
-    one row per (writer, step, time), ordered by time then step."""
+    one row per (writer, step, time), ordered by time, then step, then writer; found with
+    numpy (a sort of every point), not a dict entry per point."""
     import numpy as np
 
     from tether.store.columns import ColumnBuilder, history_frame
 
-    where: dict[tuple[str, int, float], int] = {}
-    placed: list[tuple[str, list[int], list[Any]]] = []
-    for series in series_list:
-        label = series["writer"]
-        positions = [
-            where.setdefault((label, step, when), len(where))
-            for step, when in zip(series["steps"], series["times"], strict=False)
-        ]
-        placed.append((series["key"], positions, _numbers_back(series["values"])))
-    count = len(where)
-    triples = list(where)
-    order = sorted(range(count), key=lambda i: (triples[i][2], triples[i][1]))
-    rank = np.empty(count, dtype=np.int64)
-    rank[np.array(order, dtype=np.int64)] = np.arange(count, dtype=np.int64)
+    labels = sorted({series["writer"] for series in series_list})
+    code_of = {label: code for code, label in enumerate(labels)}
+    sizes = [min(len(series["steps"]), len(series["times"])) for series in series_list]
+    parts = list(zip(series_list, sizes, strict=True))
+    writers = np.concatenate(
+        [np.full(n, code_of[series["writer"]], np.int32) for series, n in parts]
+        or [np.empty(0, np.int32)]
+    )
+    steps = np.concatenate(
+        [np.asarray(series["steps"][:n], np.int64) for series, n in parts]
+        or [np.empty(0, np.int64)]
+    )
+    times = np.concatenate(
+        [np.asarray(series["times"][:n], np.float64) for series, n in parts]
+        or [np.empty(0, np.float64)]
+    )
+    order = np.lexsort((writers, steps, times))
+    by_row = (times[order], steps[order], writers[order])
+    starts = np.ones(len(order), dtype=np.bool_)  # where a new (time, step, writer) begins
+    if len(order) > 1:
+        starts[1:] = np.logical_or.reduce([column[1:] != column[:-1] for column in by_row])
+    row_of = np.empty(len(order), dtype=np.int64)
+    row_of[order] = np.cumsum(starts) - 1
+    first = order[starts]
+    count = len(first)
     builders: dict[str, ColumnBuilder] = {key: ColumnBuilder(count) for key in keys or ()}
-    for key, positions, values in placed:
-        builder = builders.setdefault(key, ColumnBuilder(count))
-        builder.put_values(rank[np.array(positions, dtype=np.int64)], values[: len(positions)])
-    ordered = [triples[i] for i in order]
-    labels = sorted({t[0] for t in ordered})
-    index = {label: n for n, label in enumerate(labels)}
+    at = 0
+    for series, n in parts:
+        builder = builders.setdefault(series["key"], ColumnBuilder(count))
+        builder.put_values(row_of[at : at + n], _numbers_back(series["values"])[:n])
+        at += n
     return history_frame(
-        np.array([t[1] for t in ordered], dtype=np.int64),
-        np.array([t[2] for t in ordered], dtype=np.float64),
-        np.array([index[t[0]] for t in ordered], dtype=np.int32),
+        steps[first],
+        times[first],
+        writers[first],
         labels,
         {key: builder.build() for key, builder in builders.items()},
     )

@@ -59,8 +59,8 @@ def history_frame_of(
 ) -> pandas.DataFrame:
     """``_step``, ``_time``, ``_writer`` and a column per key (``keys``, or every key)."""
     chosen = [s for s in segments if writer is None or s.label == writer]
-    wanted = set(keys) if keys is not None else None
-    columns_of = list(dict.fromkeys(keys)) if keys is not None else all_keys
+    wanted = set(keys) if keys else None  # [] as None: every key, as the server has it
+    columns_of = list(dict.fromkeys(keys)) if keys else all_keys
     plans = [(s, _wanted_blocks(s, wanted)) for s in chosen]
     total = sum(block.rows for _, blocks in plans for block in blocks)
     steps = np.empty(total, np.int64)
@@ -150,7 +150,7 @@ def iter_rows(
     Writers are merged as they are read, a block at a time each; rows of equal time keep
     the writers' order. With ``keys``, only rows that logged one of them, with only those.
     """
-    wanted = set(keys) if keys is not None else None
+    wanted = set(keys) if keys else None  # [] as None: every key, as the server has it
     streams = [
         _segment_rows(s, _wanted_blocks(s, wanted), wanted)
         for s in segments
