@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import importlib
-import math
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -69,22 +68,18 @@ def export_command(
 
 
 def write_csv(run: RunData, columns: list[str], handle: IO[str]) -> int:
-    """One line a row; a key a row did not log is left empty. Returns the rows written."""
+    """One line a row; a key a row did not log is left empty. Returns the rows written.
+
+    The csv module writes None as an empty cell and floats by ``repr`` (``nan``, ``inf``,
+    ``-inf``), so rows go to it as they are.
+    """
     writer = csv.writer(handle)
     writer.writerow(columns)
     count = 0
     for row in run.iter_rows():
-        writer.writerow([_cell(row.get(column)) for column in columns])
+        writer.writerow([row.get(column) for column in columns])
         count += 1
     return count
-
-
-def _cell(value: Any) -> Any:
-    if value is None:
-        return ""
-    if isinstance(value, float) and not math.isfinite(value):
-        return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
-    return value
 
 
 def write_parquet(run: RunData, columns: list[str], target: Path) -> int:
