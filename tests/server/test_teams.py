@@ -9,6 +9,9 @@ import httpx
 import pytest
 
 import tether
+from tether.server import teams
+from tether.server.auth import User
+from tether.server.storage.db import make_engine, migrate
 from tether.server.testing import LiveServer
 from tether.sync.http import AuthError
 from tether.sync.offline import sync_paths
@@ -150,3 +153,18 @@ def test_bad_names_are_refused_naming_the_field(server: LiveServer) -> None:
             answer = admin.post("/teams", json={"name": name})
             assert answer.status_code == 422 and "name" in answer.text, (name, answer.text)
             assert admin.post("/users", json={"name": name}).status_code == 422
+
+
+def test_a_team_key_is_a_member_however_the_caller_was_built(tmp_path: Path) -> None:
+    """A caller object made from a session cookie knows no kind; the role comes from the
+    namespace as stored, so a team's key never becomes the team's admin."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'tether.db'}")
+    migrate(engine)
+    team = teams.create_team(engine, "lab")
+    as_if_user = User(id=team.id, name="lab", admin=False)
+    with engine.connect() as connection:
+        assert teams.role_in(connection, as_if_user, team) == teams.MEMBER
+        with pytest.raises(teams.AccessError) as refused:
+            teams.require(connection, as_if_user, "lab", teams.ADMIN)
+    assert refused.value.status == 403
+    engine.dispose()

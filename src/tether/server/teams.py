@@ -48,7 +48,9 @@ def rank(role: str | None) -> int:
 
 def role_in(connection: Connection, caller: User, owner: User) -> str | None:
     if caller.id == owner.id:
-        return MEMBER if caller.is_team else ADMIN
+        # The owner as read from the database says whether this is a team's key, whatever
+        # the caller object was built from (a session cookie's user, say).
+        return MEMBER if owner.is_team else ADMIN
     if caller.admin:
         return ADMIN
     if not owner.is_team or caller.is_team:

@@ -42,8 +42,10 @@ def _create(engine: Engine, owner: str, body: NewKey) -> dict[str, Any]:
         return keys.created_key_json(connection, key)
 
 
-def _user_caller(caller: User) -> User:
-    if caller.is_team:
+def _user_caller(engine: Engine, caller: User) -> User:
+    with engine.connect() as connection:
+        stored = user_by_name(connection, caller.name)
+    if caller.is_team or stored is None or stored.is_team:
         raise HTTPException(
             403,
             "a team's key cannot manage keys; a team admin does, at /api/v1/teams/{team}/keys",
@@ -73,19 +75,19 @@ def _revoke(engine: Engine, owner: User | None, key_id: int) -> dict[str, Any]:
 @router.get("/keys")
 def my_keys(caller: UserDep, engine: EngineDep) -> list[dict[str, Any]]:
     with engine.connect() as connection:
-        return keys.list_keys(connection, _user_caller(caller))
+        return keys.list_keys(connection, _user_caller(engine, caller))
 
 
 @router.post("/keys", status_code=201)
 def new_key(body: NewKey, caller: UserDep, engine: EngineDep) -> dict[str, Any]:
     """A new key of one's own; the answer's ``key`` is shown this once."""
-    return _create(engine, _user_caller(caller).name, body)
+    return _create(engine, _user_caller(engine, caller).name, body)
 
 
 @router.delete("/keys/{key_id}")
 def revoke_my_key(key_id: KeyIdPath, caller: UserDep, engine: EngineDep) -> dict[str, Any]:
     """Revoke one of one's own keys (a server admin: anyone's)."""
-    owner = _user_caller(caller)
+    owner = _user_caller(engine, caller)
     return _revoke(engine, None if owner.admin else owner, key_id)
 
 
