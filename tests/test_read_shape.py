@@ -392,3 +392,37 @@ def test_a_run_of_several_writers_reads_the_same_from_the_server(
         sampled_local = local.history(samples=20)
         sampled_remote = remote.history(samples=20)
         assert set(sampled_local["_writer"]) == set(sampled_remote["_writer"])
+
+
+def test_a_segment_larger_than_the_walk_window_reads_whole(run_dir: Path) -> None:
+    # ~24 MB of row blocks written as the writer frames them: the walk lets go of what it
+    # has walked every 16 MB; a damaged frame past that point still costs only itself.
+    segments = run_dir / "run-20260101_000000-big0big0" / fmt.SEGMENTS_DIR
+    segments.mkdir(parents=True)
+    header = {"run_id": "big0big0", "writer_id": "w", "label": "main", "main": True}
+    keys = [f"k{j}" for j in range(10)]
+    chunks = [fmt.MAGIC, fmt.encode_frame(0, [[fmt.K_HEADER, header], [fmt.K_KEYS, 0, keys]])]
+    seq, step = 2, 0
+    for _ in range(40):
+        blocks = []
+        for _ in range(6):
+            steps = list(range(step, step + 1024))
+            values = [[s + j / 10 for j in range(10)] for s in steps]
+            blocks.append([fmt.K_ROWS, 0, steps, [s // 100 for s in steps], values])
+            step += 1024
+        chunks.append(fmt.encode_frame(seq, blocks))
+        seq += len(blocks)
+    data = bytearray(b"".join(chunks))
+    assert len(data) > 20 * 1024 * 1024
+    damaged = sum(map(len, chunks[:36])) + 1000  # inside frame 35, past the first 16 MB
+    data[damaged] ^= 0xFF
+    (segments / f"w{fmt.SEGMENT_SUFFIX}").write_bytes(bytes(data))
+    run = tether.load_run(segments.parent)
+    (writer,) = run.writers
+    assert writer.skipped_bytes == len(chunks[35]) and writer.rows == 39 * 6 * 1024
+    frame = run.history(["k3"])
+    lost = set(range(34 * 6 * 1024, 35 * 6 * 1024))
+    expected = [s for s in range(40 * 6 * 1024) if s not in lost]
+    assert list(frame["_step"]) == expected
+    assert list(frame["k3"]) == [s + 0.3 for s in expected]
+    assert run.last_step == 40 * 6 * 1024 - 1

@@ -27,8 +27,9 @@ from tether.store.block_layout import array_head, block_layout, block_schema, re
 # A frame as its records, each left encoded: row blocks are never decoded here.
 _frame_decoder: Final = msgspec.msgpack.Decoder(list[msgspec.Raw])
 _record_decoder: Final = msgspec.msgpack.Decoder()
-# Mapped pages read ahead in one call, not faulted in one by one.
-_MAP_FLAGS: Final = mmap.MAP_SHARED | getattr(mmap, "MAP_POPULATE", 0)
+# The walked part of a mapped segment is unmapped every this many bytes: a walk holds a
+# window of the file, not the file (a 1 GB segment would otherwise count 1 GB resident).
+_WINDOW: Final = 16 * 1024 * 1024
 _steps_decoder: Final = msgspec.msgpack.Decoder(list[int])
 # A row block's steps only (the row count and the last step); times and values stay encoded.
 _block_steps_decoder: Final = msgspec.msgpack.Decoder(
@@ -120,14 +121,15 @@ def list_segments(run_dir: Path) -> list[Path]:
 def read_segment(path: Path) -> Segment | None:
     """Walk one segment; None when it holds no whole header frame yet.
 
-    The file is mapped, not read: a 100 MB segment is walked without a 100 MB copy.
+    The file is mapped, not read: a 100 MB segment is walked without a 100 MB copy, and what
+    has been walked is let go as the walk goes (``_WINDOW``).
     """
     try:
         with open(path, "rb") as handle:
             stat = os.fstat(handle.fileno())
             if stat.st_size < len(fmt.MAGIC):
                 return None
-            data = mmap.mmap(handle.fileno(), 0, flags=_MAP_FLAGS, prot=mmap.PROT_READ)
+            data = mmap.mmap(handle.fileno(), 0, prot=mmap.PROT_READ)
     except (OSError, ValueError):
         return None
     view = memoryview(data)
@@ -148,8 +150,10 @@ def _walk(path: Path, data: mmap.mmap, view: memoryview) -> Segment | None:
     walk = _SegmentWalk(path)
     offset = len(fmt.MAGIC)
     size = len(data)
-    skipped = 0
+    skipped = released = 0
     while offset + fmt.FRAME_HEADER.size <= size:
+        if offset - released >= _WINDOW:
+            released = _let_go(data, released, offset)
         head = fmt.frame_head(view, offset)
         if head is not None and fmt.checks_out(view, head):
             if walk.regular_frame(data, head.payload_start, head.end):
@@ -171,6 +175,15 @@ def _walk(path: Path, data: mmap.mmap, view: memoryview) -> Segment | None:
         segment.torn_bytes = size - offset
         segment.skipped_bytes = skipped
     return segment
+
+
+def _let_go(data: mmap.mmap, start: int, end: int) -> int:
+    """Unmap the pages of ``[start, end)`` (they stay in the page cache; read again, they
+    come back); returns where the next release starts, a page boundary."""
+    stop = end - end % mmap.PAGESIZE
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        data.madvise(mmap.MADV_DONTNEED, start, stop - start)
+    return stop
 
 
 def _records_of(payload: memoryview) -> list[msgspec.Raw] | None:
