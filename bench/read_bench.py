@@ -125,7 +125,8 @@ def measure_show_inprocess(run_dir: str) -> dict[str, Any]:
 
     start = time.perf_counter()
     data = _show_data(tether.load_run(run_dir), 10)
-    return {"seconds": time.perf_counter() - start, "rows": data["history_rows"]}
+    seconds = time.perf_counter() - start
+    return {"seconds": seconds, "rows": data["history_rows"], "peak_mib": _vm("VmHWM")}
 
 
 def measure_export(run_dir: str) -> dict[str, Any]:
@@ -240,6 +241,7 @@ def main() -> None:
             f"{rows * KEYS / seconds / 1e6:.1f}",
             f"{peak:.0f} (x{peak / raw_mib:.2f})",
             fmt_num(median(s["seconds"] for s in shows) * 1000),
+            f"{median(s['peak_mib'] for s in shows):.0f}",
             fmt_num(median(commands) * 1000),
             fmt_num(median(starts) * 1000),
         ]
@@ -270,6 +272,7 @@ def main() -> None:
         "M points/s (fresh)",
         f"peak MiB above start (x raw {raw_mib:.1f} MiB)",
         "show in-process ms",
+        "show peak RSS MiB (whole process)",
         "`tether show` command ms",
         "`tether --version` ms (the CLI's start)",
     ]
