@@ -33,6 +33,7 @@ SECURITY_HEADERS: Final = (
     (b"referrer-policy", b"no-referrer"),
     (b"cross-origin-opener-policy", b"same-origin"),
 )
+_SECURITY_HEADER_NAMES: Final = frozenset(name for name, _ in SECURITY_HEADERS)
 
 
 @dataclass(frozen=True)
@@ -90,7 +91,7 @@ class ProtectMiddleware:
                 headers = [
                     (name, value)
                     for name, value in message.get("headers", [])
-                    if name.lower() not in {n for n, _ in SECURITY_HEADERS}
+                    if name.lower() not in _SECURITY_HEADER_NAMES
                 ]
                 message = {**message, "headers": [*headers, *SECURITY_HEADERS]}
             await send(message)
