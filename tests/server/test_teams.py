@@ -3,6 +3,12 @@ nothing; a user's default team; a viewer cannot write; team admins manage member
 
 from __future__ import annotations
 
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -168,3 +174,36 @@ def test_a_team_key_is_a_member_however_the_caller_was_built(tmp_path: Path) -> 
             teams.require(connection, as_if_user, "lab", teams.ADMIN)
     assert refused.value.status == 403
     engine.dispose()
+
+
+def test_tether_ui_shows_runs_logged_into_a_team(run_dir: Path) -> None:
+    """`tether ui` is one person's server: a run logged as "lab/p" makes the team "lab" there
+    (on a shared server only an admin makes teams, and an unknown owner answers 404)."""
+    run = _log_run(run_dir, "lab/p")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TETHER_")}
+    ui = subprocess.Popen(
+        [sys.executable, "-m", "tether.cli", "ui", str(run_dir), "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=env,
+    )
+    try:
+        assert ui.stdout is not None
+        url = re.search(r"(http://127\.0\.0\.1:\d+)", ui.stdout.readline())
+        assert url is not None
+        runs = f"{url.group(1)}/api/v1/owners/lab/projects/p/runs"
+        deadline = time.monotonic() + 120  # a bound on the wait, not a speed assertion
+        listed: list[str] = []
+        while not listed and time.monotonic() < deadline:
+            answer = httpx.get(runs, timeout=10)
+            listed = [r["id"] for r in answer.json()["runs"]] if answer.is_success else []
+            time.sleep(0.2)
+        assert listed == [run.id]
+    finally:
+        ui.send_signal(signal.SIGINT)
+        try:
+            ui.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            ui.kill()
+            ui.wait(timeout=20)

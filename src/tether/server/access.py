@@ -10,13 +10,14 @@ it (``tether.server.teams``: 404 when it has none, 403 when it is too low).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextlib import suppress
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Request
 
 from tether.server.auth import NAME_PATTERN, User
 from tether.server.deps import EngineDep, UserDep
-from tether.server.teams import MEMBER, VIEWER, AccessError, require
+from tether.server.teams import MEMBER, VIEWER, AccessError, create_team, require
 
 OWNER_PREFIX = "/owners/{owner}"
 
@@ -31,11 +32,23 @@ def _owner_path(
 def _access(need: str) -> Callable[..., User]:
     def owner_of_request(request: Request, caller: UserDep, engine: EngineDep) -> User:
         owner_name = request.path_params.get("owner")
-        with engine.connect() as connection:
-            try:
+        try:
+            with engine.connect() as connection:
                 return require(connection, caller, owner_name, need)
-            except AccessError as exc:
+        except AccessError as exc:
+            if not (exc.status == 404 and need == MEMBER and owner_name is not None):
                 raise HTTPException(exc.status, exc.detail) from exc
+            if request.app.state.settings.local_user is None or not caller.admin:
+                raise HTTPException(exc.status, exc.detail) from exc
+        # `tether ui` imports runs logged as "team/project": on that one-person server the
+        # team is made on its first run, as a project is on a shared one.
+        with suppress(ValueError):  # made meanwhile by a concurrent upload, or a bad name
+            create_team(engine, owner_name)
+        try:
+            with engine.connect() as connection:
+                return require(connection, caller, owner_name, need)
+        except AccessError as exc:
+            raise HTTPException(exc.status, exc.detail) from exc
 
     return owner_of_request
 
