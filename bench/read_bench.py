@@ -146,6 +146,48 @@ def measure_export(run_dir: str) -> dict[str, Any]:
     return {"seconds": seconds, "peak_mib": _vm("VmHWM"), "csv_mib": size / MIB}
 
 
+def measure_mlflow(rows_text: str) -> dict[str, Any]:
+    """In a fresh process: MLflow's read of the same shape (``rows`` x 10 keys), written once
+    with ``log_batch`` into a SQLite store, read with ``get_metric_history`` per key and
+    joined into a DataFrame on the step."""
+    import logging
+    import warnings
+
+    warnings.filterwarnings("ignore")
+    logging.getLogger("mlflow").setLevel(logging.ERROR)
+    import pandas as pd
+    from mlflow import MlflowClient
+    from mlflow.entities import Metric
+
+    rows = int(rows_text)
+    target = WORK / f"mlflow_{rows}"
+    target.mkdir(parents=True, exist_ok=True)
+    client = MlflowClient(tracking_uri=f"sqlite:///{target}/mlflow.db")
+    done = target / "run_id"
+    if not done.exists():
+        run = client.create_run(client.create_experiment("read_bench"))
+        for start in range(0, rows, 100):
+            metrics = [
+                Metric(f"metric_{j}", i * 1e-3 + j, 0, i)
+                for i in range(start, min(start + 100, rows))
+                for j in range(KEYS)
+            ]
+            client.log_batch(run.info.run_id, metrics=metrics)
+        done.write_text(run.info.run_id)
+    run_id = done.read_text()
+    Path("/proc/self/clear_refs").write_text("5")
+    before = _vm("VmRSS")
+    start = time.perf_counter()
+    columns = []
+    for j in range(KEYS):
+        history = client.get_metric_history(run_id, f"metric_{j}")
+        values = {m.step: m.value for m in history}
+        columns.append(pd.Series(values, name=f"metric_{j}"))
+    frame = pd.concat(columns, axis=1)
+    seconds = time.perf_counter() - start
+    return {"seconds": seconds, "peak_mib": _vm("VmHWM") - before, "points": int(frame.size)}
+
+
 def _in_child(what: str, run_dir: Path, before: Path | None = None) -> dict[str, Any]:
     env = dict(os.environ)
     if before is not None:  # the reader of an older commit, for comparison
@@ -203,15 +245,34 @@ def main() -> None:
     parser.add_argument(
         "--before", metavar="COMMIT", help="also time this commit's reader once (git archive)"
     )
+    parser.add_argument(
+        "--mlflow-rows",
+        type=int,
+        default=0,
+        help="also read rows x 10 keys back from MLflow (SQLite store; its writing is slow)",
+    )
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         what, run_dir = args.child
-        measures = {"frame": measure_frame, "show": measure_show_inprocess}
-        measure = measures.get(what, measure_export)
+        measures = {
+            "frame": measure_frame,
+            "show": measure_show_inprocess,
+            "mlflow": measure_mlflow,
+            "export": measure_export,
+        }
+        measure = measures[what]
         print(json.dumps(measure(run_dir)))
         return
-    from _common import check, fmt_num, machine_lines, median, table, update_section
+    from _common import (
+        check,
+        fmt_num,
+        machine_lines,
+        median,
+        table,
+        update_section,
+        version_of,
+    )
 
     before = _checkout(args.before) if args.before else None
     rows = 100_000 if args.quick else 1_000_000
@@ -278,6 +339,20 @@ def main() -> None:
     ]
     if before is not None:
         header.append(f"before (`{args.before}`: load_run + history_frame(), 1 run)")
+    peers = []
+    if args.mlflow_rows:
+        small = run_dir_of(generate(WORK / f"one_writer_{args.mlflow_rows}", 1, args.mlflow_rows))
+        ours = median(_in_child("frame", small)["seconds"] for _ in range(args.repeats))
+        theirs = _in_child("mlflow", Path(str(args.mlflow_rows)))
+        peers.append(
+            f"MLflow {version_of('mlflow')} (SQLite store, `MlflowClient().get_metric_history` "
+            f"per key joined into a DataFrame; its `log_batch` is too slow to write 10M points "
+            f"here), {args.mlflow_rows:,} rows x 10 keys: {fmt_num(theirs['seconds'] * 1000)} ms, "
+            f"peak {theirs['peak_mib']:.0f} MiB; tether, the same shape: "
+            f"{fmt_num(ours * 1000)} ms (MLflow x{theirs['seconds'] / ours:.0f}). "
+            "wandb is not compared: no public API reads an offline run's history (`wandb.Api()` "
+            "reads synced runs from a server)."
+        )
     body = "\n\n".join(
         [
             "## Reading a run back (`bench/read_bench.py`)",
@@ -287,6 +362,7 @@ def main() -> None:
             "float64 data; `tether show` <= 300 ms.",
             table(header, lines),
             "Targets met: " + "; ".join(met) + ".",
+            *peers,
             "`tether export RUN` (CSV, streamed a block per writer at a time; one run each, "
             "in a fresh process): " + "; ".join(exports) + ".",
             "The first read in a process pays for the pages the kernel hands it (each a fault, "
