@@ -2,13 +2,16 @@ import { useEffect, useState } from "preact/hooks";
 import { enc, onUnauthorized } from "./api";
 import { KeyForm } from "./components";
 import { ComparePage } from "./pages/Compare";
+import { KeysPage } from "./pages/Keys";
 import { ProjectsPage } from "./pages/Projects";
 import { RunPage } from "./pages/RunPage";
 import { RunsPage } from "./pages/Runs";
+import { TeamPage } from "./pages/Team";
 import { type Route, useRoute } from "./router";
 
 function Breadcrumbs({ route }: { route: Route }) {
   if (route.page === "projects" || route.page === "missing") return null;
+  if (route.page === "keys" || route.page === "team") return null;
   return (
     <>
       <span class="sep">/</span>
@@ -39,6 +42,10 @@ function Page({ route }: { route: Route }) {
       return <RunPage key={`${route.project}/${route.run}`} project={route.project} run={route.run} tab={route.tab} />;
     case "compare":
       return <ComparePage project={route.project} runs={route.runs} />;
+    case "keys":
+      return <KeysPage />;
+    case "team":
+      return <TeamPage key={route.team} team={route.team} />;
     case "missing":
       return (
         <div class="empty-page">
@@ -65,6 +72,9 @@ export function App() {
           tether
         </a>
         <Breadcrumbs route={route} />
+        <a class="settings-link" href="/settings/keys">
+          API keys
+        </a>
       </header>
       <main key={generation}>
         <Page route={route} />

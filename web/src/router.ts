@@ -10,6 +10,8 @@ export type Route =
   | { page: "runs"; project: string; query: URLSearchParams }
   | { page: "run"; project: string; run: string; tab: RunTab }
   | { page: "compare"; project: string; runs: string[] }
+  | { page: "keys" }
+  | { page: "team"; team: string }
   | { page: "missing"; path: string };
 
 export function parseRoute(pathname: string, search: string): Route {
@@ -18,6 +20,8 @@ export function parseRoute(pathname: string, search: string): Route {
   if (parts.length === 0 || (parts.length === 1 && parts[0] === "projects")) {
     return { page: "projects" };
   }
+  if (parts.length === 2 && parts[0] === "settings" && parts[1] === "keys") return { page: "keys" };
+  if (parts.length === 2 && parts[0] === "teams") return { page: "team", team: parts[1] };
   if (parts[0] === "projects" && parts.length >= 2) {
     const project = parts[1];
     if (parts.length === 2) return { page: "runs", project, query };
