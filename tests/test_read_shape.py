@@ -9,6 +9,7 @@ agrees with a plain decode of every record (``format.scan_frames``).
 from __future__ import annotations
 
 import csv
+import inspect
 import json
 import math
 import multiprocessing
@@ -426,3 +427,17 @@ def test_a_segment_larger_than_the_walk_window_reads_whole(run_dir: Path) -> Non
     assert list(frame["_step"]) == expected
     assert list(frame["k3"]) == [s + 0.3 for s in expected]
     assert run.last_step == 40 * 6 * 1024 - 1
+
+
+def test_local_and_remote_runs_have_the_same_read_methods() -> None:
+    from tether.api import RemoteRun
+
+    def shape(method: Any) -> dict[str, tuple[Any, Any]]:
+        parameters = inspect.signature(method).parameters.values()
+        return {p.name: (p.kind, p.default) for p in parameters}
+
+    for name in ("history", "rows", "iter_rows", "console", "console_lines", "system"):
+        assert shape(getattr(tether.RunData, name)) == shape(getattr(RemoteRun, name)), name
+    for name in ("keys", "config", "summary", "environment", "state"):
+        assert isinstance(getattr(tether.RunData, name), property), name
+        assert isinstance(getattr(RemoteRun, name), property), name
