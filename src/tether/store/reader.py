@@ -22,6 +22,7 @@ from typing import Any, Final, cast
 import msgspec
 
 from tether.store import format as fmt
+from tether.store import records
 from tether.store.block_layout import array_head, block_layout, block_schema, read_uint
 
 # A frame as its records, each left encoded: row blocks are never decoded here.
@@ -261,39 +262,40 @@ class _SegmentWalk:
         if schema in segment.layouts and steps:
             segment.blocks.append(BlockRef(schema, len(steps), max(steps), offset, size))
 
-    def _record(self, record: list[Any]) -> None:
-        kind = record[0]
+    def _record(self, raw: list[Any]) -> None:
+        """A small record, decoded by ``store.records`` (the one owner of record layouts)."""
+        record = records.decode_record(raw)
         segment = self.segment
-        if kind == fmt.K_HEADER:
+        if isinstance(record, records.Header):
             if segment is None:
-                self.segment = Segment(path=self.path, header=dict(record[1]))
+                self.segment = Segment(path=self.path, header=dict(record.fields))
             else:  # repeated after the writer had to start its file again
-                segment.header.update(record[1])
-        elif segment is None:
+                segment.header.update(record.fields)
+        elif segment is None or record is None:
             return
-        elif kind == fmt.K_KEYS:
-            segment.layouts[record[1]] = list(record[2])
-        elif kind == fmt.K_ROW:
-            if record[1] in segment.layouts:
-                row = (record[2], record[3], *record[4:])
-                segment.blocks.append(BlockRef(record[1], 1, record[2], 0, 0, row=row))
-        elif kind == fmt.K_LINES:
-            when, stream = record[1], record[2]
-            segment.console.extend((when, stream, line) for line in record[3])
-        elif kind == fmt.K_CONSOLE:
-            segment.console.append((record[1], record[2], record[3]))
-        elif kind == fmt.K_CONFIG:
-            segment.config.append((record[1], record[2], record[3]))
-        elif kind == fmt.K_SUMMARY:
-            segment.summary.append((record[1], record[2], record[3]))
-        elif kind == fmt.K_FINAL:
-            segment.final = (record[1], record[2], record[3])
-        elif kind == fmt.K_SYSTEM:
-            segment.system.append((record[1], record[2]))
-        elif kind == fmt.K_ENVIRONMENT:
-            segment.environment.append((record[1], record[2]))
-        elif kind == fmt.K_LABEL:
-            segment.header["label"] = record[1]
+        elif isinstance(record, records.Keys):
+            segment.layouts[record.schema_id] = list(record.keys)
+        elif isinstance(record, records.RowsBlock):
+            # Version 1's one-row ROW (a ROWS block is located by frame(), never decoded here).
+            if raw[0] == fmt.K_ROW and record.schema_id in segment.layouts:
+                step, millis = record.steps[0], record.millis[0]
+                row = (step, millis, *record.values[0])
+                segment.blocks.append(BlockRef(record.schema_id, 1, step, 0, 0, row=row))
+        elif isinstance(record, records.Lines):
+            segment.console.extend((record.time, record.stream, line) for line in record.lines)
+        elif isinstance(record, records.ConfigUpdate):
+            segment.config.append((record.time, record.changed, record.deleted))
+        elif isinstance(record, records.SummaryUpdate):
+            segment.summary.append((record.time, record.changed, record.deleted))
+        elif isinstance(record, records.FinalState):
+            ending = (record.time, record.state, record.exit_code)
+            segment.final = ending  # type: ignore[assignment]  # None: no exit code
+        elif isinstance(record, records.SystemSample):
+            segment.system.append((record.time, record.metrics))
+        elif isinstance(record, records.Environment):
+            segment.environment.append((record.time, record.sections))
+        elif isinstance(record, records.Label):
+            segment.header["label"] = record.label
 
 
 def _kind_of(raw: msgspec.Raw) -> int:

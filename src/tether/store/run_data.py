@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from tether.errors import UsageError
 from tether.store import layout
 from tether.store.reader import Segment, last_values, list_segments, read_segment
+from tether.store.records import apply_updates
 from tether.store.writer import HEARTBEAT_S, process_start_ticks
 
 if TYPE_CHECKING:
@@ -175,13 +176,13 @@ class RunData:
 
     @property
     def config(self) -> dict[str, Any]:
-        return _apply_updates(u for s in self._segments for u in s.config)
+        return apply_updates({}, (u for s in self._segments for u in s.config))
 
     @property
     def summary(self) -> dict[str, Any]:
         """Last logged value of each key, unless the user set the key in ``run.summary``."""
         result = last_values(self._segments)
-        result.update(_apply_updates(u for s in self._segments for u in s.summary))
+        result.update(apply_updates({}, (u for s in self._segments for u in s.summary)))
         return result
 
     @property
@@ -349,15 +350,6 @@ def _stream_name(stream: int) -> str:
     from tether.store.format import STREAM_NAMES
 
     return STREAM_NAMES.get(stream, str(stream))
-
-
-def _apply_updates(updates: Any) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for _, changed, deleted in sorted(updates, key=lambda u: u[0]):
-        result.update(changed)
-        for key in deleted:
-            result.pop(key, None)
-    return result
 
 
 def _alive(segment: Segment) -> bool:
