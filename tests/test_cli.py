@@ -66,3 +66,38 @@ def test_clear_errors_for_missing_run_and_directory(run_dir: Path) -> None:
     assert nodir.returncode == 1 and "no such directory" in nodir.stderr
     empty = _tether("ls", cwd=run_dir)
     assert empty.returncode == 0 and "No runs" in empty.stdout
+
+
+def test_each_command_imports_only_its_own_module(run_dir: Path) -> None:
+    """`tether show` must not import the server, the uploader or the UI to print a run."""
+    _make_run(run_dir)
+    probe = (
+        "import sys\n"
+        "from tether.cli import cli\n"
+        "try:\n"
+        "    cli(['show', 'latest'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "heavy = ('tether.server', 'tether.sync.uploader', 'tether.cli.ui', 'fastapi')\n"
+        "print('LOADED', sorted(m for m in heavy if m in sys.modules))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=run_dir,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert "cli-run" in done.stdout, done.stderr
+    assert "LOADED []" in done.stdout, done.stdout
+
+
+def test_help_lists_every_command(run_dir: Path) -> None:
+    from tether.cli import COMMANDS
+
+    listed = _tether("--help", cwd=run_dir)
+    assert listed.returncode == 0, listed.stderr
+    for name in COMMANDS:
+        assert f"  {name} " in listed.stdout, name
+        assert _tether(name, "--help", cwd=run_dir).returncode == 0, name
