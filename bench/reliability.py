@@ -770,7 +770,7 @@ def server_rows(servers: Servers, project: str, run_id: str) -> Remote:
     """Every ``seq`` the server stores for the run, counted (duplicates included)."""
     from tether.api import Api
     from tether.errors import RunNotFoundError
-    from tether.sync.http import NotFoundError
+    from tether.sync.http import NotOnServerError
 
     server = servers.get()
     seqs: Counter[int] = Counter()
@@ -781,7 +781,7 @@ def server_rows(servers: Servers, project: str, run_id: str) -> Remote:
             # (writer, step, time), which would hide a duplicate.
             path = f"/projects/{project}/runs/{run_id}/history"
             answer = api.client.get_json(path, {"keys": "seq"})
-        except (NotFoundError, RunNotFoundError):
+        except (NotOnServerError, RunNotFoundError):
             return Remote(seqs, "absent on the server")
     for series in answer.get("series", []):
         seqs.update(int(v) for v in series["values"] if v is not None)
@@ -1054,13 +1054,13 @@ def settled_offsets(servers: Servers, project: str, run_ids: set[str]) -> int:
 def server_offsets(servers: Servers, project: str, run_id: str) -> int:
     """Bytes of the run's segments the server has stored (0 if it has not seen the run)."""
     from tether.api import Api
-    from tether.sync.http import NotFoundError
+    from tether.sync.http import NotOnServerError
 
     server = servers.get()
     with Api(server.base_url, server.api_key) as api:
         try:
             answer = api.client.get_json(f"/projects/{project}/runs/{run_id}/segments")
-        except NotFoundError:
+        except NotOnServerError:
             return 0
     return sum(int(item.get("offset", 0)) for item in answer.values())
 

@@ -135,13 +135,13 @@ class Api:
         return RemoteRun(self, self._get_run(project, run_id), owner=_owner_of(project))
 
     def _get_run(self, project: str, run_id: str) -> dict[str, Any]:
-        from tether.sync.http import NotFoundError, project_path, quote_part
+        from tether.sync.http import NotOnServerError, project_path, quote_part
 
         try:
             data: dict[str, Any] = self.client.get_json(
                 f"{project_path(project)}/runs/{quote_part(run_id)}"
             )
-        except NotFoundError as exc:
+        except NotOnServerError as exc:
             raise RunNotFoundError(
                 f"no run {run_id!r} in project {project!r} on {self.base_url}; check the id "
                 "with Api().runs(project), or upload a local run with `tether sync`"
@@ -160,14 +160,14 @@ class RunList:
         self._total: int | None = None
 
     def _fetch_next(self) -> bool:
-        from tether.sync.http import NotFoundError, project_path
+        from tether.sync.http import NotOnServerError, project_path
 
         if self._total is not None and len(self._runs) >= self._total:
             return False
         params = {**self._params, "limit": PAGE_SIZE, "offset": len(self._runs)}
         try:
             page = self._api.client.get_json(f"{project_path(self.project)}/runs", params)
-        except NotFoundError as exc:
+        except NotOnServerError as exc:
             raise RunNotFoundError(
                 f"no project {self.project!r} on {self._api.base_url}; Api().projects() lists "
                 "yours (a project appears with its first upload)"

@@ -186,7 +186,7 @@ def test_unreachable_server_never_raises_and_data_waits(local_run: tether.Run) -
 def test_heartbeat_when_idle(
     live_server: LiveServer, api: Api, local_run: tether.Run, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(uploader, "HEARTBEAT_S", 0.2)
+    monkeypatch.setattr(uploader, "UPLOAD_HEARTBEAT_S", 0.2)
     monkeypatch.setattr(uploader, "POLL_S", 0.1)
     up = Uploader(
         local_run.dir,

@@ -19,7 +19,7 @@ from tether.errors import UsageError
 from tether.store import layout
 from tether.store.reader import Segment, last_values, list_segments, read_segment
 from tether.store.records import apply_updates
-from tether.store.writer import HEARTBEAT_S, process_start_ticks
+from tether.store.writer import SEGMENT_HEARTBEAT_S, process_start_ticks
 
 if TYPE_CHECKING:
     import pandas
@@ -372,4 +372,4 @@ def _alive(segment: Segment) -> bool:
             return False  # a zombie: exited, its parent has not reaped it yet
         recorded = segment.header.get("proc_start")
         return recorded is None or now in (None, recorded)
-    return time.time() - segment.mtime < 3 * HEARTBEAT_S
+    return time.time() - segment.mtime < 3 * SEGMENT_HEARTBEAT_S

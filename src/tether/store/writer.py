@@ -46,7 +46,9 @@ from tether.store.rows import QueuedRow, encode_rows, fold_latest
 from tether.store.segment_names import segment_file_name, segments_dir
 
 FLUSH_INTERVAL_S: Final = 0.05
-HEARTBEAT_S: Final = 30.0
+# Seconds of silence after which an idle writer touches its segment: a reader takes a
+# segment unchanged for 3x this long as one whose process is gone.
+SEGMENT_HEARTBEAT_S: Final = 30.0
 LABEL_CHECK_S: Final = 0.25
 # Records per frame (a block of rows counts as its rows): keeps frames small, so a torn
 # tail costs little.
@@ -325,7 +327,7 @@ class Writer:
             if not main.is_alive():
                 self._drain()  # the process is leaving: write what came in meanwhile
                 return
-            if self._fd >= 0 and time.monotonic() - self._last_write > HEARTBEAT_S:
+            if self._fd >= 0 and time.monotonic() - self._last_write > SEGMENT_HEARTBEAT_S:
                 self._heartbeat()
         if self._exiting:
             self._drain()

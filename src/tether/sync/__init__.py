@@ -7,7 +7,7 @@ server acknowledged (``<run dir>/upload.json``, checked against ``GET .../segmen
 
 from tether.sync.http import (
     AuthError,
-    NotFoundError,
+    NotOnServerError,
     OffsetConflictError,
     ServerError,
     ServerUnreachableError,
@@ -17,7 +17,7 @@ from tether.sync.uploader import Uploader
 
 __all__ = [
     "AuthError",
-    "NotFoundError",
+    "NotOnServerError",
     "OffsetConflictError",
     "RunSync",
     "ServerError",

@@ -29,9 +29,6 @@ if TYPE_CHECKING:
 API_PREFIX: Final = "/api/v1"
 CONNECT_TIMEOUT_S: Final = 5.0
 READ_TIMEOUT_S: Final = 60.0
-# The 404 error's former name, still imported by api.py, sync/ and the tests; use
-# tether.errors.NotOnServerError.
-NotFoundError = NotOnServerError
 # The errors are tether.errors' own; the uploader, tether sync and tether.Api import them
 # from here too.
 __all__ = [
@@ -41,7 +38,6 @@ __all__ = [
     "RETRYABLE_STATUSES",
     "AuthError",
     "HttpClient",
-    "NotFoundError",
     "NotOnServerError",
     "OffsetConflictError",
     "ServerError",

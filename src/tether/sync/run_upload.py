@@ -34,7 +34,7 @@ from tether.sync.frames import (
 )
 from tether.sync.http import (
     HttpClient,
-    NotFoundError,
+    NotOnServerError,
     OffsetConflictError,
     ServerError,
     describe_detail,
@@ -125,7 +125,7 @@ class RunUpload:
         """Take the server's word for what it has of each writer (it may have lost or gained)."""
         try:
             known = client.get_json(self._run_path)
-        except NotFoundError:
+        except NotOnServerError:
             known = {}
         if not isinstance(known, dict):
             raise ServerError(

@@ -31,7 +31,8 @@ from tether.sync.http import AuthError, HttpClient, ServerError
 from tether.sync.run_upload import RunUpload, Sent
 
 POLL_S: Final = 1.0
-HEARTBEAT_S: Final = 30.0
+# Seconds without any exchange after which the uploader sends one, so the server sees it alive.
+UPLOAD_HEARTBEAT_S: Final = 30.0
 BACKOFF_MIN_S: Final = 0.5
 BACKOFF_MAX_S: Final = 30.0
 STOP_JOIN_S: Final = 2.0
@@ -194,7 +195,7 @@ class Uploader:
                 now = time.monotonic()
                 if sent:
                     last_contact = now
-                elif now - last_contact >= HEARTBEAT_S:
+                elif now - last_contact >= UPLOAD_HEARTBEAT_S:
                     self._upload.heartbeat(client)
                     last_contact = now
                 self._warn_rejected()
