@@ -98,6 +98,8 @@ def test_disabled_user_keys_stop_at_once_and_work_again_when_enabled(
         assert alice.client.get("/viewer").status_code == 200
         # The admin cannot lock itself out.
         assert admin.patch("/users/admin", json={"disabled": True}).status_code == 409
+        assert admin.patch("/users/admin", json={"admin": False}).status_code == 409
+        assert admin.get("/users").status_code == 200
 
 
 def test_env_admin_key_rotation_revokes_the_previous_one(tmp_path: Path) -> None:

@@ -86,8 +86,10 @@ def create_user(body: NewUser, caller: AdminDep, engine: EngineDep) -> dict[str,
 def change_user(
     name: NamePath, body: UserChange, caller: AdminDep, engine: EngineDep
 ) -> dict[str, Any]:
-    if name == caller.name and body.disabled:
-        raise HTTPException(409, "a server admin cannot disable itself; another admin can")
+    if name == caller.name and (body.disabled or body.admin is False):
+        raise HTTPException(
+            409, "a server admin cannot disable itself or drop its own admin role; another can"
+        )
     try:
         teams.update_user(
             engine,
