@@ -11,6 +11,7 @@ from tether.cli.output import fail
 from tether.errors import TetherError
 from tether.store import layout
 from tether.store.run_data import ConsoleLine, read_run_dir
+from tether.store.states import RunState
 
 POLL_S = 0.5
 
@@ -43,7 +44,7 @@ def logs_command(
             text = f"[{line.writer}] {line.text}" if prefix else line.text
             click.echo(text, err=line.stream == "stderr" and not prefix)
         shown = len(lines)
-        if not follow or run.state != "running":
+        if not follow or run.state != RunState.RUNNING:
             return
         time.sleep(POLL_S)
 

@@ -11,6 +11,7 @@ import click
 from rich.console import Console
 
 from tether.errors import TetherError
+from tether.store.states import RunState
 
 
 def console() -> Console:
@@ -47,12 +48,12 @@ def fmt_value(value: Any) -> str:
     return str(value)
 
 
-STATE_STYLES = {
-    "running": "bold green",
-    "finished": "cyan",
-    "failed": "bold red",
-    "killed": "yellow",
-    "crashed": "bold magenta",
+STATE_STYLES: dict[str, str] = {
+    RunState.RUNNING: "bold green",
+    RunState.FINISHED: "cyan",
+    RunState.FAILED: "bold red",
+    RunState.KILLED: "yellow",
+    RunState.CRASHED: "bold magenta",
 }
 
 

@@ -33,19 +33,20 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from tether.errors import UsageError
+from tether.store.states import RunState
 
 if TYPE_CHECKING:
     from tether import Run
 
 # Lightning's, Keras's and fastai's words for how training ended, as tether run states.
 FINAL_STATES = {
-    "success": "finished",
-    "finished": "finished",
-    "failed": "failed",
-    "killed": "killed",
-    "interrupted": "killed",
+    "success": RunState.FINISHED,
+    "finished": RunState.FINISHED,
+    "failed": RunState.FAILED,
+    "killed": RunState.KILLED,
+    "interrupted": RunState.KILLED,
 }
-EXIT_CODES = {"finished": 0, "failed": 1, "killed": 130}
+EXIT_CODES: dict[str, int] = {RunState.FINISHED: 0, RunState.FAILED: 1, RunState.KILLED: 130}
 TRAIN_END_KEY = "_train_end"
 _ENDED = frozenset(FINAL_STATES.values())
 
@@ -66,7 +67,7 @@ class RunHandle:
         self._given = run is not None
         self._kwargs = init_kwargs
         self._started_pid: int | None = None  # where tether.init() made self._run
-        self._outcome = "finished"  # how the latest training of self._run ended
+        self._outcome: str = RunState.FINISHED  # how the latest training of self._run ended
 
     @property
     def run(self) -> Run | None:
@@ -118,7 +119,7 @@ class RunHandle:
         run = tether.init(**kwargs)  # ends the run another handle started here: _end_live
         self._run = run
         self._started_pid = os.getpid()
-        self._outcome = "finished"
+        self._outcome = RunState.FINISHED
         _live = self
         _install_process_hooks()
         return run
@@ -146,13 +147,13 @@ def _at_exit() -> None:
     grace, so exit waits no longer than it would anyway.
     """
     handle = _live
-    if handle is None or handle._outcome == "finished" or handle._started_pid != os.getpid():
+    if handle is None or handle._outcome == RunState.FINISHED:
+        return
+    if handle._started_pid != os.getpid():
         return
     run = handle._run
-    if run is None or run.state != "running":
+    if run is None or run.state != RunState.RUNNING:
         return
-    from tether.store.states import RunState
-
     run._end(RunState(handle._outcome), EXIT_CODES[handle._outcome])
 
 

@@ -29,6 +29,7 @@ from fastai.torch_core import rank_distrib  # type: ignore[import-untyped, unuse
 
 from tether.integrations._handle import RunHandle
 from tether.integrations._plain import numeric_metrics, plain_config
+from tether.store.states import RunState
 
 if TYPE_CHECKING:
     from tether import Run
@@ -95,7 +96,7 @@ class TetherCallback(Callback):  # type: ignore[misc]
         self._handle.get().log(values, step=max(self._batches_done - 1, 0))
 
     def after_fit(self) -> None:
-        self._handle.train_ended("finished", rank_zero=rank_distrib() == 0)
+        self._handle.train_ended(RunState.FINISHED, rank_zero=rank_distrib() == 0)
 
     # -- pickling (``learn.export()`` saves callbacks) --------------------------------------
     def __getstate__(self) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from keras.callbacks import Callback  # type: ignore[import-untyped, unused-igno
 
 from tether.integrations._handle import RunHandle
 from tether.integrations._plain import numeric_metrics, plain_config
+from tether.store.states import RunState
 
 if TYPE_CHECKING:
     from tether import Run
@@ -69,7 +70,7 @@ class TetherCallback(Callback):  # type: ignore[misc]
         self._handle.get().log(values, step=max(self._batches_done - 1, 0))
 
     def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
-        self._handle.train_ended("finished")
+        self._handle.train_ended(RunState.FINISHED)
 
 
 def _fit_config(model: Any, params: dict[str, Any]) -> dict[str, Any]:

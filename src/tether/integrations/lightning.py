@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 from tether.integrations._handle import FINAL_STATES, RunHandle
 from tether.integrations._plain import numeric_metrics, plain_config
 from tether.store.layout import RUNS_DIRNAME
+from tether.store.states import RunState
 
 if TYPE_CHECKING:
     from lightning.pytorch.callbacks import ModelCheckpoint
@@ -131,9 +132,9 @@ class TetherLogger(Logger):
 
     def finalize(self, status: str) -> None:
         """Record how the trainer's run ended (``_train_end``); the tether run stays open."""
-        state = FINAL_STATES.get(status, "killed")
-        if state == "failed" and isinstance(sys.exc_info()[1], KeyboardInterrupt):
-            state = "killed"  # Lightning reports Ctrl-C as "failed", then calls sys.exit(1)
+        state = FINAL_STATES.get(status, RunState.KILLED)
+        if state is RunState.FAILED and isinstance(sys.exc_info()[1], KeyboardInterrupt):
+            state = RunState.KILLED  # Lightning reports Ctrl-C as "failed", then calls sys.exit(1)
         self._handle.train_ended(state, rank_zero=_is_rank_zero())
 
     def __repr__(self) -> str:

@@ -26,6 +26,7 @@ from transformers import TrainerCallback, TrainerControl, TrainerState, Training
 
 from tether.integrations._handle import RunHandle
 from tether.integrations._plain import numeric_metrics, plain_config
+from tether.store.states import RunState
 
 if TYPE_CHECKING:
     from tether import Run
@@ -99,7 +100,7 @@ class TetherCallback(TrainerCallback):
         control: TrainerControl,
         **kwargs: Any,
     ) -> None:
-        self._handle.train_ended("finished", rank_zero=state.is_world_process_zero)
+        self._handle.train_ended(RunState.FINISHED, rank_zero=state.is_world_process_zero)
 
 
 def _series_key(key: str) -> str:

@@ -20,6 +20,7 @@ from types import FrameType, TracebackType
 from typing import Any, Final
 
 from tether._threads import start_without_signals
+from tether.store.states import RunState
 
 ExitFn = Callable[[str, int], None]
 
@@ -77,7 +78,7 @@ class ExitWatch:
     def _excepthook(
         self, kind: type[BaseException], value: BaseException, tb: TracebackType | None
     ) -> None:
-        state = "killed" if issubclass(kind, KeyboardInterrupt) else "failed"
+        state = RunState.KILLED if issubclass(kind, KeyboardInterrupt) else RunState.FAILED
         self.seen_exception = state
         hook = self._previous_hook or sys.__excepthook__
         try:
@@ -85,11 +86,11 @@ class ExitWatch:
             # ended the run is the line people look for in its console.
             hook(kind, value, tb)
         finally:
-            self._on_exit(state, 130 if state == "killed" else 1)
+            self._on_exit(state, 130 if state is RunState.KILLED else 1)
 
     def _on_sigterm(self, signum: int, frame: FrameType | None) -> None:
         if os.getpid() == self._pid:
-            _bounded(lambda: self._on_exit("killed", 128 + signum))
+            _bounded(lambda: self._on_exit(RunState.KILLED, 128 + signum))
         else:  # a fork child inherited this handler: end the child's own part as killed
             _bounded(lambda: self._in_fork_child(signum))
         previous = self._previous_term

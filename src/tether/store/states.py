@@ -1,7 +1,8 @@
 """The states of a run, in one enum that the client, the server and the web UI share.
 
 A leaf module (it imports nothing of tether) so that every layer can use it. The web UI
-takes the list from the server (``GET /api/v1/meta``) instead of spelling the names itself.
+takes the list from the server (the runs list carries ``states``, each run ``live``) instead
+of spelling the names itself.
 """
 
 from __future__ import annotations
