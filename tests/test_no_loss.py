@@ -234,7 +234,11 @@ if __name__ == "__main__":
 """
 
 
-def test_sigterm_to_the_process_group_marks_fork_children_killed(run_dir: Path) -> None:
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_signal_to_the_process_group_marks_fork_children_killed(
+    run_dir: Path, signum: signal.Signals
+) -> None:
+    """A scheduler's SIGTERM, or Ctrl-C in a terminal: every process's segment says killed."""
     script = write_script(run_dir, FORK_CHILDREN)
     proc = subprocess.Popen(
         [sys.executable, str(script)], cwd=run_dir, stdout=subprocess.PIPE, text=True
@@ -244,7 +248,7 @@ def test_sigterm_to_the_process_group_marks_fork_children_killed(run_dir: Path) 
         # Signal only once all three have logged: a row not yet logged is not lost.
         ready = sorted(proc.stdout.readline().strip() for _ in range(3))
         assert ready == ["child-ready", "child-ready", "main-ready"]
-        os.killpg(proc.pid, signal.SIGTERM)
+        os.killpg(proc.pid, signum)
         proc.wait(timeout=30)
     finally:
         if proc.poll() is None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import signal
 import sys
 import time
 from collections.abc import Callable
@@ -32,6 +33,9 @@ if TYPE_CHECKING:
     from tether._run import Run
 
 _hooks_installed = False
+# Set in a fork child once Ctrl-C (SIGINT) reached it: if the child then exits with a failure
+# (multiprocessing turns the KeyboardInterrupt into exit code 1), its writers end ``killed``.
+_interrupted_by: int | None = None
 EXIT_FLUSH_TIMEOUT_S = 1.0
 # A child's segment unchanged this long holds everything the child logged (3 flush intervals).
 QUIET_S = 0.15
@@ -76,6 +80,8 @@ def _flush_before_os_exit() -> None:
 
     def _exit(status: int) -> NoReturn:
         try:
+            if _interrupted_by is not None and status != 0:
+                exit_flush(killed_by=_interrupted_by)
             for run in _registry.active_runs_without_lock():
                 run._writer.flush(timeout=EXIT_FLUSH_TIMEOUT_S)
         except BaseException:
@@ -89,11 +95,37 @@ def _flush_before_os_exit() -> None:
 def _after_fork_in_child() -> None:
     # The registry's locks are new by now (its fork hook was installed first).
     _diagnostics.reset_after_fork()
+    _note_interrupts()
     for run in _registry.active_runs_without_lock():
         try:
             run._become_fork_child()
         except Exception:  # a failing hook must not break the user's child process
             _diagnostics.warn_failure("fork", "could not give a forked process its own writer")
+
+
+def _note_interrupts() -> None:
+    """Remember in this fork child that SIGINT arrived, then raise KeyboardInterrupt as before.
+
+    Ctrl-C in a terminal reaches the whole process group. The parent marks its run ``killed``
+    from the KeyboardInterrupt (the excepthook); a fork child of ``multiprocessing`` catches
+    that exception itself and leaves through ``os._exit(1)``, where its writers would close
+    with no final state. Only Python's default handler is wrapped: a handler of the user's
+    is left alone.
+    """
+    global _interrupted_by
+    _interrupted_by = None
+    try:
+        if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+            return
+        signal.signal(signal.SIGINT, _interrupted)
+    except (ValueError, OSError):  # not the main thread, or no signals here
+        return
+
+
+def _interrupted(signum: int, frame: Any) -> None:
+    global _interrupted_by
+    _interrupted_by = signum
+    signal.default_int_handler(signum, frame)
 
 
 def exit_flush(killed_by: int | None = None) -> None:
