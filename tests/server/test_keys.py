@@ -131,6 +131,27 @@ def test_env_admin_key_rotation_revokes_the_previous_one(tmp_path: Path) -> None
         assert old.get("/viewer").status_code == 401
 
 
+def test_env_admin_key_set_back_to_an_earlier_one_works_again(tmp_path: Path) -> None:
+    """A -> B -> A: the variable is the operator's way in; it must never lock them out."""
+    first = "tth_" + secrets.token_urlsafe(32)
+    second = "tth_" + secrets.token_urlsafe(32)
+    data = tmp_path / "server"
+    with LiveServer(data, api_key=first):
+        pass
+    with LiveServer(data, api_key=second) as server, admin_client(server) as admin:
+        # Another admin disables the env key's user and takes its admin right.
+        made = admin.post("/users", json={"name": "bob", "admin": True})
+        assert made.status_code == 201, made.text
+        bob_key = made.json()["key"]["key"]
+    with LiveServer(data, api_key=second) as server, client(server, bob_key) as bob:
+        assert bob.patch("/users/admin", json={"disabled": True}).status_code == 200
+    with LiveServer(data, api_key=first) as server:
+        with admin_client(server) as admin:
+            assert admin.get("/viewer").json() == {"user": "admin", "admin": True}
+        with client(server, second) as old:
+            assert old.get("/viewer").status_code == 401
+
+
 def test_short_env_admin_key_is_refused_with_how_to_make_one(tmp_path: Path) -> None:
     env = {**os.environ, "TETHER_SERVER_ADMIN_KEY": "x" * 31}
     command = [sys.executable, "-m", "tether.cli", "server", "--port", "0"]

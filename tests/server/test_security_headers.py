@@ -69,6 +69,23 @@ def test_a_nul_in_a_path_is_a_4xx(server: LiveServer, path: str) -> None:
     assert "internal error" not in response.text
 
 
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/" + "a" * 300,  # longer than a file name may be: ENAMETOOLONG was a 500
+        "/projects/" + "b" * 5000,
+        "/api/v1/owners/bad!name/projects",
+        "/api/v1/owners/%00/projects",  # reached PostgreSQL, which refuses a NUL: a 500
+        "/api/v1/owners/" + "c" * 300 + "/projects",
+    ],
+)
+def test_odd_paths_are_never_a_500(server: LiveServer, path: str) -> None:
+    response = httpx.get(server.base_url + path, headers=server.headers)
+    assert response.status_code < 500, response.text
+    if "/owners/" in path:
+        assert response.status_code == 422 and "owner" in response.text, response.text
+
+
 def test_server_answers_only_its_allowed_host_names(tmp_path: Path) -> None:
     command = [
         sys.executable, "-m", "tether.cli", "server", "--port", "0", "--data-dir",

@@ -39,7 +39,7 @@ def ui_command(directory: Path | None, port: int, host: str) -> None:
             "use `tether server`",
             param_hint="--host",
         )
-    from tether.server.auth import bootstrap_admin, create_key
+    from tether.server.auth import bootstrap_admin, create_key, user_for_key
     from tether.server.cli import serve
     from tether.server.config import server_settings
     from tether.store import layout
@@ -57,6 +57,10 @@ def ui_command(directory: Path | None, port: int, host: str) -> None:
     def on_ready(url: str, engine: Engine) -> None:
         bootstrap_admin(engine, None)
         key = create_key(engine, LOCAL_USER, _local_key(settings.data_dir))
+        with engine.connect() as connection:
+            usable = user_for_key(connection, key) is not None
+        if not usable:  # revoked on the Keys page: the importer needs a key that works
+            key = create_key(engine, LOCAL_USER, _local_key(settings.data_dir, renew=True))
         follower = threading.Thread(
             target=_follow, args=(base, url, key), name="tether-ui-follow", daemon=True
         )
@@ -67,13 +71,13 @@ def ui_command(directory: Path | None, port: int, host: str) -> None:
         serve(settings, host, port, on_ready=on_ready, announce=False)
 
 
-def _local_key(data_dir: Path) -> str:
+def _local_key(data_dir: Path, *, renew: bool = False) -> str:
     """A key for the importer, kept in the UI's data dir (mode 0600) across restarts."""
     import os
     import secrets
 
     path = data_dir / "local.key"
-    if path.is_file():
+    if path.is_file() and not renew:
         return path.read_text().strip()
     key = "tth_" + secrets.token_urlsafe(32)
     data_dir.mkdir(parents=True, exist_ok=True)

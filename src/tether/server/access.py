@@ -9,6 +9,7 @@ it (``tether.server.teams``: 404 when it has none, 403 when it is too low).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from contextlib import suppress
 from typing import Annotated, Any
@@ -32,6 +33,11 @@ def _owner_path(
 def _access(need: str) -> Callable[..., User]:
     def owner_of_request(request: Request, caller: UserDep, engine: EngineDep) -> User:
         owner_name = request.path_params.get("owner")
+        if owner_name is not None and not re.fullmatch(NAME_PATTERN, owner_name):
+            # FastAPI runs this dependency even when the path's own validation failed.
+            raise HTTPException(
+                422, f"owner {owner_name[:80]!r} is not a user or team name ({NAME_PATTERN})"
+            )
         try:
             with engine.connect() as connection:
                 return require(connection, caller, owner_name, need)

@@ -53,8 +53,12 @@ def _serve_ui(app: FastAPI) -> None:
                 {"detail": "the web UI is not built: run scripts/build-web.sh", "api": "/api/v1"},
                 404,
             )
-        candidate = (STATIC_DIR / path).resolve()
-        if path and candidate.is_file() and STATIC_DIR.resolve() in candidate.parents:
+        try:
+            candidate = (STATIC_DIR / path).resolve()
+            found = bool(path) and candidate.is_file() and STATIC_DIR.resolve() in candidate.parents
+        except OSError:  # a name too long for the file system (ENAMETOOLONG) names no file
+            found = False
+        if found:
             return FileResponse(candidate)
         return FileResponse(index, headers={"Cache-Control": "no-cache"})
 

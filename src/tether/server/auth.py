@@ -200,7 +200,17 @@ def bootstrap_admin(engine: Engine, admin_key: str | None) -> str | None:
             )
             # A key registered before keys remembered their source (or by `--key`) is marked
             # now, so that the next rotation revokes it.
+            # Set again to an earlier value, the variable's key is revoked from the rotation
+            # before: it is the operator's way in, so it works again (as does its user).
             connection.execute(
-                update(api_keys).where(api_keys.c.digest == digest(admin_key)).values(from_env=True)
+                update(api_keys)
+                .where(api_keys.c.digest == digest(admin_key))
+                .values(from_env=True, revoked_at=None, expires_at=None)
+            )
+            owner = select(api_keys.c.user_id).where(api_keys.c.digest == digest(admin_key))
+            connection.execute(
+                update(users)
+                .where(users.c.id.in_(owner.scalar_subquery()))
+                .values(disabled=False, admin=True)
             )
     return None

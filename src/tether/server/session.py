@@ -44,18 +44,22 @@ class Session:
 
 def load_secret(path: Path) -> bytes:
     """The signing secret, created (32 random bytes, mode 0600) on the first start."""
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        secret = bytes.fromhex(path.read_text().strip())
-        if len(secret) < 32:
-            raise ValueError(
-                f"{path} holds a secret under 32 bytes; delete it to make a new one"
-            ) from None
-        return secret
-    secret = secrets.token_bytes(32)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(secret.hex())
+    if not path.exists():
+        # Written under a temporary name and linked into place: a second server starting at
+        # the same moment sees the whole secret or none (then its link fails and it reads ours).
+        draft = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_bytes(32).hex())
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink(missing_ok=True)
+    secret = bytes.fromhex(path.read_text().strip())
+    if len(secret) < 32:
+        raise ValueError(f"{path} holds a secret under 32 bytes; delete it to make a new one")
     return secret
 
 

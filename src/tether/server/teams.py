@@ -100,6 +100,9 @@ def require(connection: Connection, caller: User, owner_name: str | None, need: 
 
 def create_team(engine: Engine, name: str, *, admin: str | None = None) -> User:
     """A new team; ``admin`` (a user name) becomes its first admin."""
+    if admin is not None:
+        with engine.connect() as connection:
+            _named(connection, admin, "user")  # refused before the team exists, not after
     team = add_user(engine, name, kind="team")
     if admin is not None:
         set_role(engine, name, admin, ADMIN)
