@@ -22,12 +22,14 @@ import atexit
 import os
 import signal
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from tether import _diagnostics, _registry
+from tether._threads import start_without_signals
 
 if TYPE_CHECKING:
     from tether._run import Run
@@ -81,7 +83,7 @@ def _flush_before_os_exit() -> None:
     def _exit(status: int) -> NoReturn:
         try:
             if _interrupted_by is not None and status != 0:
-                exit_flush(killed_by=_interrupted_by)
+                _end_interrupted(_interrupted_by)
             for run in _registry.active_runs_without_lock():
                 run._writer.flush(timeout=EXIT_FLUSH_TIMEOUT_S)
         except BaseException:
@@ -120,6 +122,20 @@ def _note_interrupts() -> None:
         signal.signal(signal.SIGINT, _interrupted)
     except (ValueError, OSError):  # not the main thread, or no signals here
         return
+
+
+def _end_interrupted(signum: int) -> None:
+    """End this process's writers ``killed``, on a helper thread, for at most 1 s.
+
+    The KeyboardInterrupt may have unwound through our own code at any point; whatever it
+    left held must never keep the process from leaving. What is not done in time is still
+    flushed by the caller, without a final state.
+    """
+    helper = threading.Thread(
+        target=exit_flush, kwargs={"killed_by": signum}, name="tether-interrupted", daemon=True
+    )
+    start_without_signals(helper)
+    helper.join(EXIT_FLUSH_TIMEOUT_S)
 
 
 def _interrupted(signum: int, frame: Any) -> None:
