@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from tether import _diagnostics, _registry
 from tether._threads import start_without_signals
+from tether.store.states import RunState
 
 if TYPE_CHECKING:
     from tether._run import Run
@@ -66,7 +67,7 @@ def _install_hooks() -> None:
 def _capturing_run() -> tuple[str, str, str] | None:
     """The run that a process started now should join: the newest one capturing output."""
     for run in reversed(_registry.active_runs_without_lock()):
-        if run._capture is not None and run.state == "running":
+        if run._capture is not None and run.state == RunState.RUNNING:
             return str(run.dir), run.id, run._console_mode
     return None
 
