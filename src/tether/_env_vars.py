@@ -116,6 +116,13 @@ RANK0_WAIT_S = Variable(
     "How long ranks of a launcher (torchrun) wait for rank 0 to create the run.",
     "client",
 )
+MEDIA_QUEUE_BYTES = Variable(
+    "TETHER_MEDIA_QUEUE_BYTES",
+    "an integer >= 1048576 (bytes)",
+    "268435456 (256 MiB)",
+    "Media logged and not yet encoded, per process; past it new media are dropped and counted.",
+    "client",
+)
 FINISH_GRACE_S = Variable(
     "TETHER_FINISH_GRACE_S",
     "seconds >= 0",
@@ -188,6 +195,14 @@ SERVER_UPLOADS_PER_USER = Variable(
     "an integer >= 1",
     "4",
     "Segment uploads one user may have in flight at once; more are answered 429.",
+    "server",
+)
+
+SERVER_BLOB_URL = Variable(
+    "TETHER_SERVER_BLOB_URL",
+    "`file:///path` or `s3://bucket/prefix`",
+    "`blobs/` in the data directory",
+    "Where media and artifact bytes live (S3: the usual `AWS_*` credential variables).",
     "server",
 )
 
