@@ -34,6 +34,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ),
     ("settings", ("tether._settings", "tether._client_config")),
     ("store", ("tether.store",)),
+    ("media", ("tether.media",)),
     (
         "errors and values",
         (

@@ -30,6 +30,9 @@ if TYPE_CHECKING:
     from tether._mappings import Config, Summary
     from tether._run import Run
     from tether.api import Api
+    from tether.media.histogram import Histogram
+    from tether.media.table import Table
+    from tether.media.types import Image, Text
     from tether.store.run_data import ConsoleLine, RunData, WriterInfo, load_run
 
 __version__ = "0.1.0"
@@ -40,10 +43,14 @@ _LAZY = {
     "Api": "tether.api",
     "Config": "tether._mappings",
     "ConsoleLine": "tether.store.run_data",
+    "Histogram": "tether.media.histogram",
+    "Image": "tether.media.types",
     "Run": "tether._run",
     "RunData": "tether.store.run_data",
     "Summary": "tether._mappings",
+    "Table": "tether.media.table",
     "TetherWarning": "tether._diagnostics",
+    "Text": "tether.media.types",
     "WriterInfo": "tether.store.run_data",
     "current_run": "tether._client",
     "finish": "tether._client",
@@ -72,6 +79,8 @@ __all__ = [
     "AuthError",
     "Config",
     "ConsoleLine",
+    "Histogram",
+    "Image",
     "NotOnServerError",
     "OffsetConflictError",
     "Run",
@@ -80,8 +89,10 @@ __all__ = [
     "ServerError",
     "ServerUnreachableError",
     "Summary",
+    "Table",
     "TetherError",
     "TetherWarning",
+    "Text",
     "UsageError",
     "WriterInfo",
     "__version__",
