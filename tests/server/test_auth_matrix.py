@@ -65,6 +65,7 @@ RULES: dict[tuple[str, str], str] = {
     ("get", "/api/v1/users/{name}/keys"): "server admin",
     ("post", "/api/v1/users/{name}/keys"): "server admin",
     ("get", "/api/v1/teams"): "any",
+    ("get", "/api/v1/owners"): "any",
     ("post", "/api/v1/teams"): "server admin",
     ("get", "/api/v1/teams/{team}"): "team read",
     ("put", "/api/v1/teams/{team}/members/{user}"): "team admin",

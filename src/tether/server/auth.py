@@ -67,20 +67,31 @@ def _user(row: Any) -> User:
 _USER_COLUMNS = (users.c.id, users.c.name, users.c.admin, users.c.kind)
 
 
-def user_for_key(connection: Connection, key: str) -> User | None:
-    """The owner of a working key (not revoked, not expired, owner not disabled), or None.
+@dataclass(frozen=True)
+class KeyOwner:
+    """A working key's owner, and which key it was (a web session remembers the key)."""
+
+    user: User
+    key_id: int
+
+
+def key_owner(
+    connection: Connection, *, key: str | None = None, key_id: int | None = None
+) -> KeyOwner | None:
+    """The one check of a credential: the owner of a working key, given as the key itself (an
+    API request, a sign-in) or by id (a web session), or None. A key works while it exists, is
+    not revoked nor expired, and its user or team is not disabled.
 
     Records the key's last use, at most once a minute, in a transaction of its own.
     """
+    if (key is None) == (key_id is None):
+        raise TypeError("key_owner() takes exactly one of key= or key_id=")
+    which = api_keys.c.digest == digest(key) if key is not None else api_keys.c.id == key_id
     row = connection.execute(
         select(*_USER_COLUMNS, api_keys.c.id.label("key_id"), api_keys.c.expires_at)
         .add_columns(api_keys.c.last_used_at)
         .join(api_keys, api_keys.c.user_id == users.c.id)
-        .where(
-            api_keys.c.digest == digest(key),
-            api_keys.c.revoked_at.is_(None),
-            users.c.disabled.is_(False),
-        )
+        .where(which, api_keys.c.revoked_at.is_(None), users.c.disabled.is_(False))
     ).first()
     now = time.time()
     if row is None or (row.expires_at is not None and row.expires_at <= now):
@@ -90,7 +101,13 @@ def user_for_key(connection: Connection, key: str) -> User | None:
             writer.execute(
                 update(api_keys).where(api_keys.c.id == row.key_id).values(last_used_at=now)
             )
-    return _user(row)
+    return KeyOwner(_user(row), int(row.key_id))
+
+
+def user_for_key(connection: Connection, key: str) -> User | None:
+    """The owner of a working key (``key_owner``), or None."""
+    found = key_owner(connection, key=key)
+    return None if found is None else found.user
 
 
 def user_by_name(connection: Connection, name: str) -> User | None:

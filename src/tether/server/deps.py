@@ -65,8 +65,8 @@ def current_user(
         session = decode_session(request.app.state.session_secret, cookie, now)
         if session is not None:
             with engine(request).connect() as connection:
-                user = session_user(connection, session.key_id, now)
-            if user is not None and user.id == session.user_id:
+                user = session_user(connection, session)
+            if user is not None:
                 sent = request.headers.get(CSRF_HEADER, "")
                 if writing and not hmac.compare_digest(sent.encode(), session.csrf.encode()):
                     raise _csrf_refused()

@@ -20,18 +20,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
-from tether.server.auth import User, digest
-from tether.server.storage.schema import api_keys, users
+from tether.server.auth import User, key_owner
 
 SESSION_COOKIE: Final = "tether_session"
 CSRF_COOKIE: Final = "tether_csrf"
 CSRF_HEADER: Final = "x-tether-csrf"
 SESSION_S: Final = 7 * 24 * 3600
 SAFE_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
-# The columns of ``users`` that make a ``User`` (``kind`` where the schema has teams).
-_USER_FIELDS: Final = frozenset({"id", "name", "admin", "kind"})
 
 
 @dataclass(frozen=True)
@@ -99,33 +96,17 @@ def _sign(secret: bytes, payload: str) -> bytes:
 
 
 def open_session(connection: Connection, key: str, now: float) -> tuple[User, Session] | None:
-    """A new session for a valid key (None: unknown, revoked or expired)."""
-    row = connection.execute(select(api_keys.c.id).where(api_keys.c.digest == digest(key))).first()
-    if row is None:
+    """A new session for a working key (None: unknown, revoked or expired, or its user
+    disabled: ``auth.key_owner`` decides, as for every request)."""
+    found = key_owner(connection, key=key)
+    if found is None:
         return None
-    user = session_user(connection, int(row.id), now)
-    if user is None:
-        return None
-    return user, Session(user.id, int(row.id), secrets.token_urlsafe(24), now + SESSION_S)
+    session = Session(found.user.id, found.key_id, secrets.token_urlsafe(24), now + SESSION_S)
+    return found.user, session
 
 
-def session_user(connection: Connection, key_id: int, now: float) -> User | None:
-    """The user of key ``key_id`` if the key still works: it exists, and, where the schema
-    keeps them, it is neither revoked nor expired and its user is not disabled."""
-    query = (
-        select(*(column for column in users.c if column.name in _USER_FIELDS))
-        .join(api_keys, api_keys.c.user_id == users.c.id)
-        .where(api_keys.c.id == key_id)
-    )
-    columns = api_keys.c
-    if "revoked_at" in columns:
-        query = query.where(columns["revoked_at"].is_(None))
-    if "expires_at" in columns:
-        query = query.where((columns["expires_at"].is_(None)) | (columns["expires_at"] > now))
-    if "disabled" in users.c:
-        query = query.where(users.c["disabled"].is_(False))
-    row = connection.execute(query).first()
-    if row is None:
-        return None
-    fields: dict[str, Any] = dict(row._mapping)
-    return User(**{**fields, "admin": bool(fields["admin"])})
+def session_user(connection: Connection, session: Session) -> User | None:
+    """The user of a session whose key still works (``auth.key_owner``) and still belongs to
+    the user the session was opened for; None otherwise."""
+    found = key_owner(connection, key_id=session.key_id)
+    return found.user if found is not None and found.user.id == session.user_id else None

@@ -1,0 +1,74 @@
+"""``GET /api/v1/owners`` (issue 11): the namespaces a caller can read, each one browsable;
+and the one credential check (``auth.key_owner``) that API keys and web sessions share."""
+
+from __future__ import annotations
+
+import httpx
+
+from tether.server.testing import LiveServer
+
+from .accounts import add_team, add_user, admin_client, database_url, server
+
+__all__ = ["database_url", "server"]  # fixtures, imported for pytest
+
+
+def _owners(caller: httpx.Client) -> list[dict[str, object]]:
+    answer = caller.get("/owners")
+    assert answer.status_code == 200, answer.text
+    return list(answer.json())
+
+
+def test_owners_lists_own_namespace_and_teams_with_roles(server: LiveServer) -> None:
+    alice, _ = add_user(server, "alice"), add_user(server, "bob")
+    add_team(server, "lab", {"alice": "member"})
+    add_team(server, "zoo", {"alice": "viewer"})
+    add_team(server, "hidden", {"bob": "admin"})
+    assert _owners(alice.client) == [
+        {"name": "alice", "kind": "user", "role": "admin", "default": True},
+        {"name": "lab", "kind": "team", "role": "member", "default": False},
+        {"name": "zoo", "kind": "team", "role": "viewer", "default": False},
+    ]
+    # Every owner listed can be browsed; one not listed answers 404 as if it did not exist.
+    for owner in _owners(alice.client):
+        assert alice.client.get(f"/owners/{owner['name']}/projects").status_code == 200
+    assert alice.client.get("/owners/hidden/projects").status_code == 404
+
+    # Where the user's runs go by default is marked: a default team.
+    with admin_client(server) as admin:
+        admin.patch("/users/alice", json={"default_owner": "lab"}).raise_for_status()
+        # A server admin sees itself and every team.
+        assert [(o["name"], o["role"]) for o in _owners(admin)] == [
+            ("admin", "admin"),
+            ("hidden", "admin"),
+            ("lab", "admin"),
+            ("zoo", "admin"),
+        ]
+        team_key = admin.post("/teams/lab/keys", json={}).json()["key"]
+    assert [o["name"] for o in _owners(alice.client) if o["default"]] == ["lab"]
+
+    # A team's key acts only in its team.
+    with httpx.Client(
+        base_url=server.base_url + "/api/v1", headers={"Authorization": f"Bearer {team_key}"}
+    ) as team:
+        assert _owners(team) == [{"name": "lab", "kind": "team", "role": "member", "default": True}]
+
+
+def test_owners_needs_a_working_key(server: LiveServer) -> None:
+    assert httpx.get(server.base_url + "/api/v1/owners", timeout=30).status_code == 401
+
+
+def test_a_web_session_is_checked_and_recorded_like_an_api_key(server: LiveServer) -> None:
+    """Signing in and browsing with the cookie count as uses of the key (the keys page shows
+    when each key was last used), as requests with the key itself do."""
+    alice = add_user(server, "alice")
+    signed_in = httpx.post(server.base_url + "/api/v1/session", json={"key": alice.key})
+    assert signed_in.status_code == 200, signed_in.text
+    with httpx.Client(base_url=server.base_url + "/api/v1", cookies=signed_in.cookies) as web:
+        [key] = web.get("/keys").json()
+        assert key["last_used_at"] is not None
+        assert web.get("/owners").json()[0]["name"] == "alice"
+        # Disabling the user ends the session at once, as it ends the key's API requests.
+        with admin_client(server) as admin:
+            admin.patch("/users/alice", json={"disabled": True}).raise_for_status()
+        assert web.get("/owners").status_code == 401
+        assert alice.client.get("/owners").status_code == 401
