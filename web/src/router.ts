@@ -2,8 +2,8 @@
 // (the server answers index.html for every path outside /api).
 import { useEffect, useState } from "preact/hooks";
 
-export type RunTab = "charts" | "overview" | "system" | "console" | "config";
-export const RUN_TABS: RunTab[] = ["charts", "overview", "system", "console", "config"];
+export type RunTab = "charts" | "media" | "overview" | "system" | "console" | "config";
+export const RUN_TABS: RunTab[] = ["charts", "media", "overview", "system", "console", "config"];
 
 export type Route =
   | { page: "projects" }
