@@ -5,6 +5,7 @@ import { ChartPanel, type ChartSettings, type Loader, type RawLine } from "../ch
 import { ChartToolbar, useChartSettings } from "../charts/settings";
 import { ErrorBox, Loading, StateBadge } from "../components";
 import { ConsoleView } from "../console/ConsoleView";
+import { MediaTab } from "../media/MediaTab";
 import { Overview } from "./Overview";
 import { SystemTab } from "./SystemTab";
 import { flatten, formatDuration, formatTime, formatValue, toNumber } from "../format";
@@ -255,6 +256,7 @@ export function RunPage({ project, run: runId, tab }: { project: string; run: st
         ))}
       </nav>
       {tab === "charts" && <ChartGrid project={project} run={run} keys={run.keys} live={live} />}
+      {tab === "media" && <MediaTab project={project} run={run} />}
       {tab === "overview" && <Overview project={project} run={run} />}
       {tab === "console" && (
         <ConsoleView project={project} run={run.id} live={live} writerLabels={run.writer_list.map((w) => w.label)} />

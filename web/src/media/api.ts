@@ -1,0 +1,139 @@
+// The server's media API (the media contract in docs/api.md): keys, items per step, steps, and
+// blob URLs. Blobs load through plain same-origin GETs, so the session cookie authorises them
+// like every other read and an <img> needs no script.
+import { type Json, type WriterInfo, enc, get, runPath } from "../api";
+
+export type MediaKind = "image" | "histogram" | "table" | "text";
+
+/** `GET R/media/keys`: one entry per key that has media. */
+export interface MediaKey {
+  key: string;
+  kind: MediaKind;
+  count: number;
+  min_step: number;
+  max_step: number;
+}
+
+export interface ImageMeta {
+  width: number;
+  height: number;
+  channels?: number;
+  format?: "png" | "jpeg";
+  caption?: string;
+}
+
+export interface HistogramMeta {
+  counts: number[];
+  /** counts.length + 1 edges; they may differ from step to step. */
+  edges: number[];
+  nan?: number;
+  posinf?: number;
+  neginf?: number;
+  total?: number;
+  min?: number | null;
+  max?: number | null;
+}
+
+export interface TableMeta {
+  columns: string[];
+  n_rows: number;
+  refs?: string[];
+}
+
+export interface TextMeta {
+  format: "markdown" | "plain";
+  chars: number;
+}
+
+/** `GET R/media?key=K`: one logged object. Histograms have no blob (no sha256). */
+export interface MediaItem {
+  key: string;
+  step: number;
+  index: number;
+  writer: string;
+  kind: MediaKind;
+  sha256?: string;
+  size?: number;
+  media_type?: string;
+  meta: Record<string, Json>;
+  time: number;
+}
+
+/** An image inside a table's JSON blob (its bytes are a blob of their own). */
+export interface ImageCell {
+  _type: "image";
+  sha256: string;
+  media_type?: string;
+  width?: number;
+  height?: number;
+  caption?: string;
+}
+
+export interface TableBlob {
+  columns: string[];
+  data: Json[][];
+}
+
+export function mediaKeysPath(project: string, run: string): string {
+  return `${runPath(project, run)}/media/keys`;
+}
+
+export function mediaStepsPath(project: string, run: string, key: string): string {
+  return `${runPath(project, run)}/media/steps?key=${enc(key)}`;
+}
+
+/** Items of a key: at one step, or all steps when `step` is null. */
+export function mediaPath(project: string, run: string, key: string, step: number | null): string {
+  const at = step === null ? "" : `&step=${step}`;
+  return `${runPath(project, run)}/media?key=${enc(key)}${at}`;
+}
+
+export function blobUrl(project: string, run: string, sha256: string): string {
+  return `/api/v1${runPath(project, run)}/blobs/${enc(sha256)}`;
+}
+
+export function mediaKeys(project: string, run: string, signal?: AbortSignal): Promise<MediaKey[]> {
+  return get<MediaKey[]>(mediaKeysPath(project, run), signal);
+}
+
+export function mediaSteps(project: string, run: string, key: string, signal?: AbortSignal): Promise<number[]> {
+  return get<number[]>(mediaStepsPath(project, run, key), signal);
+}
+
+export function mediaItems(
+  project: string,
+  run: string,
+  key: string,
+  step: number | null,
+  signal?: AbortSignal,
+): Promise<MediaItem[]> {
+  return get<MediaItem[]>(mediaPath(project, run, key, step), signal);
+}
+
+/** A blob's text (tables' JSON, markdown): the same URL as images, read by fetch. */
+export async function blobText(project: string, run: string, sha256: string, signal?: AbortSignal): Promise<string> {
+  const response = await fetch(blobUrl(project, run, sha256), { signal });
+  if (!response.ok) throw new Error(`the server answered ${response.status} for blob ${sha256.slice(0, 12)}`);
+  return response.text();
+}
+
+/** Writers are named by id in media items; show the run's label for it where there is one. */
+export function writerLabeller(writers: WriterInfo[]): (writer: string) => string {
+  const labels = new Map<string, string>();
+  for (const w of writers) labels.set(w.id, w.label);
+  return (writer) => labels.get(writer) ?? writer;
+}
+
+/** Writers in the UI's order: main first, then by label with numbers in numeric order (as the run
+ * page orders chart lines; kept here so media does not import a page). */
+export const labelOrder = (a: string, b: string) =>
+  a === "main" ? -1 : b === "main" ? 1 : a.localeCompare(b, undefined, { numeric: true });
+
+export function isImageCell(value: unknown): value is ImageCell {
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    (value as { _type?: unknown })._type === "image" &&
+    typeof (value as { sha256?: unknown }).sha256 === "string"
+  );
+}
