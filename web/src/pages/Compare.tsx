@@ -5,6 +5,7 @@ import type { Loader } from "../charts/ChartPanel";
 import { ChartToolbar, useChartSettings } from "../charts/settings";
 import { ErrorBox, Loading, StateBadge } from "../components";
 import { colour, flatten, formatValue } from "../format";
+import { CompareMedia } from "../media/CompareMedia";
 import { ChartSections, byLabel, rawLine } from "./RunPage";
 
 const LIVE_MS = 3000;
@@ -143,7 +144,7 @@ export function ComparePage({ project, runs: ids }: { project: string; runs: str
       ))}
       <div class="legend-chips">
         {runs.map((run, i) => (
-          <a class="chip" href={`/projects/${enc(project)}/runs/${enc(run.id)}`} style={{ borderColor: colour(i) }}>
+          <a class="chip" href={runPath(project, run.id)} style={{ borderColor: colour(i) }}>
             <span class="swatch" style={{ background: colour(i) }} />
             {labels[i]} <StateBadge run={run} />
           </a>
@@ -160,6 +161,7 @@ export function ComparePage({ project, runs: ids }: { project: string; runs: str
         settings={settings}
         syncKey={`compare-${runKey}`}
       />
+      <CompareMedia project={project} runs={runs} labels={labels} />
       <DiffTable title="config" runs={runs} labels={labels} pick={(r) => r.config} />
       <DiffTable title="summary" runs={runs} labels={labels} pick={(r) => r.summary} />
     </div>
