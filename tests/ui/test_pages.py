@@ -26,7 +26,7 @@ def test_projects_page_lists_the_project(page: Any, ui_server: UiServer) -> None
     assert row.locator("td.num").inner_text() == "3"
     screenshot(page, "projects")
     link.click()
-    page.wait_for_url(re.compile(f"/projects/{PROJECT}$"))
+    page.wait_for_url(re.compile(f"/owners/admin/projects/{PROJECT}$"))
     page.locator(".runs-row[data-run]").first.wait_for()
 
 

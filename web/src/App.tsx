@@ -1,5 +1,5 @@
 import { useEffect, useState } from "preact/hooks";
-import { enc, onUnauthorized } from "./api";
+import { onUnauthorized, projectPath } from "./api";
 import { KeyForm } from "./components";
 import { ComparePage } from "./pages/Compare";
 import { KeysPage } from "./pages/Keys";
@@ -15,7 +15,7 @@ function Breadcrumbs({ route }: { route: Route }) {
   return (
     <>
       <span class="sep">/</span>
-      <a href={`/projects/${enc(route.project)}`}>{route.project}</a>
+      <a href={projectPath(route.project)}>{route.project}</a>
       {route.page === "run" && (
         <>
           <span class="sep">/</span>
@@ -35,7 +35,7 @@ function Breadcrumbs({ route }: { route: Route }) {
 function Page({ route }: { route: Route }) {
   switch (route.page) {
     case "projects":
-      return <ProjectsPage />;
+      return <ProjectsPage query={route.query} />;
     case "runs":
       return <RunsPage key={route.project} project={route.project} query={route.query} />;
     case "run":

@@ -228,8 +228,25 @@ export async function get<T>(path: string, signal?: AbortSignal): Promise<T> {
 
 export const enc = encodeURIComponent;
 
+/** A namespace the signed-in user can read (`GET /owners`): its own, or a team's. */
+export interface Owner {
+  name: string;
+  kind: "user" | "team";
+  role: "viewer" | "member" | "admin";
+  /** Where `/projects/...` (no owner) acts for this user. */
+  default: boolean;
+}
+
+/** The path of a project, named "project" (the default namespace) or "owner/project": the
+ * API's path under /api/v1, and the page's own URL, which mirrors it. */
+export function projectPath(project: string): string {
+  const slash = project.indexOf("/");
+  if (slash < 0) return `/projects/${enc(project)}`;
+  return `/owners/${enc(project.slice(0, slash))}/projects/${enc(project.slice(slash + 1))}`;
+}
+
 export function runPath(project: string, run: string): string {
-  return `/projects/${enc(project)}/runs/${enc(run)}`;
+  return `${projectPath(project)}/runs/${enc(run)}`;
 }
 
 export function isAbort(error: unknown): boolean {

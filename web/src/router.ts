@@ -5,8 +5,10 @@ import { useEffect, useState } from "preact/hooks";
 export type RunTab = "charts" | "media" | "overview" | "system" | "console" | "config";
 export const RUN_TABS: RunTab[] = ["charts", "media", "overview", "system", "console", "config"];
 
+// A project is named "project" (the signed-in key's default namespace, /projects/<p>) or
+// "owner/project" (a user's or team's, /owners/<owner>/projects/<p>): names hold no "/".
 export type Route =
-  | { page: "projects" }
+  | { page: "projects"; query: URLSearchParams }
   | { page: "runs"; project: string; query: URLSearchParams }
   | { page: "run"; project: string; run: string; tab: RunTab }
   | { page: "compare"; project: string; runs: string[] }
@@ -15,15 +17,20 @@ export type Route =
   | { page: "missing"; path: string };
 
 export function parseRoute(pathname: string, search: string): Route {
-  const parts = pathname.split("/").filter(Boolean).map(decodeURIComponent);
+  let parts = pathname.split("/").filter(Boolean).map(decodeURIComponent);
   const query = new URLSearchParams(search);
+  let owner = "";
+  if (parts[0] === "owners" && parts.length >= 4 && parts[2] === "projects" && !parts[1].includes("/")) {
+    owner = `${parts[1]}/`;
+    parts = parts.slice(2);
+  }
   if (parts.length === 0 || (parts.length === 1 && parts[0] === "projects")) {
-    return { page: "projects" };
+    return { page: "projects", query };
   }
   if (parts.length === 2 && parts[0] === "settings" && parts[1] === "keys") return { page: "keys" };
   if (parts.length === 2 && parts[0] === "teams") return { page: "team", team: parts[1] };
-  if (parts[0] === "projects" && parts.length >= 2) {
-    const project = parts[1];
+  if (parts[0] === "projects" && parts.length >= 2 && !parts[1].includes("/")) {
+    const project = owner + parts[1];
     if (parts.length === 2) return { page: "runs", project, query };
     if (parts[2] === "compare" && parts.length === 3) {
       const runs = (query.get("runs") ?? "").split(",").filter(Boolean);

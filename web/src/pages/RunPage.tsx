@@ -243,7 +243,7 @@ export function RunPage({ project, run: runId, tab }: { project: string; run: st
   });
   if (!run) return error ? <ErrorBox error={error} what={`run ${runId}`} retry={reload} /> : <Loading what="the run" />;
   const live = run.live;
-  const base = `/projects/${enc(project)}/runs/${enc(run.id)}`;
+  const base = runPath(project, run.id);
   return (
     <div class="page run-page" data-run={run.id} data-state={run.state}>
       <Header run={run} />

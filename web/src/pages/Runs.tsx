@@ -1,7 +1,7 @@
 // The runs table: sorted, filtered and paged on the server; only the rows in view exist in the
 // DOM, and pages are fetched as they scroll into view, so 10,000 runs scroll like 10.
 import { useEffect, useLayoutEffect, useMemo, useRef, useState } from "preact/hooks";
-import { ApiError, type Run, type RunPage, type RunState, enc, get, isAbort } from "../api";
+import { ApiError, type Run, type RunPage, type RunState, enc, get, isAbort, projectPath } from "../api";
 import { ErrorBox } from "../components";
 import { useDebounced } from "../hooks";
 import { navigate } from "../router";
@@ -48,7 +48,7 @@ export function RunsPage({ project, query }: { project: string; query: URLSearch
       else next.delete(key);
     }
     const text = next.toString();
-    navigate(`/projects/${enc(project)}${text ? `?${text}` : ""}`, { replace: true });
+    navigate(`${projectPath(project)}${text ? `?${text}` : ""}`, { replace: true });
   };
   useEffect(() => {
     if ((query.get("search") ?? "") !== search) setQuery({ search: search || null });
@@ -59,7 +59,7 @@ export function RunsPage({ project, query }: { project: string; query: URLSearch
   if (state) params.set("state", state);
   if (group) params.set("group", group);
   if (tag) params.set("tag", tag);
-  const queryKey = `/projects/${enc(project)}/runs?${params}`;
+  const queryKey = `${projectPath(project)}/runs?${params}`;
   const cache = useMemo(() => new PageCache(queryKey), [queryKey]);
   const controller = useMemo(() => new AbortController(), [cache]);
   useEffect(() => () => controller.abort(), [controller]);
@@ -246,7 +246,7 @@ export function RunsPage({ project, query }: { project: string; query: URLSearch
           class="primary"
           disabled={selected.size < 2}
           title={selected.size < 2 ? "Select two runs or more" : ""}
-          onClick={() => navigate(`/projects/${enc(project)}/compare?runs=${[...selected].map(enc).join(",")}`)}
+          onClick={() => navigate(`${projectPath(project)}/compare?runs=${[...selected].map(enc).join(",")}`)}
         >
           Compare{selected.size ? ` (${selected.size})` : ""}
         </button>

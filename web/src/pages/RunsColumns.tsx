@@ -2,7 +2,7 @@
 // picker, and one row.
 import { Component } from "preact";
 import { useState } from "preact/hooks";
-import { type Json, type Run, enc } from "../api";
+import { type Json, type Run, runPath } from "../api";
 import { StateBadge } from "../components";
 import { formatDuration, formatTime, formatValue } from "../format";
 
@@ -26,7 +26,7 @@ export function baseColumns(project: string, filterBy: FilterBy): Column[] {
       width: 240,
       order: "name",
       cell: (run) => (
-        <a href={`/projects/${enc(project)}/runs/${enc(run.id)}`} title={run.id}>
+        <a href={runPath(project, run.id)} title={run.id}>
           {run.name || run.id}
         </a>
       ),
