@@ -9,15 +9,20 @@
     var query = new URLSearchParams(location.search);
     var e = encodeURIComponent;
     var path = null;
+    var owner = ""; // As src/router.ts: /owners/<owner>/projects/... is the owner's project.
+    if (parts[0] === "owners" && parts[2] === "projects" && parts.length >= 4) {
+      owner = "/owners/" + e(parts[1]);
+      parts = parts.slice(2);
+    }
     if (parts[0] === "projects" && parts.length === 2) {
       // As src/pages/Runs.tsx asks for its first page.
       var params = new URLSearchParams({ order: query.get("order") ?? "-start_time", limit: "100" });
       ["search", "state", "group", "tag"].forEach(function (name) {
         if (query.get(name)) params.set(name, query.get(name));
       });
-      path = "/projects/" + e(parts[1]) + "/runs?" + params + "&offset=0";
+      path = owner + "/projects/" + e(parts[1]) + "/runs?" + params + "&offset=0";
     } else if (parts[0] === "projects" && parts[2] === "runs" && (parts.length === 4 || parts.length === 5)) {
-      path = "/projects/" + e(parts[1]) + "/runs/" + e(parts[3]); // src/pages/RunPage.tsx
+      path = owner + "/projects/" + e(parts[1]) + "/runs/" + e(parts[3]); // src/pages/RunPage.tsx
     }
     if (path === null) return;
     var headers = { Accept: "application/json" };
