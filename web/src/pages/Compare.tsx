@@ -5,7 +5,7 @@ import type { Loader } from "../charts/ChartPanel";
 import { ChartToolbar, useChartSettings } from "../charts/settings";
 import { ErrorBox, Loading, StateBadge } from "../components";
 import { colour, flatten, formatValue } from "../format";
-import { CompareMedia } from "../media/CompareMedia";
+import { CompareMedia } from "../media/lazy";
 import { ChartSections, byLabel, rawLine } from "./RunPage";
 
 const LIVE_MS = 3000;

@@ -5,7 +5,7 @@ import { ChartPanel, type ChartSettings, type Loader, type RawLine } from "../ch
 import { ChartToolbar, useChartSettings } from "../charts/settings";
 import { ErrorBox, Loading, StateBadge } from "../components";
 import { ConsoleView } from "../console/ConsoleView";
-import { MediaTab } from "../media/MediaTab";
+import { MediaTab } from "../media/lazy";
 import { Overview } from "./Overview";
 import { SystemTab } from "./SystemTab";
 import { flatten, formatDuration, formatTime, formatValue, toNumber } from "../format";
