@@ -92,11 +92,26 @@ class Api:
         answer: dict[str, Any] = self.client.get_json("/viewer")
         return answer
 
-    def projects(self) -> list[Project]:
-        """The projects this key's owner has, by name."""
+    def owners(self) -> list[dict[str, Any]]:
+        """The namespaces this key can read: ``[{"name", "kind": "user"|"team", "role",
+        "default"}]``, its own first, then its teams."""
+        answer: list[dict[str, Any]] = self.client.get_json("/owners")
+        return answer
+
+    def projects(self, owner: str | None = None) -> list[Project]:
+        """The projects of namespace ``owner`` (a user or team, see ``owners()``), by name;
+        the key's default namespace when None."""
+        from tether.sync.http import quote_part
+
+        if owner is not None and (not isinstance(owner, str) or not owner or "/" in owner):
+            raise UsageError(
+                f"Api.projects(owner={owner!r}): give a user or team name such as 'lab' "
+                "(Api().owners() lists them), or None for the key's default namespace"
+            )
+        path = "/projects" if owner is None else f"/owners/{quote_part(owner)}/projects"
         return [
             Project(name=p["name"], runs=int(p.get("runs", 0)), updated_at=p.get("updated_at"))
-            for p in self.client.get_json("/projects")
+            for p in self.client.get_json(path)
         ]
 
     def runs(

@@ -3,9 +3,15 @@ and the one credential check (``auth.key_owner``) that API keys and web sessions
 
 from __future__ import annotations
 
-import httpx
+from pathlib import Path
 
+import httpx
+import pytest
+
+import tether
+from tether.errors import NotOnServerError
 from tether.server.testing import LiveServer
+from tether.sync.offline import sync_paths
 
 from .accounts import add_team, add_user, admin_client, database_url, server
 
@@ -72,3 +78,23 @@ def test_a_web_session_is_checked_and_recorded_like_an_api_key(server: LiveServe
             admin.patch("/users/alice", json={"disabled": True}).raise_for_status()
         assert web.get("/owners").status_code == 401
         assert alice.client.get("/owners").status_code == 401
+
+
+def test_api_lists_owners_and_each_owners_projects(server: LiveServer, run_dir: Path) -> None:
+    alice = add_user(server, "alice")
+    add_team(server, "lab", {"alice": "member"})
+    for project in ("lab/vision", "notes"):
+        with tether.init(project=project, dir=run_dir, console="off") as run:
+            run.log({"loss": 0.5})
+        report = sync_paths([run.dir], base_url=server.base_url, api_key=alice.key, progress=False)
+        assert not report.failed, report
+    api = tether.Api(base_url=server.base_url, api_key=alice.key)
+    assert [(o["name"], o["kind"]) for o in api.owners()] == [("alice", "user"), ("lab", "team")]
+    assert [p.name for p in api.projects(owner="lab")] == ["vision"]
+    assert [p.name for p in api.projects(owner="alice")] == [p.name for p in api.projects()]
+    assert [p.name for p in api.projects()] == ["notes"]
+    assert len(api.runs("lab/vision")) == 1
+    with pytest.raises(ValueError, match=r"owner='lab/vision'.*a user or team name"):
+        api.projects(owner="lab/vision")
+    with pytest.raises(NotOnServerError, match="nosuchteam"):
+        api.projects(owner="nosuchteam")
