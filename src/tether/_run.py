@@ -23,7 +23,7 @@ from tether._values import (
     MAX_STEP,
     check_row_keys,
     check_row_text,
-    flatten_metrics,
+    flatten_log,
 )
 from tether.errors import UsageError
 from tether.process import hooks
@@ -118,7 +118,9 @@ class Run:
     def log(self, data: dict[str, Any], *, step: int | None = None) -> None:
         """Record one row of metrics; returns at once (the write happens in the background).
 
-        ``data`` maps string keys to scalars; nested dicts flatten to ``"a/b"``. Without
+        ``data`` maps string keys to scalars; nested dicts flatten to ``"a/b"``. A value may
+        also be a ``tether.Image``, ``Histogram``, ``Table`` or ``Text``, or a list of them
+        (docs/media.md): encoded and stored off this thread, with the row's step. Without
         ``step`` each process counts its own steps from 0; a ``step`` given out of order
         is kept as given.
         """
@@ -138,11 +140,30 @@ class Run:
             if str in types:
                 check_row_text(keys, values)
         else:
-            flat = flatten_metrics(data)
+            flat, media = flatten_log(data)
+            if media:
+                self._log_media(flat, media, step)
+                return
             keys, values = tuple(flat), list(flat.values())
         if step is not None and (type(step) is not int or not 0 <= step <= MAX_STEP):
             step = _checked_step(step)
         self._writer.log_row(keys, values, step)
+
+    def _log_media(self, flat: dict[str, Any], media: dict[str, list[Any]], step: Any) -> None:
+        """A ``log()`` holding media: its scalars make a row as usual, and each media object
+        is queued (a copy, not encoded) with the row's step. Media alone still take a step,
+        as a row would, so ``run.step`` moves on the same way."""
+        if step is not None and (type(step) is not int or not 0 <= step <= MAX_STEP):
+            step = _checked_step(step)
+        self._writer.media_queue()  # refuses a bad TETHER_MEDIA_QUEUE_BYTES before any write
+        if flat:
+            step = self._writer.log_row(tuple(flat), list(flat.values()), step)
+        else:
+            step = self._writer.take_step(step)
+        queued = [
+            (key, i, value) for key, values in media.items() for i, value in enumerate(values)
+        ]
+        self._writer.log_media(queued, step)
 
     def _logged_values(self) -> dict[str, Any]:
         return self._writer.latest_values()

@@ -37,14 +37,35 @@ FAST_VALUE_TYPES: Final = _PASS_THROUGH
 
 def flatten_metrics(data: object, *, where: str = "log") -> dict[str, Scalar]:
     """Validate and flatten one ``log()`` payload into ``{"a/b": scalar}``."""
+    _check_mapping(data, where)
+    out: dict[str, Scalar] = {}
+    _flatten_into(out, "", data, where, TextBudget(where))  # type: ignore[arg-type]
+    return out
+
+
+def flatten_log(data: object) -> tuple[dict[str, Scalar], dict[str, list[Any]]]:
+    """``flatten_metrics`` for ``log()``, which also takes media (``tether.Image``...): the
+    scalars, and ``{"a/b": [media, ...]}`` for the keys that hold media, alone or in a list
+    or tuple of media (the list's order is kept as each object's index)."""
+    _check_mapping(data, "log")
+    out: dict[str, Scalar] = {}
+    media: dict[str, list[Any]] = {}
+    _flatten_into(out, "", data, "log", TextBudget("log"), media)  # type: ignore[arg-type]
+    return out, media
+
+
+def is_media(value: object) -> bool:
+    """Is ``value`` a ``tether.media`` object? (Asked of the class, which ``Media`` marks:
+    this layer does not import ``tether.media``, which sits above it.)"""
+    return getattr(type(value), "_tether_media", False) is True
+
+
+def _check_mapping(data: object, where: str) -> None:
     if type(data) is not dict and not isinstance(data, Mapping):
         raise TypeError(
             f"tether.{where}() takes a dict of metrics, got {type(data).__name__}; "
             f"write tether.{where}({{'loss': value}})"
         )
-    out: dict[str, Scalar] = {}
-    _flatten_into(out, "", data, where, TextBudget(where))
-    return out
 
 
 def check_row_keys(keys: tuple[object, ...], *, where: str = "log") -> None:
@@ -134,17 +155,27 @@ def _reserved_message(key: str, where: str) -> str:
 
 
 def _flatten_into(
-    out: dict[str, Scalar], prefix: str, data: Mapping[Any, Any], where: str, text: TextBudget
+    out: dict[str, Scalar],
+    prefix: str,
+    data: Mapping[Any, Any],
+    where: str,
+    text: TextBudget,
+    media: dict[str, list[Any]] | None = None,
 ) -> None:
     for key, value in data.items():
         _check_key(key, prefix, where)
         full = prefix + key
         kind = type(value)
         if kind is dict or (kind not in _PASS_THROUGH and isinstance(value, Mapping)):
-            _flatten_into(out, full + "/", value, where, text)
+            _flatten_into(out, full + "/", value, where, text, media)
             continue
-        if full in out:
+        if full in out or (media and full in media):
             raise ValueError(_collision_message(full, where))
+        if media is not None and kind not in _PASS_THROUGH and kind is not int:
+            found = _media_of(full, value)
+            if found is not None:
+                media[full] = found
+                continue
         if kind is str:
             out[full] = text.take(full, value)
         elif kind in _PASS_THROUGH:
@@ -155,9 +186,31 @@ def _flatten_into(
             scalar = to_scalar(full, value, where=where)
             out[full] = text.take(full, scalar) if type(scalar) is str else scalar
     if not prefix:
-        clash = RESERVED_KEYS.intersection(out)
+        clash = RESERVED_KEYS.intersection(out).union(RESERVED_KEYS.intersection(media or ()))
         if clash:
             raise ValueError(_reserved_message(sorted(clash)[0], where))
+
+
+def _media_of(key: str, value: object) -> list[Any] | None:
+    """``value`` as a list of media objects, or None when it holds none (then it must be a
+    scalar); a list mixing media with anything else is refused, naming the first stray."""
+    if is_media(value):
+        return [value]
+    if type(value) is not list and type(value) is not tuple:
+        return None
+    items: list[Any] = list(value)
+    flags = [is_media(item) for item in items]
+    if not any(flags):
+        return None
+    stray = flags.index(False) if not all(flags) else -1
+    if stray >= 0:
+        raise TypeError(
+            f"tether.log(): key {key!r} holds a list of media whose item {stray} is a "
+            f"{type(items[stray]).__qualname__}; a list under one key holds only "
+            "tether.Image, Histogram, Table or Text objects (log other values under keys "
+            "of their own)"
+        )
+    return items
 
 
 def _collision_message(key: str, where: str) -> str:

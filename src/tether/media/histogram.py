@@ -64,7 +64,7 @@ class Histogram(Media):
                 f"tether.Histogram(): values of dtype {array.dtype} are not numbers; pass "
                 "ints, floats or bools"
             )
-        array = array.ravel()
+        array = array.ravel().astype(np.uint8) if array.dtype.kind == "b" else array.ravel()
         _check_not_empty(array.size)
         self.total = int(array.size)
         if array.dtype.kind == "f":

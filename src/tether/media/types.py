@@ -32,6 +32,8 @@ class Media:
     __slots__ = ()
     # "image", "histogram", "table" or "text": the record's kind (docs/format.md).
     kind: ClassVar[str] = ""
+    # How tether._values, a layer below this package, tells media from other values.
+    _tether_media: ClassVar[bool] = True
 
     @property
     def nbytes(self) -> int:

@@ -1,7 +1,7 @@
 """Read one segment file back, surviving a torn tail and damaged frames, without decoding rows.
 
 A segment belongs to one writer (one process). ``read_segment`` walks its frames once: the
-small records (header, config, summary, console, final state, system samples) are decoded
+small records (header, config, summary, console, final state, system samples, files) are decoded
 there, while each row block (``K_ROWS``, version 1's ``K_ROW``) is only located: its frame,
 its place in the frame, its layout and its number of rows. The values stay on disk until
 ``RunData.history()`` (or ``rows()``) asks for them, and then ``store.row_blocks`` decodes a
@@ -68,6 +68,8 @@ class Segment:
     # records, in write order (RunData.system() and .environment read them).
     system: list[tuple[float, dict[str, Any]]] = field(default_factory=list)
     environment: list[tuple[float, dict[str, Any]]] = field(default_factory=list)
+    # (time, info) of each file record (media: docs/format.md), in write order.
+    files: list[tuple[float, dict[str, Any]]] = field(default_factory=list)
     final: tuple[float, str, int] | None = None
     last_seq: int = -1
     torn_bytes: int = 0
@@ -294,6 +296,8 @@ class _SegmentWalk:
             segment.system.append((record.time, record.metrics))
         elif isinstance(record, records.Environment):
             segment.environment.append((record.time, record.sections))
+        elif isinstance(record, records.FileEntry):
+            segment.files.append((record.time, record.info))
         elif isinstance(record, records.Label):
             segment.header["label"] = record.label
 

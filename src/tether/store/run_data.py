@@ -16,6 +16,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tether.errors import UsageError
+from tether.media import listing
+from tether.media.blobs import read_blob
+from tether.media.items import MediaItem
 from tether.store import layout
 from tether.store.reader import Segment, last_values, list_segments, read_segment
 from tether.store.records import apply_updates
@@ -263,6 +266,30 @@ class RunData:
         for _, sections in sorted(records, key=lambda record: record[0]):
             merged.update(sections)
         return merged
+
+    # -- media (tether.media.listing: the same shapes as the server's answers) --------------
+    def media(self, key: str, *, step: int | None = None) -> list[MediaItem]:
+        """The images, histograms, tables and texts logged under ``key`` (at ``step``, when
+        given), ordered by step, writer and index in a list; each a ``MediaItem`` that reads
+        its bytes from the run folder. The same method as ``RemoteRun.media``.
+
+        >>> run.media("samples", step=100)[0].to_pil()   # doctest: +SKIP
+        """
+        if not isinstance(key, str):
+            raise UsageError(f"media(key={key!r}): pass one key as a str")
+        return listing.select(self._file_entries(), key, step, self._blob)
+
+    def media_keys(self) -> list[dict[str, Any]]:
+        """One ``{"key", "kind", "count", "min_step", "max_step"}`` per media key, by key."""
+        return listing.keys(self._file_entries())
+
+    def _file_entries(self) -> Iterator[listing.Entry]:
+        for segment in self._segments:
+            for when, info in segment.files:
+                yield segment.label, when, info
+
+    def _blob(self, sha256: str) -> bytes:
+        return read_blob(self.dir, sha256)
 
     def console(self, *, writer: str | None = None, stream: str | None = None) -> pandas.DataFrame:
         """Console lines as a DataFrame: ``_time``, ``_writer``, ``stream``, ``text``, by time.

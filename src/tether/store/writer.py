@@ -41,6 +41,8 @@ from tether import _tokens
 from tether._diagnostics import warn_failure
 from tether._threads import start_without_signals
 from tether._values import MAX_STEP
+from tether.media.queue import DROPPED_SUMMARY_KEY, MediaQueue, cap_bytes
+from tether.media.types import Media
 from tether.store import format as fmt
 from tether.store.rows import QueuedRow, encode_rows, fold_latest
 from tether.store.segment_names import segment_file_name, segments_dir
@@ -109,6 +111,8 @@ class Writer:
         self._io_lock = threading.Lock()
         self._pending: list[Any] = []
         self._rows: list[QueuedRow] = []
+        # Media logged and not yet encoded: made on the first media (tether.media.queue).
+        self._media: MediaQueue | None = None
         # Rows taken by a drain and not yet folded into ``_latest`` (for latest_values()).
         self._inflight: list[QueuedRow] = []
         self._latest: dict[str, Any] = {}
@@ -156,6 +160,57 @@ class Writer:
         if self._thread is None:
             self._start_thread()
         return step
+
+    def take_step(self, step: int | None) -> int:
+        """The step a ``log()`` of media alone gets: as ``log_row`` assigns it, without a row
+        (so ``run.step`` moves on as it does after a row)."""
+        now = _now()
+        if self._label_open and now - self._label_checked > LABEL_CHECK_S:
+            self._relabel(now)
+        if step is None:
+            step = next(self._auto_steps)
+            if step < self._step_floor:
+                step = self._catch_up_steps()
+        elif step >= self._step_floor:
+            self._step_floor = step + 1
+        return step
+
+    def media_queue(self) -> MediaQueue:
+        """This writer's media queue, made on first use (``TETHER_MEDIA_QUEUE_BYTES`` is read
+        then, so a bad value is refused before the call logs anything)."""
+        queue = self._media
+        if queue is None:
+            with self._lock:
+                if self._media is None:
+                    self._media = MediaQueue(cap_bytes())
+                queue = self._media
+        return queue
+
+    def log_media(self, media: list[tuple[str, int, Media]], step: int) -> None:
+        """Queue ``(key, index, object)`` media logged at ``step``; the flusher encodes them
+        and writes their file records (an object over the queue's cap is dropped, counted)."""
+        queue = self.media_queue()
+        now = _now()
+        for key, index, value in media:
+            queue.put(key, step, index, now, value)
+        if self._thread is None:
+            self._start_thread()
+
+    def _media_records(self) -> list[Any]:
+        """Encode the queued media (blobs first) into file records, plus a summary record
+        when some were dropped or failed since the last one."""
+        queue = self._media
+        if queue is None:
+            return []
+        taken = queue.take()
+        records: list[Any] = [
+            [fmt.K_FILE, when, info] for when, info in queue.encode(self.run_dir, taken)
+        ]
+        entry = queue.summary_entry()
+        if entry is not None:
+            key = f"{DROPPED_SUMMARY_KEY}/{self.label}"
+            records.append([fmt.K_SUMMARY, _now(), {key: entry}, []])
+        return records
 
     def _catch_up_steps(self) -> int:
         # Explicit steps went past the counter: continue after the largest of them.
@@ -368,6 +423,8 @@ class Writer:
             return False
         try:
             rows, pending = self._take_queued()
+            if self._media is not None:
+                pending += self._media_records()
             if rows or pending:
                 self._encode(rows, pending)
             if self._unwritten:
