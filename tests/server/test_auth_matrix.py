@@ -7,6 +7,7 @@ A route missing from ``RULES`` fails the test: a new route must say who may call
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import re
 import secrets
@@ -87,11 +88,17 @@ _PROJECT_ROUTES = (
     ("get", "/projects/{project}/runs/{run_id}/environment"),
     ("get", "/projects/{project}/runs/{run_id}/segments"),
     ("put", "/projects/{project}/runs/{run_id}/segments/{writer_id}"),
+    ("post", "/projects/{project}/runs/{run_id}/blobs/missing"),
+    ("put", "/projects/{project}/runs/{run_id}/blobs/{sha256}"),
+    ("get", "/projects/{project}/runs/{run_id}/blobs/{sha256}"),
+    ("get", "/projects/{project}/runs/{run_id}/media/keys"),
+    ("get", "/projects/{project}/runs/{run_id}/media"),
+    ("get", "/projects/{project}/runs/{run_id}/media/steps"),
 )
 for _method, _path in _PROJECT_ROUTES:
     RULES[(_method, "/api/v1" + _path)] = "own namespace"
     RULES[(_method, "/api/v1/owners/{owner}" + _path)] = (
-        "team write" if _method == "put" else "team read"
+        "team write" if _method in ("put", "post") else "team read"
     )
 
 
@@ -108,6 +115,7 @@ class World:
         self.run_id = run.id
         self.writer_id = segment.stem.rsplit("-", 1)[1]
         self.segment = segment.read_bytes()
+        self.sha256 = hashlib.sha256(self.segment).hexdigest()
         accounts = {role: add_user(server, role.replace(" ", "-")) for role in USERS[:-1]}
         add_team(server, "lab", {"viewer": "viewer", "member": "member", "team-admin": "admin"})
         add_team(server, "other", {"outsider": "admin"})
@@ -138,6 +146,9 @@ class World:
         path = f"{prefix}/projects/proj/runs/{self.run_id}/segments/{self.writer_id}"
         with client(self.server, key) as caller:
             caller.put(path, content=self.segment).raise_for_status()
+            # The segment's bytes as a blob too, so that reading it back is allowed.
+            blob = f"{prefix}/projects/proj/runs/{self.run_id}/blobs/{self.sha256}"
+            caller.put(blob, content=self.segment).raise_for_status()
 
     def admin(self, method: str, path: str, **body: Any) -> Any:
         with admin_client(self.server) as admin:
@@ -157,6 +168,7 @@ class World:
             "team": "lab",
             "user": "extra",
             "name": "extra",
+            "sha256": self.sha256,
         }
         if "{key_id}" in template:
             if "/teams/" in template:
@@ -169,6 +181,8 @@ class World:
         if method == "delete" and template.endswith("/members/{user}"):
             self.admin("put", "/teams/lab/members/extra", role="viewer")
         url = re.sub(r"\{(\w+)\}", lambda m: str(values[m.group(1)]), template)
+        if template.endswith(("/media", "/media/steps")):
+            url += "?key=loss"
         return url, self.body(method, template, caller)
 
     def body(self, method: str, template: str, caller: str) -> dict[str, Any]:
@@ -184,6 +198,8 @@ class World:
             return bodies[template]()
         if template.endswith("/keys") and method == "post":
             return {"json": {"description": "matrix"}}
+        if template.endswith("/blobs/missing"):
+            return {"json": {"sha256": [self.sha256]}}
         if method == "put":
             return {"content": self.segment}
         return {}

@@ -371,7 +371,7 @@ def test_migration_0005_on_a_database_of_0004(server: LiveServer, run_dir: Path)
     assert "environment_summary" in {c["name"] for c in inspect(engine).get_columns("runs")}
     with engine.connect() as connection:
         version = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
-    assert version == "0006"  # the head revision (0006: teams and keys)
+    assert version == "0007"  # the head revision (0007: media)
     engine.dispose()
     server.start()
     with tether.init(project="sys", dir=run_dir, console="off", mode="offline") as new:

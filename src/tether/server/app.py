@@ -17,10 +17,11 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 
 from tether import __version__
 from tether.server.access import include_project_routes
+from tether.server.blobs import open_blob_store
 from tether.server.config import ServerSettings
 from tether.server.protect import ProtectMiddleware, private_directory, private_files
 from tether.server.queries import NotFoundError
-from tether.server.routes import admin, ingest, keys, owners, runs, session, system
+from tether.server.routes import admin, ingest, keys, media, owners, runs, session, system
 from tether.server.session import load_secret
 from tether.server.storage.db import make_engine, migrate
 from tether.server.upload_limits import UploadSlots
@@ -70,6 +71,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
     if database_file is not None:
         database_file.parent.mkdir(parents=True, exist_ok=True)
         private_files([database_file])
+    blob_store = open_blob_store(settings.blob_url, settings.data_dir)  # ValueError: bad URL
     engine = make_engine(settings.database_url)
     migrate(engine)
     settings.files_dir.mkdir(parents=True, exist_ok=True)
@@ -84,6 +86,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
     )
     app.state.engine = engine
     app.state.settings = settings
+    app.state.blob_store = blob_store
     app.state.session_secret = load_secret(settings.session_secret_path)
     app.state.upload_slots = UploadSlots(settings.uploads_per_user)
     app.state.allowed_hosts = None  # set by `serve` once the port is bound
@@ -92,7 +95,9 @@ def create_app(settings: ServerSettings) -> FastAPI:
     app.include_router(admin.router, prefix="/api/v1")
     app.include_router(keys.router, prefix="/api/v1")
     app.include_router(owners.router, prefix="/api/v1")
-    include_project_routes(app, [runs.router, ingest.router, system.router], prefix="/api/v1")
+    include_project_routes(
+        app, [runs.router, ingest.router, system.router, media.router], prefix="/api/v1"
+    )
 
     @app.get("/api/v1/health", include_in_schema=False)
     def health() -> dict[str, str]:

@@ -30,6 +30,12 @@ if TYPE_CHECKING:
     "repeatable, added to $TETHER_SERVER_ALLOWED_HOSTS (comma-separated). Loopback names are "
     "always answered; with no name given, any Host is.",
 )
+@click.option(
+    "--blob-url",
+    help="Where media and artifact bytes live: file:///path or s3://bucket/prefix (endpoint "
+    "and credentials from AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, "
+    "AWS_REGION). Default: blobs/ in the data dir; $TETHER_SERVER_BLOB_URL.",
+)
 @click.pass_context
 def server_group(
     ctx: click.Context,
@@ -38,10 +44,13 @@ def server_group(
     data_dir: Path | None,
     database_url: str | None,
     allowed_hosts: tuple[str, ...],
+    blob_url: str | None,
 ) -> None:
     """Run the tether server (FastAPI + uvicorn), or manage users and keys."""
     try:
-        ctx.obj = server_settings(data_dir, database_url, allowed_hosts=allowed_hosts)
+        ctx.obj = server_settings(
+            data_dir, database_url, allowed_hosts=allowed_hosts, blob_url=blob_url
+        )
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
     if ctx.invoked_subcommand is None:
@@ -66,7 +75,10 @@ def serve(
     from tether.server.auth import KeyRefusedError, bootstrap_admin
     from tether.server.protect import allowed_hosts
 
-    app = create_app(settings)
+    try:
+        app = create_app(settings)
+    except ValueError as exc:  # a blob URL that names no store tether can use
+        raise click.ClickException(str(exc)) from exc
     try:
         new_key = bootstrap_admin(app.state.engine, _env_vars.get(_env_vars.SERVER_ADMIN_KEY))
     except KeyRefusedError as exc:

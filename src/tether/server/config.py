@@ -30,6 +30,9 @@ class ServerSettings:
     # `tether ui`: only loopback names with the server's own port are answered.
     loopback_only: bool = False
     uploads_per_user: int = UPLOADS_PER_USER
+    # Where media and artifact bytes live: None for ``<data dir>/blobs``, else ``file:///path``
+    # or ``s3://bucket/prefix`` (``tether.server.blobs``).
+    blob_url: str | None = None
 
     @property
     def files_dir(self) -> Path:
@@ -55,6 +58,7 @@ def server_settings(
     database_url: str | None = None,
     *,
     allowed_hosts: tuple[str, ...] = (),
+    blob_url: str | None = None,
     use_environment: bool = True,
 ) -> ServerSettings:
     """Settings from the arguments, then (with ``use_environment``) ``TETHER_SERVER_*``."""
@@ -83,4 +87,5 @@ def server_settings(
         database_url=url,
         allowed_hosts=tuple(host.strip().lower() for host in hosts if host.strip()),
         uploads_per_user=int(uploads) if uploads else UPLOADS_PER_USER,
+        blob_url=blob_url or _env_vars.get(_env_vars.SERVER_BLOB_URL, env) or None,
     )

@@ -22,7 +22,7 @@ from typing import Any, Final
 from sqlalchemy import Connection, Engine, Table, insert, select, update
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError, StatementError
 
-from tether.server import environment, system
+from tether.server import environment, media, system
 from tether.server.auth import User
 from tether.server.ingest_checks import (
     BadRecordError,
@@ -209,6 +209,11 @@ def _frames(body: bytes, offset: int) -> list[tuple[int, fmt.Frame]]:
     return located
 
 
+def upload_run(connection: Connection, user: User, project: str, run_id: str, now: float) -> Any:
+    """The run a client uploads to (its project and run made if new): the runs row."""
+    return _run(connection, _project(connection, user, project, now), run_id, now)
+
+
 def _project(connection: Connection, user: User, name: str, now: float) -> int:
     row = _get_or_insert(
         connection,
@@ -357,8 +362,10 @@ def _environment(batch: Batch, record: records.Environment) -> None:
     )
 
 
-def _not_stored(batch: Batch, record: records.Record) -> None:
-    """Media and artifacts stay on the client until the server learns to show them."""
+def _file(batch: Batch, record: records.FileEntry) -> None:
+    entry = media.entry_of(record)
+    if entry is not None:  # artifacts (a newer client's) stay on the client for now
+        batch.media.append(entry)
 
 
 # One handler per decoded record type (``tests/test_format.py`` checks that every kind has one).
@@ -371,7 +378,7 @@ _HANDLERS: Final[dict[type[Any], Callable[[Batch, Any], None]]] = {
     records.Lines: _lines,
     records.FinalState: lambda batch, r: setattr(batch, "final", r),
     records.SystemSample: _system,
-    records.FileEntry: _not_stored,
+    records.FileEntry: _file,
     records.Label: lambda batch, r: setattr(batch, "label", r.label),
     records.Environment: _environment,
 }

@@ -56,7 +56,8 @@ def check_int(value: Any, field: str, bounds: tuple[int, int], *, row: int | Non
     if not bounds[0] <= value <= bounds[1]:
         raise BadRecordError(
             field,
-            f"{field} {value} is outside what the server stores ({_RANGE_NAMES[bounds]})",
+            f"{field} {value} is outside what the server stores "
+            f"({_RANGE_NAMES.get(bounds, f'{bounds[0]} to {bounds[1]}')})",
             row=row,
         )
     return value

@@ -17,6 +17,7 @@ from sqlalchemy import Connection, insert, select, update
 
 from tether.server import environment, system
 from tether.server.ingest_checks import STATE_CHARS, text
+from tether.server.media import MediaEntry, store_media
 from tether.server.series import F8, encode_values, json_safe, min_max_lod
 from tether.server.storage.schema import (
     console_lines,
@@ -57,6 +58,7 @@ class Batch:
     final: FinalState | None = None
     samples: list[system.Sample] = field(default_factory=list)
     environments: list[tuple[float, dict[str, Any]]] = field(default_factory=list)
+    media: list[MediaEntry] = field(default_factory=list)
     records: int = 0
     duplicates: int = 0
     last_seq: int = -1
@@ -120,6 +122,8 @@ def store_batch(
         run_values["config"] = _apply(dict(run.config), batch.config)
     if batch.samples:
         system.store_samples(connection, run.id, writer.id, batch.samples)
+    if batch.media:
+        store_media(connection, run.id, writer.id, batch.media)
     if batch.environments:
         run_values["environment_summary"] = environment.store(
             connection, run.id, batch.environments, now

@@ -224,3 +224,44 @@ run_environments = Table(
     Column("times", JSON, nullable=False),
     Column("updated_at", Float, nullable=False),
 )
+
+# Media (``K_FILE`` records of kind image, histogram, table, text): one row per logged object.
+# ``sha256`` names its bytes (NULL for a histogram, whose counts are all in ``meta``); a run
+# may read a blob only once it sent the bytes itself (``run_blobs``).
+media = Table(
+    "media",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("run_pk", Integer, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("writer_pk", Integer, ForeignKey("writers.id", ondelete="CASCADE"), nullable=False),
+    Column("key", String(512), nullable=False),
+    Column("step", BigInteger, nullable=False),
+    Column("idx", Integer, nullable=False),  # position in a list logged under the key
+    Column("kind", String(16), nullable=False),
+    Column("sha256", String(64)),
+    Column("size", BigInteger),
+    Column("media_type", String(128)),
+    Column("meta", JSON, nullable=False),
+    Column("time", Float, nullable=False),
+    Index("ix_media_run_key_step", "run_pk", "key", "step"),
+)
+
+# The blobs a run sent (and so may read back): access is per run, never by hash alone.
+run_blobs = Table(
+    "run_blobs",
+    metadata,
+    Column("run_pk", Integer, ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    Column("sha256", String(64), primary_key=True),
+    Column("size", BigInteger, nullable=False),
+    Column("media_type", String(128), nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+
+# What the blob store holds (each blob once, whichever runs sent it).
+blobs = Table(
+    "blobs",
+    metadata,
+    Column("sha256", String(64), primary_key=True),
+    Column("size", BigInteger, nullable=False),
+    Column("created_at", Float, nullable=False),
+)

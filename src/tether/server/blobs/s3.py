@@ -1,0 +1,131 @@
+"""Blobs in an S3-compatible object store (AWS S3, MinIO, SeaweedFS...), through obstore.
+
+``--blob-url s3://bucket/prefix`` (or ``TETHER_SERVER_BLOB_URL``); the endpoint and the
+credentials come from the usual variables: ``AWS_ENDPOINT_URL`` (absent: AWS itself),
+``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``, ``AWS_SESSION_TOKEN``, ``AWS_REGION`` or
+``AWS_DEFAULT_REGION``. Plain ``http://`` is allowed for a loopback endpoint only (a store on
+the same machine); anywhere else it must be https.
+
+A blob is the object ``<prefix>/ab/<sha256>``. The bytes are hashed as they arrive into a
+local temporary file, and only bytes that hash right are put (in parts, past 5 MiB): a
+blob's object exists only whole and right. obstore is imported when a store is made, so a
+server without the ``s3`` extra runs on its local store.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+from tether.server.blobs.store import READ_CHUNK, BlobStore, HashingChunks, is_sha256
+
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+class S3BlobStore(BlobStore):
+    """Blobs as objects of one bucket, under one prefix."""
+
+    def __init__(
+        self,
+        bucket: str,
+        prefix: str = "",
+        *,
+        endpoint: str | None = None,
+        access_key_id: str | None = None,
+        secret_access_key: str | None = None,
+        session_token: str | None = None,
+        region: str | None = None,
+    ) -> None:
+        try:
+            from obstore.store import S3Store
+        except ImportError as exc:
+            raise ValueError("an s3:// blob store needs obstore: pip install 'tether[s3]'") from exc
+        self.bucket = bucket
+        self.prefix = prefix.strip("/")
+        self.url = f"s3://{bucket}/{self.prefix}".rstrip("/")
+        allow_http = False
+        config: dict[str, Any] = {"region": region or "us-east-1"}
+        if endpoint:
+            parts = urlsplit(endpoint)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ValueError(
+                    f"AWS_ENDPOINT_URL={endpoint!r}: must be an http(s) URL, "
+                    "e.g. https://s3.example.org"
+                )
+            if parts.scheme == "http":
+                if parts.hostname not in LOOPBACK_HOSTS:
+                    raise ValueError(
+                        f"AWS_ENDPOINT_URL={endpoint!r}: plain http is allowed for a store on "
+                        "this machine only (127.0.0.1, localhost, ::1); use https"
+                    )
+                allow_http = True
+            config["endpoint"] = endpoint
+        if access_key_id:
+            config["access_key_id"] = access_key_id
+        if secret_access_key:
+            config["secret_access_key"] = secret_access_key
+        if session_token:
+            config["session_token"] = session_token
+        self._store = S3Store(bucket, client_options={"allow_http": allow_http}, **config)
+
+    @classmethod
+    def from_url(cls, url: str, environ: Mapping[str, str] | None = None) -> S3BlobStore:
+        """The store of ``s3://bucket/prefix``, configured from the ``AWS_*`` variables."""
+        env = os.environ if environ is None else environ
+        parts = urlsplit(url)
+        if parts.scheme != "s3" or not parts.netloc:
+            raise ValueError(f"blob URL {url!r}: must be s3://bucket/prefix")
+        return cls(
+            parts.netloc,
+            parts.path,
+            endpoint=env.get("AWS_ENDPOINT_URL") or None,
+            access_key_id=env.get("AWS_ACCESS_KEY_ID") or None,
+            secret_access_key=env.get("AWS_SECRET_ACCESS_KEY") or None,
+            session_token=env.get("AWS_SESSION_TOKEN") or None,
+            region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or None,
+        )
+
+    def key(self, sha256: str) -> str:
+        if not is_sha256(sha256):
+            raise ValueError(f"{sha256!r} is not a sha256 (64 lowercase hex digits)")
+        name = f"{sha256[:2]}/{sha256}"
+        return f"{self.prefix}/{name}" if self.prefix else name
+
+    def put_stream(self, sha256: str, chunks: Iterable[bytes], *, limit: int | None = None) -> int:
+        import obstore
+
+        key = self.key(sha256)
+        hashing = HashingChunks(chunks, limit=limit)
+        with tempfile.TemporaryFile(prefix="tether-blob-") as spool:
+            for chunk in hashing:
+                spool.write(chunk)
+            hashing.check(sha256)
+            spool.seek(0)
+            obstore.put(self._store, key, spool)
+        return hashing.size
+
+    def exists(self, sha256: str) -> bool:
+        import obstore
+
+        try:
+            obstore.head(self._store, self.key(sha256))
+        except FileNotFoundError:
+            return False
+        return True
+
+    def open(self, sha256: str) -> Iterator[bytes]:
+        import obstore
+
+        result = obstore.get(self._store, self.key(sha256))  # FileNotFoundError when absent
+        return (bytes(chunk) for chunk in result.stream(min_chunk_size=READ_CHUNK))
+
+    def delete(self, sha256: str) -> None:
+        import obstore
+
+        try:
+            obstore.delete(self._store, self.key(sha256))
+        except FileNotFoundError:
+            pass

@@ -1,0 +1,256 @@
+"""Media and their bytes: ``blobs/missing``, ``PUT``/``GET blobs/{sha256}``, and ``media``.
+
+A client sends a run's blobs before the segment bytes that name them: it asks which of its
+hashes the run lacks (``POST .../blobs/missing``), then PUTs each. The body streams into the
+blob store (``tether.server.media_blobs``), hashed as it comes: 422 when it does not hash to
+its name, 413 past ``MAX_BLOB_BYTES``. A blob is served only to those who may read its run,
+and only once that run sent it; its bytes never change, so caches keep them for a year.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from typing import Annotated, Any
+
+import anyio
+import anyio.from_thread
+import anyio.to_thread
+from fastapi import APIRouter, Body, Path, Query, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from pydantic import BaseModel, Field
+from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
+
+from tether.server import media_blobs, media_reads, queries
+from tether.server.access import ReadOwner, WriteOwner
+from tether.server.auth import User
+from tether.server.blobs import SHA256_PATTERN, BlobMismatchError, BlobStore, BlobTooLargeError
+from tether.server.deps import EngineDep, UserDep
+from tether.server.ingest import upload_run
+from tether.server.ingest_checks import KEY_CHARS
+from tether.server.media_blobs import MAX_BLOB_BYTES, MAX_MISSING_ASKED, OCTET_STREAM
+from tether.server.routes.ingest import ProjectPath, RunPath
+from tether.server.routes.runs import NO_NUL
+from tether.server.upload_limits import RETRY_AFTER_S, UploadSlots
+
+router = APIRouter()
+
+RUN = "/projects/{project}/runs/{run_id}"
+Sha256Path = Annotated[
+    str, Path(pattern=SHA256_PATTERN, description="The blob's sha256 (64 lowercase hex).")
+]
+KeyQuery = Annotated[str, Query(min_length=1, max_length=KEY_CHARS, pattern=NO_NUL)]
+IMMUTABLE = "private, max-age=31536000, immutable"
+
+
+class MissingQuestion(BaseModel):
+    sha256: list[Annotated[str, Field(pattern=SHA256_PATTERN)]] = Field(
+        max_length=MAX_MISSING_ASKED, description="Hashes of blobs the client has."
+    )
+
+
+@router.post(f"{RUN}/blobs/missing")
+def missing_blobs(
+    project: ProjectPath,
+    run_id: RunPath,
+    question: Annotated[MissingQuestion, Body()],
+    owner: WriteOwner,
+    engine: EngineDep,
+) -> dict[str, list[str]]:
+    """Which of these blobs the run has not sent yet (all of them for a run not seen yet)."""
+    with engine.connect() as connection:
+        try:
+            row = queries.run_row(connection, owner, project, run_id)
+        except queries.NotFoundError:
+            return {"missing": list(dict.fromkeys(question.sha256))}
+        return {"missing": media_blobs.missing(connection, row.id, question.sha256)}
+
+
+@router.put(
+    f"{RUN}/blobs/{{sha256}}",
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
+            },
+            "required": False,
+        }
+    },
+    responses={
+        413: {"description": "Over the blob size limit; `limit` says how many bytes fit."},
+        422: {"description": "The bytes do not hash to `sha256`."},
+        429: {"description": "Too many uploads in flight: retry after `Retry-After` s."},
+    },
+)
+async def put_blob(
+    request: Request,
+    project: ProjectPath,
+    run_id: RunPath,
+    sha256: Sha256Path,
+    owner: WriteOwner,
+    caller: UserDep,
+    engine: EngineDep,
+) -> Any:
+    """Store the body as blob ``sha256`` of the run (made if new); idempotent."""
+    limit = MAX_BLOB_BYTES
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        return _too_large(limit)
+    slots: UploadSlots = request.app.state.upload_slots
+    if not slots.take(caller.id):
+        return JSONResponse(
+            {
+                "detail": f"{slots.per_user} uploads of user {caller.name} are in flight "
+                f"already; retry after {RETRY_AFTER_S} s",
+                "retry_after": RETRY_AFTER_S,
+            },
+            status_code=429,
+            headers={"Retry-After": str(RETRY_AFTER_S)},
+        )
+    try:
+        return await _put_blob(request, engine, owner, project, run_id, sha256, limit)
+    finally:
+        slots.give_back(caller.id)
+
+
+async def _put_blob(
+    request: Request,
+    engine: Engine,
+    owner: User,
+    project: str,
+    run_id: str,
+    sha256: str,
+    limit: int,
+) -> Any:
+    import time
+
+    try:
+        run = await run_in_threadpool(_upload_run, engine, owner, project, run_id, time.time())
+    except OperationalError as exc:
+        return JSONResponse({"detail": f"the database is busy ({exc.orig}); retry"}, 503)
+    store: BlobStore = request.app.state.blob_store
+    media_type = media_blobs.media_type_of(request.headers.get("content-type"))
+    chunks = _body_chunks(request.stream())
+    try:
+        received = await anyio.to_thread.run_sync(
+            lambda: media_blobs.receive(
+                engine, store, run.id, sha256, chunks, media_type=media_type, limit=limit
+            )
+        )
+    except BlobTooLargeError:
+        return _too_large(limit)
+    except BlobMismatchError as exc:
+        return JSONResponse(
+            {"detail": str(exc), "sha256": exc.actual, "size": exc.size}, status_code=422
+        )
+    except ClientDisconnect:
+        return Response(status_code=400)
+    except (OSError, OperationalError) as exc:
+        return JSONResponse(
+            {"detail": f"the blob store or database cannot take the blob now ({exc}); retry"},
+            status_code=503,
+            headers={"Retry-After": str(RETRY_AFTER_S)},
+        )
+    return JSONResponse(
+        {"sha256": sha256, "size": received.size}, status_code=201 if received.created else 200
+    )
+
+
+def _upload_run(engine: Engine, owner: User, project: str, run_id: str, now: float) -> Any:
+    with engine.begin() as connection:
+        return upload_run(connection, owner, project, run_id, now)
+
+
+def _body_chunks(stream: AsyncIterator[bytes]) -> Iterator[bytes]:
+    """The request body's chunks, read from a worker thread (the event loop reads them)."""
+
+    async def next_chunk() -> bytes | None:
+        try:
+            return await stream.__anext__()
+        except StopAsyncIteration:
+            return None
+
+    while (chunk := anyio.from_thread.run(next_chunk)) is not None:
+        yield chunk
+
+
+def _too_large(limit: int) -> JSONResponse:
+    return JSONResponse(
+        {"detail": f"a blob is at most {limit} bytes; this one is larger", "limit": limit},
+        status_code=413,
+    )
+
+
+@router.get(f"{RUN}/blobs/{{sha256}}", response_class=Response)
+def get_blob(
+    request: Request,
+    project: ProjectPath,
+    run_id: RunPath,
+    sha256: Sha256Path,
+    owner: ReadOwner,
+    engine: EngineDep,
+) -> Response:
+    """The blob's bytes, if this run sent them (404 otherwise, as for a run one cannot see)."""
+    with engine.connect() as connection:
+        run = queries.run_row(connection, owner, project, run_id)
+        link = media_blobs.run_blob(connection, run.id, sha256)
+    if link is None:
+        raise queries.NotFoundError(f"run {run_id!r} holds no blob {sha256}")
+    etag = f'"{sha256}"'
+    headers = {"Cache-Control": IMMUTABLE, "ETag": etag}
+    if etag in request.headers.get("if-none-match", ""):
+        return Response(status_code=304, headers=headers)
+    store: BlobStore = request.app.state.blob_store
+    try:
+        chunks = store.open(sha256)
+    except FileNotFoundError as exc:  # linked, yet gone from the store (deleted by hand)
+        raise queries.NotFoundError(f"blob {sha256} is missing from the blob store") from exc
+    except OSError as exc:
+        return JSONResponse({"detail": f"the blob store cannot be read now ({exc})"}, 503)
+    media_type = link.media_type
+    if media_type not in media_blobs.SERVED_MEDIA_TYPES:
+        media_type = OCTET_STREAM
+    headers["Content-Length"] = str(int(link.size))
+    return StreamingResponse(chunks, media_type=media_type, headers=headers)
+
+
+@router.get(f"{RUN}/media/keys")
+def media_keys(
+    project: ProjectPath, run_id: RunPath, owner: ReadOwner, engine: EngineDep
+) -> list[dict[str, Any]]:
+    """Each media key of the run: its kind, how many objects, first and last step."""
+    with engine.connect() as connection:
+        run = queries.run_row(connection, owner, project, run_id)
+        return media_reads.media_keys(connection, run.id)
+
+
+@router.get(f"{RUN}/media")
+def media_items(
+    project: ProjectPath,
+    run_id: RunPath,
+    owner: ReadOwner,
+    engine: EngineDep,
+    key: KeyQuery,
+    step: Annotated[int | None, Query(ge=0, le=2**63 - 1)] = None,
+    writer: Annotated[str | None, Query(max_length=128, pattern=NO_NUL)] = None,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+    offset: Annotated[int, Query(ge=0, le=2**31)] = 0,
+) -> list[dict[str, Any]]:
+    """The objects logged under ``key`` (all steps, or one), by step, writer and index."""
+    with engine.connect() as connection:
+        run = queries.run_row(connection, owner, project, run_id)
+        return media_reads.media_items(
+            connection, run.id, key, step=step, writer=writer, limit=limit, offset=offset
+        )
+
+
+@router.get(f"{RUN}/media/steps")
+def media_steps(
+    project: ProjectPath, run_id: RunPath, owner: ReadOwner, engine: EngineDep, key: KeyQuery
+) -> list[int]:
+    """The steps at which ``key`` has media, in order (the UI's slider)."""
+    with engine.connect() as connection:
+        run = queries.run_row(connection, owner, project, run_id)
+        return media_reads.media_steps(connection, run.id, key)
