@@ -69,7 +69,7 @@ function draw(canvas: HTMLCanvasElement, map: Heatmap, width: number, perStep: b
   ctx.strokeRect(MARGIN.left - 0.5, MARGIN.top - 0.5, plotW + 1, plotH + 1);
   ctx.textAlign = "right";
   ctx.textBaseline = "middle";
-  for (const value of ticks(map.lo, map.hi, 5)) {
+  for (const value of ticks(map.lo, map.hi, 6)) {
     const y = MARGIN.top + plotH * (1 - (value - map.lo) / (map.hi - map.lo));
     ctx.fillText(formatEdge(value), MARGIN.left - 6, y);
   }
@@ -77,7 +77,7 @@ function draw(canvas: HTMLCanvasElement, map: Heatmap, width: number, perStep: b
   ctx.textBaseline = "top";
   const first = map.steps[0];
   const last = map.steps[cols - 1];
-  for (const value of ticks(first, last, Math.max(2, Math.floor(plotW / 90)))) {
+  for (const value of ticks(first, last, Math.max(2, Math.floor(plotW / 90))).filter(Number.isInteger)) {
     // Columns are equal-width by position in the step list; label each tick at its step's column.
     let col = map.steps.findIndex((s) => s >= value);
     if (col < 0) col = cols - 1;

@@ -11,7 +11,7 @@ import { ItemPicker } from "./steps";
 import { type Sort, imageColumns, loweredRows, numericColumns, rowWindow, visibleRows } from "./table";
 
 const ROW_PX = 28;
-const IMAGE_ROW_PX = 72;
+const IMAGE_ROW_PX = 56;
 const VIEW_PX = 480;
 
 function useTableBlob(project: string, run: string, sha256: string | null) {
@@ -46,6 +46,7 @@ function Cell({ value, project, run, rowPx }: { value: Json; project: string; ru
       </a>
     );
   }
+  if (value === null) return null;
   const text = typeof value === "string" ? value : formatValue(value);
   return <span title={text}>{text}</span>;
 }
