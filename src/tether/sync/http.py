@@ -147,6 +147,11 @@ def _error(response: httpx.Response, method: str, url: str, base_url: str) -> Se
         detail = body.get("detail") if isinstance(body, dict) else body
     except ValueError:
         detail = response.text[:200] or response.reason_phrase
+    # A proxy in front of the server (a 503 while it restarts) says when to come back in the
+    # header only: kept beside the server's own ``retry_after`` field, in seconds.
+    asked = response.headers.get("retry-after", "").strip()
+    if asked.isdigit() and not (isinstance(body, dict) and "retry_after" in body):
+        body = {**(body if isinstance(body, dict) else {}), "retry_after": int(asked)}
     text = describe_detail(detail)
     where = f"{method} {url}"
     if status == 403:  # a key that works, with too low a role for this (a team's viewer)

@@ -27,6 +27,11 @@ from tether.sync.run_upload import RunUpload, Sent
 # Tries per run for errors worth retrying (the server restarting, a dropped connection).
 ATTEMPTS: Final = 4
 RETRY_BASE_S: Final = 0.5
+# A busy server (429) or a proxy (503) that says when to come back (Retry-After) is waited
+# for, not counted as a failed try: each wait at most BUSY_WAIT_MAX_S, all of one step's
+# waits at most BUSY_TOTAL_S; after that, its answers count as failures again.
+BUSY_WAIT_MAX_S: Final = 30.0
+BUSY_TOTAL_S: Final = 300.0
 UNREACHABLE: Final = "unreachable: "
 
 
@@ -222,15 +227,32 @@ def _crashed(upload: RunUpload, client: HttpClient) -> bool:
     return marked
 
 
+def busy_wait(exc: Exception) -> float | None:
+    """Seconds a 429 or 503 asked to wait (``Retry-After``), within [RETRY_BASE_S,
+    BUSY_WAIT_MAX_S]; None for any other error."""
+    if not isinstance(exc, ServerError) or exc.status not in (429, 503):
+        return None
+    asked = exc.answer_int("retry_after")
+    return None if asked is None else float(min(max(asked, RETRY_BASE_S), BUSY_WAIT_MAX_S))
+
+
 def _retrying(action: Callable[[], object]) -> None:
-    for attempt in range(ATTEMPTS):
+    failures = 0
+    waited = 0.0
+    while True:
         try:
             action()
             return
         except (ServerError, ServerUnreachableError) as exc:
-            if not exc.retryable or attempt == ATTEMPTS - 1:
+            asked = busy_wait(exc)
+            if asked is not None and waited + asked <= BUSY_TOTAL_S:
+                waited += asked
+                time.sleep(asked)
+                continue
+            failures += 1
+            if not exc.retryable or failures == ATTEMPTS:
                 raise
-            time.sleep(RETRY_BASE_S * 2**attempt)
+            time.sleep(RETRY_BASE_S * 2 ** (failures - 1))
 
 
 def _unreachable(run: RunSync) -> str | None:
