@@ -3,8 +3,8 @@
 ``file_info`` encodes one logged object (PNG or JPEG with Pillow, a table as JSON, a text as
 UTF-8), writes its blob(s) with ``blobs.write_blob`` and returns the ``info`` of its ``FILE``
 record, laid out as ``docs/format.md`` says. A blob is on disk before its info exists, so a
-record never names a missing blob. Pillow, numpy and msgspec's JSON load here, on the first
-media a process encodes, never in ``import tether``.
+record never names a missing blob. Pillow, numpy and msgspec's JSON are imported by ``prepare``
+on the first media a writer queues (on the user's thread), never in ``import tether``.
 """
 
 from __future__ import annotations
@@ -23,6 +23,22 @@ from tether.media.types import Image, Media, Text
 PNG_COMPRESS_LEVEL: Final = 1
 JPEG_QUALITY: Final = 90
 MEDIA_TYPES: Final = {"png": "image/png", "jpeg": "image/jpeg"}
+
+
+def prepare() -> None:
+    """Import what encoding needs, on the thread that logs the first media of a writer.
+
+    The flusher must import nothing: a ``fork()`` by the training thread while our thread
+    holds a module's import lock leaves that lock held forever in the child (a DataLoader
+    worker, a fork child), whose own first encode would then hang. Pillow loads its PNG and
+    JPEG plugins lazily, so ``preinit()`` loads them here too.
+    """
+    import msgspec.json
+    import numpy
+    from PIL import Image as PILImage
+
+    PILImage.preinit()
+    del msgspec, numpy
 
 
 def file_info(run_dir: Path, key: str, step: int, index: int, media: Media) -> dict[str, Any]:

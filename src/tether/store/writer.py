@@ -177,9 +177,13 @@ class Writer:
 
     def media_queue(self) -> MediaQueue:
         """This writer's media queue, made on first use (``TETHER_MEDIA_QUEUE_BYTES`` is read
-        then, so a bad value is refused before the call logs anything)."""
+        then, so a bad value is refused before the call logs anything, and encoding's modules
+        are imported then, on the caller's thread)."""
         queue = self._media
         if queue is None:
+            from tether.media.encode import prepare
+
+            prepare()  # here, not on the flusher: see prepare()
             with self._lock:
                 if self._media is None:
                     self._media = MediaQueue(cap_bytes())
