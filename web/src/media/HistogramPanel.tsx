@@ -25,6 +25,10 @@ interface Hover {
   x: number;
   y: number;
   text: string[];
+  step: number;
+  /** The logged bin under the pointer (-1: none) and its count. */
+  bin: number;
+  count: number | null;
 }
 
 function draw(canvas: HTMLCanvasElement, map: Heatmap, width: number, perStep: boolean): void {
@@ -61,6 +65,7 @@ function draw(canvas: HTMLCanvasElement, map: Heatmap, width: number, perStep: b
   cells.getContext("2d")!.putImageData(image, 0, 0);
   ctx.imageSmoothingEnabled = false;
   ctx.drawImage(cells, MARGIN.left, MARGIN.top, plotW, plotH);
+  canvas.dataset.drawn = String(cols);
 
   const style = getComputedStyle(canvas);
   ctx.fillStyle = style.getPropertyValue("--muted").trim() || "#6b7280";
@@ -152,7 +157,9 @@ export function HistogramPanel({
     }
     const col = Math.min(map.steps.length - 1, Math.floor(((x - MARGIN.left) / plotW) * map.steps.length));
     const value = map.hi - ((y - MARGIN.top) / plotH) * (map.hi - map.lo);
-    setHover({ x, y, text: describe(histograms[col], value) });
+    const h = histograms[col];
+    const bin = binAt(h, value);
+    setHover({ x, y, text: describe(h, value), step: h.step, bin, count: bin < 0 ? null : h.counts[bin] });
   };
 
   return (
@@ -195,6 +202,9 @@ export function HistogramPanel({
           <div
             class="heatmap-tip"
             role="tooltip"
+            data-step={hover.step}
+            data-bin={hover.bin}
+            data-count={hover.count ?? ""}
             style={{
               left: `${Math.min(hover.x + 12, Math.max(0, width - 190))}px`,
               top: `${Math.max(0, hover.y - 60)}px`,

@@ -51,9 +51,27 @@ function Cell({ value, project, run, rowPx }: { value: Json; project: string; ru
   return <span title={text}>{text}</span>;
 }
 
-function TableView({ project, run, table }: { project: string; run: string; table: TableBlob }) {
-  const [filter, setFilter] = useState("");
-  const [sort, setSort] = useState<Sort | null>(null);
+/** The filter and the order outlive the step shown: stepping through a key's tables keeps
+ * showing the same rows of each. */
+interface ViewState {
+  filter: string;
+  setFilter: (filter: string) => void;
+  sort: Sort | null;
+  setSort: (update: (old: Sort | null) => Sort | null) => void;
+}
+
+function TableView({
+  project,
+  run,
+  table,
+  view: { filter, setFilter, sort: wanted, setSort },
+}: {
+  project: string;
+  run: string;
+  table: TableBlob;
+  view: ViewState;
+}) {
+  const sort = wanted && wanted.column < table.columns.length ? wanted : null;
   const [scrollTop, setScrollTop] = useState(0);
   const scroller = useRef<HTMLDivElement>(null);
   const applied = useDebounced(filter, 120);
@@ -161,6 +179,9 @@ export function TablePanel({
   const index = chosen === null ? list.length - 1 : Math.min(chosen, list.length - 1);
   const item = index >= 0 ? list[index] : null;
   const blob = useTableBlob(project, run, item?.sha256 ?? null);
+  const [filter, setFilter] = useState("");
+  const [sort, setSort] = useState<Sort | null>(null);
+  const view = { filter, setFilter, sort, setSort };
   return (
     <section class="media-panel table-panel" data-key={mediaKey} data-kind="table">
       <div class="panel-head">
@@ -172,7 +193,7 @@ export function TablePanel({
       {items.error && <ErrorBox error={items.error} what={`the table ${mediaKey}`} retry={items.reload} />}
       {blob.error && <div class="panel-note error">Could not read the table: {blob.error}</div>}
       {!blob.table && !blob.error && !items.error && <div class="panel-note">Loading the table…</div>}
-      {blob.table && <TableView key={blob.sha256} project={project} run={run} table={blob.table} />}
+      {blob.table && <TableView key={blob.sha256} project={project} run={run} table={blob.table} view={view} />}
     </section>
   );
 }
