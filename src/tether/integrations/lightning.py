@@ -16,6 +16,11 @@ logs every rank's metrics, each under its rank's label); every rank's console is
 Steps are the steps Lightning passes (``trainer.global_step`` for training metrics); rows are
 kept as logged, out of order included (validation steps restart each epoch).
 
+Media, as ``WandbLogger``: ``logger.log_image("samples", images=[x0, x1], caption=["a", "b"])``
+(tensors, arrays, PIL images or paths; each becomes a ``tether.Image``) and
+``logger.log_table("preds", columns=[...], data=[[...], ...])`` (or ``dataframe=``; cells may
+be ``tether.Image``). Both log from rank 0 only unless ``rank_zero_only=False``.
+
 Lifetime: ``finalize`` (the end of ``fit``, ``validate``, ``test`` or ``predict``) records how
 it ended in the summary (``_train_end``); the run stays open, and keeps every rank's console,
 until ``tether.finish()``, the next ``tether.init()`` (a new ``TetherLogger`` included) or the
@@ -24,13 +29,17 @@ end of the process (see ``tether.integrations._handle``).
 
 from __future__ import annotations
 
+import os
 import sys
 from argparse import Namespace
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tether.integrations._handle import FINAL_STATES, RunHandle
 from tether.integrations._plain import numeric_metrics, plain_config
+from tether.media.table import Table
+from tether.media.types import Image
 from tether.store.layout import RUNS_DIRNAME
 from tether.store.states import RunState
 
@@ -61,6 +70,8 @@ class TetherLogger(Logger):
         run: a run to write to (``tether.init()``'s result); by default the logger starts
             one with ``tether.init(**init_kwargs)`` (``project``, ``name``, ``dir``, ...).
         rank_zero_only: log metrics from rank 0 only (the default), or from every rank.
+        save_dir: the folder the runs go under (``<save_dir>/tether/...``), as every Lightning
+            logger takes it: ``tether.init(dir=...)``, ``TETHER_DIR``'s meaning.
         **init_kwargs: passed to ``tether.init()``; ``config`` becomes the run's config.
 
     ``logger.experiment`` is the ``tether.Run``; ``logger.experiment.log({...})`` works on
@@ -72,9 +83,18 @@ class TetherLogger(Logger):
         *,
         run: Run | None = None,
         rank_zero_only: bool = True,
+        save_dir: str | os.PathLike[str] | None = None,
         **init_kwargs: Any,
     ) -> None:
         super().__init__()
+        if save_dir is not None:
+            given = init_kwargs.get("dir")
+            if given is not None and os.fspath(given) != os.fspath(save_dir):
+                raise TypeError(
+                    f"TetherLogger(): save_dir={os.fspath(save_dir)!r} and "
+                    f"dir={os.fspath(given)!r} name two folders for the runs; pass one of them"
+                )
+            init_kwargs["dir"] = save_dir
         self._handle = RunHandle(run, init_kwargs, owner="TetherLogger()")
         self._rank_zero_only = rank_zero_only
         self._handle.get()  # start now: ranks are created before the first logger call
@@ -116,6 +136,60 @@ class TetherLogger(Logger):
             return
         run.log(numeric_metrics(metrics), step=step)
 
+    def log_image(
+        self,
+        key: str,
+        images: Sequence[Any],
+        step: int | None = None,
+        caption: Sequence[str | None] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """Log ``images`` (tensors, arrays, PIL images, paths or ``tether.Image``) under
+        ``key`` at ``step``, as ``WandbLogger.log_image``: ``caption`` and any other keyword
+        (``format``, "png" or "jpeg") are lists with one entry per image."""
+        per_image = _per_image(key, images, {"caption": caption, **kwargs})
+        run = self._handle.get()
+        if self._rank_zero_only and not _is_rank_zero():
+            return
+        media = [
+            image
+            if isinstance(image, Image) and not per_image
+            else Image(image, **{name: values[i] for name, values in per_image.items()})
+            for i, image in enumerate(images)
+        ]
+        run.log({key: media}, step=step)
+
+    def log_table(
+        self,
+        key: str,
+        columns: list[str] | None = None,
+        data: list[list[Any]] | None = None,
+        dataframe: Any = None,
+        step: int | None = None,
+    ) -> None:
+        """Log a table under ``key`` at ``step``, as ``WandbLogger.log_table``: ``columns``
+        and ``data`` (a list of rows), or a pandas ``dataframe``. Cells are numbers, strings,
+        bools, None or ``tether.Image``."""
+        if dataframe is not None and (columns is not None or data is not None):
+            raise TypeError(
+                f"TetherLogger.log_table({key!r}): pass dataframe= alone, or columns= and "
+                "data=, not both"
+            )
+        if dataframe is None and (columns is None or data is None):
+            raise TypeError(
+                f"TetherLogger.log_table({key!r}): pass columns= (a list of names) and data= "
+                "(a list of rows), or dataframe="
+            )
+        table = (
+            Table(dataframe=dataframe)
+            if dataframe is not None
+            else Table(columns=columns, rows=data)
+        )
+        run = self._handle.get()
+        if self._rank_zero_only and not _is_rank_zero():
+            return
+        run.log({key: table}, step=step)
+
     def after_save_checkpoint(self, checkpoint_callback: ModelCheckpoint) -> None:
         run = self._handle.get()
         if not _is_rank_zero():
@@ -139,6 +213,35 @@ class TetherLogger(Logger):
 
     def __repr__(self) -> str:
         return f"TetherLogger(run={self._handle.run!r})"
+
+
+def _per_image(key: str, images: Any, options: dict[str, Any]) -> dict[str, Sequence[Any]]:
+    """The per-image keywords given (None left out), each checked to hold one per image."""
+    where = f"TetherLogger.log_image({key!r})"
+    if isinstance(images, str | bytes) or not isinstance(images, Sequence):
+        raise TypeError(
+            f"{where}: images is a {type(images).__name__}; pass a list of images (tensors, "
+            "arrays, PIL images or paths), e.g. images=[x] for one or list(batch) for a batch"
+        )
+    unknown = sorted(set(options) - {"caption", "format"})
+    if unknown:
+        raise TypeError(
+            f"{where}: {', '.join(unknown)} not supported; tether.Image takes caption= and "
+            "format= (a list with one entry per image)"
+        )
+    given = {name: values for name, values in options.items() if values is not None}
+    for name, values in given.items():
+        if isinstance(values, str) or not isinstance(values, Sequence):
+            raise TypeError(
+                f"{where}: {name} is a {type(values).__name__}; pass a list with one entry per "
+                f"image, e.g. {name}=[...] of length {len(images)}"
+            )
+        if len(values) != len(images):
+            raise ValueError(
+                f"{where}: {name} has {len(values)} entries for {len(images)} images; give one "
+                "per image"
+            )
+    return given
 
 
 def _is_rank_zero() -> bool:
