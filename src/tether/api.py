@@ -26,6 +26,7 @@ from tether.store.run_data import ConsoleLine, console_frame
 if TYPE_CHECKING:
     import pandas
 
+    from tether.media.items import MediaItem
     from tether.sync.http import HttpClient
 
 __all__ = ["Api", "Project", "RemoteRun", "RunList"]
@@ -33,6 +34,7 @@ __all__ = ["Api", "Project", "RemoteRun", "RunList"]
 FILTERS: Final = ("state", "group", "tag", "search")
 PAGE_SIZE: Final = 200
 CONSOLE_PAGE: Final = 5000
+MEDIA_PAGE: Final = 10_000
 _NON_FINITE: Final = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 
 
@@ -390,6 +392,37 @@ class RemoteRun:
             answer = self._api.client.get_json(self._url("environment"))
             self._environment = dict(answer.get("environment") or {})
         return dict(self._environment)
+
+    def media(self, key: str, *, step: int | None = None) -> list[MediaItem]:
+        """The images, histograms, tables and texts logged under ``key`` (at ``step``, when
+        given), ordered by step, writer and index; each a ``MediaItem`` whose bytes are
+        fetched from the server when read. The same method as ``RunData.media``.
+
+        >>> api.run("mnist/k3x9a1bq").media("samples", step=100)[0].to_pil()  # doctest: +SKIP
+        """
+        from tether.media.items import MediaItem
+
+        if not isinstance(key, str):
+            raise UsageError(f"media(key={key!r}): pass one key as a str")
+        if step is not None and (isinstance(step, bool) or not isinstance(step, int)):
+            raise UsageError(f"media(step={step!r}): pass an int step, or None for all steps")
+        params: dict[str, Any] = {"key": key, "limit": MEDIA_PAGE}
+        if step is not None:
+            params["step"] = step
+        items: list[MediaItem] = []
+        while True:
+            page = self._api.client.get_json(self._url("media"), {**params, "offset": len(items)})
+            items.extend(MediaItem.from_dict(entry, fetch=self._blob) for entry in page)
+            if len(page) < MEDIA_PAGE:
+                return items
+
+    def media_keys(self) -> list[dict[str, Any]]:
+        """One ``{"key", "kind", "count", "min_step", "max_step"}`` per media key, by key."""
+        answer: list[dict[str, Any]] = self._api.client.get_json(self._url("media/keys"))
+        return answer
+
+    def _blob(self, sha256: str) -> bytes:
+        return self._api.client.get_bytes(self._url(f"blobs/{sha256}"))
 
     def console(self, *, writer: str | None = None, stream: str | None = None) -> pandas.DataFrame:
         """Console lines as a DataFrame: ``_time``, ``_writer``, ``stream``, ``text``, in order

@@ -11,6 +11,7 @@ merely knows about uploads stays cheap to import.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import quote
 
@@ -94,6 +95,27 @@ class HttpClient:
             params=params,
             content=body,
             headers={"Content-Type": "application/octet-stream"},
+        )
+        return _json(response, self.base_url)
+
+    def get_bytes(self, path: str) -> bytes:
+        """GET ``/api/v1{path}`` and return the body as it is (a blob)."""
+        return self._request("GET", path).content
+
+    def post_json(self, path: str, body: Any) -> Any:
+        """POST ``body`` as JSON to ``/api/v1{path}`` and return the JSON answer."""
+        response = self._request("POST", path, json=body)
+        return _json(response, self.base_url)
+
+    def put_stream(
+        self, path: str, chunks: Iterator[bytes], *, content_type: str, size: int
+    ) -> Any:
+        """PUT ``size`` bytes, read from ``chunks`` as they go, to ``/api/v1{path}``."""
+        response = self._request(
+            "PUT",
+            path,
+            content=chunks,
+            headers={"Content-Type": content_type, "Content-Length": str(size)},
         )
         return _json(response, self.base_url)
 

@@ -24,6 +24,7 @@ from typing import Any, Final
 
 from tether.store import format as fmt
 from tether.store.segment_names import segment_paths, writer_id_of
+from tether.sync.blobs import BlobUpload
 from tether.sync.frames import (
     first_frame_end,
     header_is_main,
@@ -111,7 +112,9 @@ class RunUpload:
         # Learned from a 413: the most bytes the server takes in one body (None: not known,
         # so a frame larger than our own pieces is still tried whole).
         self.server_limit: int | None = None
-        self._run_path = f"{project_path(project)}/runs/{quote_part(run_id)}/segments"
+        run_path = f"{project_path(project)}/runs/{quote_part(run_id)}"
+        self._run_path = f"{run_path}/segments"
+        self.blobs = BlobUpload(run_dir, run_path, base_url=base_url, project=project)
 
     def refresh(self) -> list[SegmentCursor]:
         """Pick up segment files written since the last look (new processes)."""
@@ -127,6 +130,8 @@ class RunUpload:
             known = client.get_json(self._run_path)
         except NotOnServerError:
             known = {}
+        if not known:  # a run the server does not have (yet, or any more) has no blobs there
+            self.blobs.forget()
         if not isinstance(known, dict):
             raise ServerError(
                 f"GET {self._run_path}: expected an object of writers, got {known!r}", status=200
@@ -217,6 +222,7 @@ class RunUpload:
             if too_large and frame_count(body, start) == 1:
                 self._start_repair(cursor, start, "over the server's limit for one upload")
                 continue
+            self.blobs.before_segment(client, body)  # the bytes before the records naming them
             try:
                 answer = client.put_bytes(self._writer_path(cursor), body, {"offset": start})
             except OffsetConflictError as exc:
@@ -306,6 +312,7 @@ class RunUpload:
                     skipped_bytes=skipped.bytes,
                     skip_reason=skipped.reason() or "refused by the server",
                 )
+        self.blobs.before_segment(client, body)
         try:
             answer = client.put_bytes(self._writer_path(cursor), body, params)
         except OffsetConflictError as exc:  # the server has less than we thought: from there
