@@ -56,7 +56,7 @@ class RecordKind(enum.IntEnum):
     CONSOLE = 6  # [6, time, stream, text]  one line, stream 1 = stdout, 2 = stderr (v1)
     FINAL = 7  # [7, time, state, exit_code]
     SYSTEM = 8  # [8, time, {metric: number}]  one sample of the system sampler
-    FILE = 9  # [9, time, {path, kind, ...}]  reserved for media and artifacts
+    FILE = 9  # [9, time, {key, step, index, kind, sha256, ...}]  one logged media object
     LABEL = 10  # [10, label]  the writer learned a better label (its rank) after starting
     ROWS = 11  # [11, schema_id, [step, ...], [ms, ...], [[v0, v1, ...], ...]]  one layout
     LINES = 12  # [12, time, stream, [line, ...]]  console lines that arrived together
