@@ -9,6 +9,11 @@ Per training batch: ``train/loss`` (the raw loss), ``train/smooth_loss`` and the
 ``valid_loss``, each metric) and ``epoch``. Steps count training batches across every ``fit``
 of the callback, so ``fine_tune`` (two fits) makes one rising series.
 
+Predictions (``log_preds=True``), as ``WandbCallback``'s: each epoch, a table ``predictions``
+of the first ``n_preds`` validation samples, decoded as fastai shows them: the inputs (images
+as ``tether.Image``), the target, the prediction and its loss, one row a sample. The same
+samples every epoch, so a reader follows them as the model learns.
+
 Processes: under fastai's distributed training (``learn.distrib_ctx()`` in a script started by
 ``accelerate launch`` or ``torchrun``) every rank joins the same run, so each rank's console
 is recorded under its rank; only rank 0 logs metrics and config.
@@ -27,6 +32,8 @@ from fastai.callback.core import Callback  # type: ignore[import-untyped, unused
 from fastai.learner import Recorder  # type: ignore[import-untyped, unused-ignore]
 from fastai.torch_core import rank_distrib  # type: ignore[import-untyped, unused-ignore]
 
+from tether._diagnostics import warn_failure
+from tether.integrations._fastai_preds import PredictionSampler
 from tether.integrations._handle import RunHandle
 from tether.integrations._plain import numeric_metrics, plain_config
 from tether.store.states import RunState
@@ -45,6 +52,8 @@ class TetherCallback(Callback):  # type: ignore[misc]
             when training starts.
         log_batches: log the loss and learning rate of every training batch (default), or
             only the per-epoch table.
+        log_preds: log a table of predictions on validation samples each epoch.
+        n_preds: how many validation samples that table holds (36).
         **init_kwargs: passed to ``tether.init()`` (``project``, ``name``, ``config``, ...).
 
     ``cb.tether_run`` is the run (``cb.run`` is fastai's own on/off switch of a callback).
@@ -52,11 +61,25 @@ class TetherCallback(Callback):  # type: ignore[misc]
 
     order = Recorder.order + 1  # after the Recorder has the epoch's values
 
-    def __init__(self, *, run: Run | None = None, log_batches: bool = True, **init_kwargs: Any):
+    def __init__(
+        self,
+        *,
+        run: Run | None = None,
+        log_batches: bool = True,
+        log_preds: bool = False,
+        n_preds: int = 36,
+        **init_kwargs: Any,
+    ):
         super().__init__()
+        if isinstance(n_preds, bool) or not isinstance(n_preds, int) or n_preds < 1:
+            raise ValueError(
+                f"fastai TetherCallback(): n_preds={n_preds!r}; give how many validation "
+                "samples the predictions table holds, a whole number >= 1 (36 by default)"
+            )
         self._handle = RunHandle(run, init_kwargs, owner="fastai TetherCallback()")
         self._log_batches = log_batches
         self._batches_done = 0
+        self._preds = PredictionSampler(n_preds) if log_preds else None
 
     @property
     def tether_run(self) -> Run | None:
@@ -72,8 +95,14 @@ class TetherCallback(Callback):  # type: ignore[misc]
         if rank_distrib() == 0:
             run.config.update(plain_config(_learner_config(self.learn)))
 
+    def before_validate(self) -> None:
+        if self._preds is not None:
+            self._preds.clear()
+
     def after_batch(self) -> None:
         learn = self.learn
+        if not learn.training and self._preds is not None and rank_distrib() == 0:
+            self._preds.add(learn.xb, learn.yb, learn.pred)
         if not (self._log_batches and learn.training) or rank_distrib() != 0:
             return
         if learn.loss is None:
@@ -93,7 +122,19 @@ class TetherCallback(Callback):  # type: ignore[misc]
         table = dict(zip(recorder.metric_names, recorder.log, strict=False))
         table.pop("time", None)
         values = numeric_metrics(table)
-        self._handle.get().log(values, step=max(self._batches_done - 1, 0))
+        step = max(self._batches_done - 1, 0)
+        self._handle.get().log(values, step=step)
+        if self._preds is not None and self._preds.count:
+            try:
+                predictions = self._preds.table(self.learn)
+            except Exception as exc:  # a DataBlock whose outputs fastai cannot decode
+                warn_failure(
+                    "fastai-preds",
+                    f"fastai TetherCallback: the predictions table of epoch {self.epoch} was "
+                    f"not logged ({type(exc).__name__}: {exc}); training goes on",
+                )
+                return
+            self._handle.get().log({"predictions": predictions}, step=step)
 
     def after_fit(self) -> None:
         self._handle.train_ended(RunState.FINISHED, rank_zero=rank_distrib() == 0)
@@ -103,6 +144,8 @@ class TetherCallback(Callback):  # type: ignore[misc]
         state = dict(super().__getstate__())
         # An exported learner must not join this run wherever it is loaded.
         state["_handle"] = RunHandle(None, {}, owner="fastai TetherCallback()")
+        if self._preds is not None:
+            state["_preds"] = PredictionSampler(self._preds.limit)  # not this epoch's tensors
         return state
 
 
