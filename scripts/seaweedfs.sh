@@ -25,7 +25,21 @@ if [ "${1:-}" = "stop" ]; then
   exit 0
 fi
 
-answers() { curl -s -o /dev/null --max-time 2 "http://127.0.0.1:$1/" ; }
+# One HTTP request through python3 (no curl needed). GET: true when anything answers (an S3
+# error is an answer); POST: true on a 2xx.
+request() {
+  python3 -c '
+import sys, urllib.error, urllib.request
+method, url = sys.argv[1], sys.argv[2]
+try:
+    urllib.request.urlopen(urllib.request.Request(url, method=method), timeout=2)
+except urllib.error.HTTPError:
+    sys.exit(0 if method == "GET" else 1)
+except OSError:
+    sys.exit(1)
+' "$@"
+}
+answers() { request GET "http://127.0.0.1:$1/"; }
 
 if alive && [ -f "$STATE/url" ] && answers "$(cat "$STATE/s3port")"; then
   cat "$STATE/url"
@@ -63,14 +77,14 @@ cat >"$STATE/s3.json" <<EOF
 EOF
 setsid "$WEED" server -dir="$STATE/data" -ip=127.0.0.1 -ip.bind=127.0.0.1 \
   -master.port="$MASTER" -volume.port="$VOLUME" -filer.port="$FILER" \
-  -s3 -s3.port="$S3" -s3.config="$STATE/s3.json" -master.volumeSizeLimitMB=64 \
+  -s3 -s3.port="$S3" -s3.config="$STATE/s3.json" -s3.port.iceberg=0 -s3.port.lance=0 \
+  -master.volumeSizeLimitMB=64 \
   -volume.max=8 -metricsPort=0 >"$STATE/weed.log" 2>&1 </dev/null &
 echo $! >"$STATE/pid"
 echo "$S3" >"$STATE/s3port"
 for _ in $(seq 1 150); do
   # The bucket is a folder under /buckets of the filer; made once the filer answers.
-  if answers "$S3" && curl -sf -o /dev/null --max-time 2 -X POST \
-      "http://127.0.0.1:$FILER/buckets/$BUCKET/"; then
+  if answers "$S3" && request POST "http://127.0.0.1:$FILER/buckets/$BUCKET/"; then
     url="http://$ACCESS:$SECRET@127.0.0.1:$S3/$BUCKET"
     echo "$url" >"$STATE/url"
     echo "$url"

@@ -25,5 +25,14 @@ elif [ "${CI:-}" = "true" ]; then
 else
   echo "PostgreSQL unavailable: its tests will be skipped" >&2
 fi
+echo "==> seaweedfs (S3 blob store tests)"
+if url=$(bash scripts/seaweedfs.sh); then
+  export TETHER_TEST_S3_URL="$url"
+elif [ "${CI:-}" = "true" ]; then
+  echo "SeaweedFS could not be started; CI needs it" >&2
+  exit 1
+else
+  echo "SeaweedFS unavailable: the S3 blob store tests will be skipped" >&2
+fi
 echo "==> pytest"
 python -m pytest "$@"

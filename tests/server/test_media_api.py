@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import socket
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -204,3 +205,39 @@ def test_unknown_file_kinds_are_kept_on_the_client(live_server: LiveServer) -> N
     answer = httpx.put(f"{base}/segments/w", content=body, headers=live_server.headers)
     assert answer.status_code == 200, answer.text
     assert httpx.get(f"{base}/media/keys", headers=live_server.headers).json() == []
+
+
+def test_a_blob_is_read_only_through_a_run_that_sent_it(
+    server: LiveServer, media_run: tuple[tether.Run, dict[str, bytes]], run_dir: Path
+) -> None:
+    """Knowing a hash gives nothing: another user's run must send the bytes itself (stored
+    once all the same), and never reads the first run's blob through its own path."""
+    from .accounts import add_user
+
+    run, blobs = media_run
+    alice, bob = add_user(server, "alice"), add_user(server, "bob")
+    sha, data = next(iter(blobs.items()))
+    with alice.client as a, bob.client as b:
+        put_blobs(a, run, blobs)
+        upload_segments(a, run)
+        mine = run_path(run, "/owners/alice")
+        assert a.get(f"{run_path(run)}/blobs/{sha}").content == data
+        assert b.get(f"{mine}/blobs/{sha}").status_code == 404  # alice's run: hidden
+        assert b.get(f"{mine}/media/keys").status_code == 404
+        assert b.post(f"{mine}/blobs/missing", json={"sha256": [sha]}).status_code == 404
+        assert b.put(f"{mine}/blobs/{sha}", content=data).status_code == 404
+        with tether.init(project="media", dir=run_dir, console="off", mode="offline") as other:
+            pass
+        upload_segments(b, other)
+        theirs = run_path(other)
+        assert b.post(f"{theirs}/blobs/missing", json={"sha256": [sha]}).json() == {
+            "missing": [sha]
+        }  # the store holds it, but this run never sent it
+        assert b.get(f"{theirs}/blobs/{sha}").status_code == 404
+        assert b.put(f"{theirs}/blobs/{sha}", content=b"not the bytes").status_code == 422
+        assert b.get(f"{theirs}/blobs/{sha}").status_code == 404
+        assert b.put(f"{theirs}/blobs/{sha}", content=data).status_code == 201
+        assert b.get(f"{theirs}/blobs/{sha}").content == data
+    if server.database_url is None:  # the local store: each blob one file, whoever sent it
+        stored = [p.name for p in (server.data_dir / "blobs").rglob("*") if p.is_file()]
+        assert sorted(stored) == sorted(blobs)
