@@ -71,6 +71,16 @@ def test_image_from_torch_tensors_of_any_float_dtype(tmp_path: Path) -> None:
     assert _stored(tmp_path, tether.Image(grad)).meta["channels"] == 1
 
 
+@pytest.mark.parametrize(
+    ("mode", "channels"),
+    [("1", 1), ("L", 1), ("I;16", 1), ("F", 1), ("P", 4), ("LA", 4), ("CMYK", 3)],
+)
+def test_pil_images_of_any_mode(tmp_path: Path, mode: str, channels: int) -> None:
+    item = _stored(tmp_path, tether.Image(PILImage.new(mode, (3, 2))))
+    assert item.meta["channels"] == channels
+    assert item.to_pil().mode == {1: "L", 3: "RGB", 4: "RGBA"}[channels]
+
+
 def test_image_from_pil_file_and_figure(tmp_path: Path) -> None:
     pil = PILImage.new("RGB", (9, 4), (10, 20, 30))
     item = _stored(tmp_path, tether.Image(pil))

@@ -107,7 +107,7 @@ class Image(Media):
         self.width, self.height = (int(side) for side in image.size)
         _check_sides(self.width, self.height)
         self._pil = image.copy() if copy else image
-        self.channels = {"1": 1, "L": 1, "RGB": 3}.get(image.mode, 4 if "A" in image.mode else 3)
+        self.channels = _channels_of(image.mode)
 
     def _from_file(self, path: Path, format: str | None) -> None:
         try:
@@ -206,6 +206,13 @@ def _checked_caption(caption: object) -> str | None:
         )
     checked_utf8(caption, "tether.Image() caption")
     return caption
+
+
+def _channels_of(mode: str) -> int:
+    """The channels a PIL mode is stored with: 1 (L), 3 (RGB) or 4 (RGBA)."""
+    if mode in ("1", "L") or mode.startswith(("I", "F")):
+        return 1  # 16- and 32-bit grayscale are stored as 8-bit L
+    return 4 if "A" in mode or mode == "P" else 3
 
 
 def _tensor_to_numpy(tensor: Any) -> Any:
