@@ -277,6 +277,8 @@ class RunData:
         """
         if not isinstance(key, str):
             raise UsageError(f"media(key={key!r}): pass one key as a str")
+        if step is not None and (isinstance(step, bool) or not isinstance(step, int)):
+            raise UsageError(f"media(step={step!r}): pass an int step, or None for all steps")
         return listing.select(self._file_entries(), key, step, self._blob)
 
     def media_keys(self) -> list[dict[str, Any]]:
