@@ -74,6 +74,7 @@ export function ImageGrid({
 }) {
   const label = writerLabeller(writers);
   const groups = byWriter(items, label);
+  // Several writers: a title per writer's group. One writer of several: named under each image.
   const several = groups.length > 1;
   return (
     <>
@@ -87,7 +88,7 @@ export function ImageGrid({
                 project={project}
                 run={run}
                 item={item}
-                writer={several || writers.length > 1 ? name : null}
+                writer={!several && writers.length > 1 ? name : null}
               />
             ))}
           </div>
