@@ -156,3 +156,23 @@ def test_server_on_s3_stores_each_blob_once(
         ]
         assert len(objects) == len(blobs)  # each blob once, whichever run sent it
         assert not (tmp_path / "server" / "blobs").exists()
+
+
+def test_a_store_that_is_down_answers_503_with_retry_after(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An S3 endpoint that refuses connections: the blob waits on the client (503, retry
+    later), never a 500; reading what was linked before is a 503 as well."""
+    monkeypatch.setenv("TETHER_SERVER_BLOB_URL", "s3://bucket/prefix")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:1")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "key")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret")
+    with LiveServer(tmp_path / "server") as server:
+        base = f"{server.base_url}/api/v1/projects/p/runs/r1/blobs"
+        answer = httpx.put(f"{base}/{sha(b'x')}", content=b"x", headers=server.headers, timeout=60)
+        assert answer.status_code == 503, answer.text
+        assert answer.headers["retry-after"] and answer.json()["retry_after"] >= 1
+        missing = httpx.post(
+            f"{base}/missing", json={"sha256": [sha(b"x")]}, headers=server.headers, timeout=60
+        )
+        assert missing.json() == {"missing": [sha(b"x")]}

@@ -34,6 +34,30 @@ VALID: dict[str, list[Any]] = {
     "system": [fmt.K_SYSTEM, 1_700_000_001.0, {"cpu.percent": 12.5}],
     "label": [fmt.K_LABEL, "rank 0"],
     "environment": [fmt.K_ENVIRONMENT, 1_700_000_001.0, {"python": {"version": "3.11"}}],
+    "file": [
+        fmt.K_FILE,
+        1_700_000_001.0,
+        {
+            "key": "img",
+            "step": 3,
+            "index": 0,
+            "kind": "image",
+            "sha256": "ab" * 32,
+            "size": 9,
+            "media_type": "image/png",
+            "meta": {"width": 2, "height": 1, "format": "png"},
+        },
+    ],
+    "histogram": [
+        fmt.K_FILE,
+        1_700_000_001.0,
+        {
+            "key": "h",
+            "step": 3,
+            "kind": "histogram",
+            "meta": {"counts": [1, 2], "edges": [0.0, 0.5, 1.0], "min": 0.0, "max": 1.0},
+        },
+    ],
 }
 BIG = st.sampled_from(
     [2**31, 2**32, 2**53 + 1, 2**63 - 1, 2**63, 2**64 - 1, -(2**63), -(2**31) - 1]
@@ -142,6 +166,12 @@ def test_no_record_makes_the_server_fail(
             f"{server.base_url}/api/v1/projects/fuzz/runs/r", headers=server.headers, timeout=60
         )
         assert run.status_code == 200, run.text + "".join(server.stderr_tail[-30:])
+        media = f"{server.base_url}/api/v1/projects/fuzz/runs/r/media"
+        keys = httpx.get(f"{media}/keys", headers=server.headers, timeout=60)
+        assert keys.status_code == 200, keys.text + "".join(server.stderr_tail[-30:])
+        for entry in keys.json()[:3]:
+            items = httpx.get(media, params={"key": entry["key"]}, headers=server.headers)
+            assert items.status_code == 200, items.text + "".join(server.stderr_tail[-30:])
 
 
 @pytest.mark.parametrize(

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Final, TypeGuard
 
@@ -90,6 +90,9 @@ class BlobUpload:
         self._identity = json.dumps({"base_url": base_url, "project": project}, sort_keys=True)
         self.acked: set[str] = set()
         self.skipped: dict[str, str] = {}  # sha256: why it is not sent
+        # Called after each answer from the server (the uploader's finish() waits while
+        # answers come, and a body may name many blobs).
+        self.on_answer: Callable[[], None] | None = None
         self._load()
 
     # -- what the server has -----------------------------------------------------------------
@@ -139,6 +142,7 @@ class BlobUpload:
             answer = client.post_json(f"{self._run_path}/blobs/missing", {"sha256": batch})
             listed = answer.get("missing") if isinstance(answer, dict) else None
             missing = [sha for sha in listed if sha in named] if isinstance(listed, list) else batch
+            self._answered()
             self._acknowledge([sha for sha in batch if sha not in set(missing)])
             for sha in missing:
                 if self._put(client, sha, named[sha]):
@@ -174,8 +178,13 @@ class BlobUpload:
                 self._skip(sha256, f"the server refused it ({exc})")
                 return False
             raise
+        self._answered()
         self._acknowledge([sha256])
         return True
+
+    def _answered(self) -> None:
+        if self.on_answer is not None:
+            self.on_answer()
 
     def _skip(self, sha256: str, why: str) -> None:
         self.skipped[sha256] = why

@@ -83,6 +83,7 @@ class Uploader:
         self._base_url = base_url
         self._api_key = api_key
         self._upload = RunUpload(self.run_dir, project=project, run_id=run_id, base_url=base_url)
+        self._upload.blobs.on_answer = self._answered  # blobs before a body count as answers
         self._pid = os.getpid()
         # Reentrant: a signal handler that finishes the run may call wait() inside wait().
         self._lock = threading.RLock()

@@ -17,10 +17,18 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from tether.server.blobs.store import READ_CHUNK, BlobStore, HashingChunks, is_sha256
+from tether.server.blobs.store import (
+    READ_CHUNK,
+    BlobStore,
+    BlobStoreError,
+    HashingChunks,
+    is_sha256,
+)
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
@@ -69,7 +77,13 @@ class S3BlobStore(BlobStore):
             config["secret_access_key"] = secret_access_key
         if session_token:
             config["session_token"] = session_token
-        self._store = S3Store(bucket, client_options={"allow_http": allow_http}, **config)
+        self._store = S3Store(
+            bucket,
+            client_options={"allow_http": allow_http, "timeout": "60s", "connect_timeout": "5s"},
+            # A store that is down answers 503 within seconds (the client retries), not 3 min.
+            retry_config={"max_retries": 2, "retry_timeout": timedelta(seconds=10)},
+            **config,
+        )
 
     @classmethod
     def from_url(cls, url: str, environ: Mapping[str, str] | None = None) -> S3BlobStore:
@@ -104,14 +118,17 @@ class S3BlobStore(BlobStore):
                 spool.write(chunk)
             hashing.check(sha256)
             spool.seek(0)
-            obstore.put(self._store, key, spool)
+            with _store_errors(key):
+                obstore.put(self._store, key, spool)
         return hashing.size
 
     def exists(self, sha256: str) -> bool:
         import obstore
 
+        key = self.key(sha256)
         try:
-            obstore.head(self._store, self.key(sha256))
+            with _store_errors(key):
+                obstore.head(self._store, key)
         except FileNotFoundError:
             return False
         return True
@@ -119,13 +136,32 @@ class S3BlobStore(BlobStore):
     def open(self, sha256: str) -> Iterator[bytes]:
         import obstore
 
-        result = obstore.get(self._store, self.key(sha256))  # FileNotFoundError when absent
+        key = self.key(sha256)
+        with _store_errors(key):  # FileNotFoundError when absent
+            result = obstore.get(self._store, key)
         return (bytes(chunk) for chunk in result.stream(min_chunk_size=READ_CHUNK))
 
     def delete(self, sha256: str) -> None:
         import obstore
 
+        key = self.key(sha256)
         try:
-            obstore.delete(self._store, self.key(sha256))
+            with _store_errors(key):
+                obstore.delete(self._store, key)
         except FileNotFoundError:
             pass
+
+
+@contextmanager
+def _store_errors(key: str) -> Iterator[None]:
+    """obstore's errors as the ``OSError``s the routes answer 503 for (absent: 404)."""
+    from obstore.exceptions import BaseError, NotFoundError
+
+    try:
+        yield
+    except FileNotFoundError:
+        raise
+    except NotFoundError as exc:
+        raise FileNotFoundError(f"no object {key}") from exc
+    except BaseError as exc:
+        raise BlobStoreError(f"the S3 store refused or failed on {key}: {exc}") from exc

@@ -38,6 +38,10 @@ class BlobMismatchError(ValueError):
         self.size = size
 
 
+class BlobStoreError(OSError):
+    """The store cannot be reached or refuses (S3 down, credentials refused): retry later."""
+
+
 class BlobTooLargeError(ValueError):
     """A body longer than the store's caller allows."""
 

@@ -19,7 +19,7 @@ from fastapi import APIRouter, Body, Path, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
@@ -128,8 +128,10 @@ async def _put_blob(
 
     try:
         run = await run_in_threadpool(_upload_run, engine, owner, project, run_id, time.time())
+    except IntegrityError:  # a concurrent first upload made the same run: it is there now
+        return JSONResponse({"detail": "a concurrent upload created this run; retry"}, 409)
     except OperationalError as exc:
-        return JSONResponse({"detail": f"the database is busy ({exc.orig}); retry"}, 503)
+        return _busy(f"the database is busy ({exc.orig}); retry")
     store: BlobStore = request.app.state.blob_store
     media_type = media_blobs.media_type_of(request.headers.get("content-type"))
     chunks = _body_chunks(request.stream())
@@ -147,12 +149,8 @@ async def _put_blob(
         )
     except ClientDisconnect:
         return Response(status_code=400)
-    except (OSError, OperationalError) as exc:
-        return JSONResponse(
-            {"detail": f"the blob store or database cannot take the blob now ({exc}); retry"},
-            status_code=503,
-            headers={"Retry-After": str(RETRY_AFTER_S)},
-        )
+    except (OSError, OperationalError, IntegrityError) as exc:
+        return _busy(f"the blob store or database cannot take the blob now ({exc}); retry")
     return JSONResponse(
         {"sha256": sha256, "size": received.size}, status_code=201 if received.created else 200
     )
@@ -174,6 +172,14 @@ def _body_chunks(stream: AsyncIterator[bytes]) -> Iterator[bytes]:
 
     while (chunk := anyio.from_thread.run(next_chunk)) is not None:
         yield chunk
+
+
+def _busy(detail: str) -> JSONResponse:
+    return JSONResponse(
+        {"detail": detail, "retry_after": RETRY_AFTER_S},
+        status_code=503,
+        headers={"Retry-After": str(RETRY_AFTER_S)},
+    )
 
 
 def _too_large(limit: int) -> JSONResponse:
@@ -208,7 +214,7 @@ def get_blob(
     except FileNotFoundError as exc:  # linked, yet gone from the store (deleted by hand)
         raise queries.NotFoundError(f"blob {sha256} is missing from the blob store") from exc
     except OSError as exc:
-        return JSONResponse({"detail": f"the blob store cannot be read now ({exc})"}, 503)
+        return _busy(f"the blob store cannot be read now ({exc}); retry")
     media_type = link.media_type
     if media_type not in media_blobs.SERVED_MEDIA_TYPES:
         media_type = OCTET_STREAM
