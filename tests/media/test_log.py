@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+import torch
 
 import tether
 from tether.media.blobs import BLOBS_DIR, blob_path
@@ -68,6 +69,9 @@ def test_the_caller_may_change_its_array_right_after_log(run_dir: Path) -> None:
         run.log({"img": tether.Image(pixels), "h": tether.Histogram(values)})
         pixels[:] = 255
         values[:] = 100.0
+        tensor = torch.zeros(3, 4, 4)
+        run.log({"tensor": tether.Image(tensor)})
+        tensor += 1.0
         rows = [[1, "a"]]
         table = tether.Table(columns=["n", "s"], rows=rows)
         rows[0][0] = 99
@@ -75,17 +79,21 @@ def test_the_caller_may_change_its_array_right_after_log(run_dir: Path) -> None:
     data = tether.load_run(run.dir)
     assert (np.asarray(data.media("img")[0].to_pil()) == 50).all()
     assert data.media("h")[0].meta["max"] == 3.0
+    assert (np.asarray(data.media("tensor")[0].to_pil()) == 0).all()
     assert data.media("t")[0].to_pandas()["n"].tolist() == [1]
 
 
 def test_identical_images_are_stored_once(run_dir: Path) -> None:
     pixels = np.arange(48, dtype=np.uint8).reshape(4, 4, 3)
+    reference = tether.Image(pixels)
     with tether.init(project="m", dir=run_dir, mode="offline") as run:
         for _ in range(3):
-            run.log({"same": tether.Image(pixels)})
+            run.log({"same": tether.Image(pixels), "reference": reference})
         run.log({"other": tether.Image(pixels + 1)})
     items = tether.load_run(run.dir).media("same")
     assert len(items) == 3 and len({i.sha256 for i in items}) == 1
+    again = tether.load_run(run.dir).media("reference")
+    assert [i.sha256 for i in again] == [items[0].sha256] * 3
     assert len(list((run.dir / BLOBS_DIR).iterdir())) == 2
 
 

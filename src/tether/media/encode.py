@@ -67,9 +67,7 @@ def file_info(run_dir: Path, key: str, step: int, index: int, media: Media) -> d
 
 def encode_image(image: Image) -> tuple[bytes, str, dict[str, Any]]:
     """An image's bytes, media type and ``meta`` (width, height, channels, format, caption)."""
-    data = image._encoded
-    if data is None:
-        data = _compress(_pil_of(image), image.format)
+    data = _bytes_of(image)
     meta: dict[str, Any] = {
         "width": image.width,
         "height": image.height,
@@ -109,18 +107,29 @@ def encode_table(run_dir: Path, table: Table) -> tuple[bytes, str, dict[str, Any
     return body, "application/json", meta
 
 
-def _pil_of(image: Image) -> Any:
+def _bytes_of(image: Image) -> bytes:
+    """The image's PNG or JPEG bytes, encoded once per object: the same object logged again
+    (a reference image at every step) is not encoded again, and its pixels are let go."""
+    pixels, pil = image._pixels, image._pil
+    encoded = image._encoded  # read after the pixels: set before they are let go (below)
+    if encoded is not None:
+        return encoded
+    if pixels is None and pil is None:
+        raise RuntimeError("the image holds neither bytes nor pixels")  # pragma: no cover
+    data = _compress(_pil_of(image, pixels, pil), image.format)
+    image._encoded = data  # another run's writer encoding this object now finds one of them
+    image._pixels = image._pil = None
+    return data
+
+
+def _pil_of(image: Image, pixels: Any, pil: Any) -> Any:
     """The image as a PIL image in a mode its format can store (L, RGB, RGBA; JPEG: L, RGB)."""
     from PIL import Image as PILImage
 
-    if image._pixels is not None:
-        pil = PILImage.fromarray(_as_uint8(image._pixels))
-    else:
-        pil = image._pil
-        if pil.mode not in ("L", "RGB", "RGBA"):
-            pil = pil.convert(
-                "RGBA" if image.channels == 4 else "L" if image.channels == 1 else "RGB"
-            )
+    if pixels is not None:
+        pil = PILImage.fromarray(_as_uint8(pixels))
+    elif pil.mode not in ("L", "RGB", "RGBA"):
+        pil = pil.convert("RGBA" if image.channels == 4 else "L" if image.channels == 1 else "RGB")
     if image.format == "jpeg" and pil.mode == "RGBA":
         pil = pil.convert("RGB")  # JPEG has no alpha
     return pil
