@@ -261,6 +261,8 @@ def test_text_markdown_and_plain(tmp_path: Path) -> None:
         tether.Text(b"x")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="lone surrogate"):
         tether.Text("\ud800")
+    with pytest.raises(ValueError, match="67,108,865 bytes of UTF-8, over the 67,108,864"):
+        tether.Text("x" * (64 * 1024 * 1024 + 1))
 
 
 # -- MediaItem and blobs ---------------------------------------------------------------------

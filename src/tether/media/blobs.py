@@ -21,6 +21,8 @@ from typing import Final
 from tether import _tokens
 
 BLOBS_DIR: Final = "blobs"
+# The largest blob the server takes (413 above); a text over it is refused at the call.
+MAX_BLOB_BYTES: Final = 64 * 1024 * 1024
 _SHA256: Final = re.compile(r"[0-9a-f]{64}")
 _TEMP_PREFIX: Final = ".tmp-"
 

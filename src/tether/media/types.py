@@ -15,6 +15,8 @@ import os
 from pathlib import Path
 from typing import Any, ClassVar, Final
 
+from tether.media.blobs import MAX_BLOB_BYTES
+
 # An image side longer than this is refused (a mistake more often than an image: a batch
 # flattened into one row, a whole dataset).
 MAX_SIDE: Final = 8192
@@ -169,6 +171,11 @@ class Text(Media):
         if format not in TEXT_FORMATS:
             raise ValueError(f"tether.Text(): format={format!r} is not one of 'markdown', 'plain'")
         self.utf8_size = len(text) if text.isascii() else len(checked_utf8(text, "tether.Text()"))
+        if self.utf8_size > MAX_BLOB_BYTES:
+            raise ValueError(
+                f"tether.Text(): the text is {self.utf8_size:,} bytes of UTF-8, over the "
+                f"{MAX_BLOB_BYTES:,} a server keeps in one file; log it in parts"
+            )
         self.text = text
         self.format = format
 
