@@ -176,3 +176,27 @@ def test_a_store_that_is_down_answers_503_with_retry_after(
             f"{base}/missing", json={"sha256": [sha(b"x")]}, headers=server.headers, timeout=60
         )
         assert missing.json() == {"missing": [sha(b"x")]}
+
+
+def test_a_64_mib_blob_streams_through_the_server(live_server: LiveServer) -> None:
+    """The server never holds a blob's body: its memory grows by far less than the 64 MiB
+    sent (read from the real process, as a bound)."""
+    from .test_memory import PeakRss
+
+    piece = bytes(range(256)) * 4096  # 1 MiB
+    digest = hashlib.sha256()
+    for _ in range(64):
+        digest.update(piece)
+    url = f"{live_server.base_url}/api/v1/projects/p/runs/big/blobs/{digest.hexdigest()}"
+    assert live_server.process is not None
+    httpx.put(
+        url.rsplit("/", 1)[0] + "/" + sha(b"warm"), content=b"warm", headers=live_server.headers
+    )
+    with PeakRss(live_server.process.pid) as rss:
+        base = rss.process.memory_info().rss
+        answer = httpx.put(
+            url, content=iter([piece] * 64), headers=live_server.headers, timeout=120
+        )
+    assert answer.status_code == 201, answer.text
+    assert answer.json()["size"] == 64 * 1024 * 1024
+    assert rss.peak - base < 24 * 1024 * 1024, (rss.peak - base) / 2**20
