@@ -12,9 +12,7 @@ logged it first), and no reader ever sees a partly written blob.
 
 from __future__ import annotations
 
-import hashlib
 import os
-import re
 from pathlib import Path
 from typing import Final
 
@@ -23,13 +21,13 @@ from tether import _tokens
 BLOBS_DIR: Final = "blobs"
 # The largest blob the server takes (413 above); a text over it is refused at the call.
 MAX_BLOB_BYTES: Final = 64 * 1024 * 1024
-_SHA256: Final = re.compile(r"[0-9a-f]{64}")
+_HEX: Final = frozenset("0123456789abcdef")
 _TEMP_PREFIX: Final = ".tmp-"
 
 
 def is_sha256(text: object) -> bool:
     """Is ``text`` a sha256 as blob names spell it: 64 lowercase hex digits?"""
-    return isinstance(text, str) and _SHA256.fullmatch(text) is not None
+    return isinstance(text, str) and len(text) == 64 and _HEX.issuperset(text)
 
 
 def blob_path(run_dir: Path, sha256: str) -> Path:
@@ -49,6 +47,8 @@ def write_blob(run_dir: Path, data: bytes) -> tuple[str, int]:
     Idempotent: a blob already there is left as it is. Raises ``OSError`` when the disk
     refuses (the caller counts and reports it; nothing is left half-written).
     """
+    import hashlib  # here: the writer imports this module in every process that logs
+
     sha256 = hashlib.sha256(data).hexdigest()
     path = blob_path(run_dir, sha256)
     if path.exists():

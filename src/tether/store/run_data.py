@@ -16,9 +16,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tether.errors import UsageError
-from tether.media import listing
-from tether.media.blobs import read_blob
-from tether.media.items import MediaItem
 from tether.store import layout
 from tether.store.reader import Segment, last_values, list_segments, read_segment
 from tether.store.records import apply_updates
@@ -26,6 +23,8 @@ from tether.store.writer import SEGMENT_HEARTBEAT_S, process_start_ticks
 
 if TYPE_CHECKING:
     import pandas
+
+    from tether.media.items import MediaItem
 
 
 @dataclass(frozen=True)
@@ -279,18 +278,24 @@ class RunData:
             raise UsageError(f"media(key={key!r}): pass one key as a str")
         if step is not None and (isinstance(step, bool) or not isinstance(step, int)):
             raise UsageError(f"media(step={step!r}): pass an int step, or None for all steps")
+        from tether.media import listing
+
         return listing.select(self._file_entries(), key, step, self._blob)
 
     def media_keys(self) -> list[dict[str, Any]]:
         """One ``{"key", "kind", "count", "min_step", "max_step"}`` per media key, by key."""
+        from tether.media import listing
+
         return listing.keys(self._file_entries())
 
-    def _file_entries(self) -> Iterator[listing.Entry]:
+    def _file_entries(self) -> Iterator[tuple[str, float, dict[str, Any]]]:
         for segment in self._segments:
             for when, info in segment.files:
                 yield segment.label, when, info
 
     def _blob(self, sha256: str) -> bytes:
+        from tether.media.blobs import read_blob
+
         return read_blob(self.dir, sha256)
 
     def console(self, *, writer: str | None = None, stream: str | None = None) -> pandas.DataFrame:

@@ -35,17 +35,19 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from tether import _tokens
 from tether._diagnostics import warn_failure
 from tether._threads import start_without_signals
 from tether._values import MAX_STEP
-from tether.media.queue import DROPPED_SUMMARY_KEY, MediaQueue, cap_bytes
-from tether.media.types import Media
 from tether.store import format as fmt
 from tether.store.rows import QueuedRow, encode_rows, fold_latest
 from tether.store.segment_names import segment_file_name, segments_dir
+
+if TYPE_CHECKING:  # tether.media loads with the first media a process logs
+    from tether.media.queue import MediaQueue
+    from tether.media.types import Media
 
 FLUSH_INTERVAL_S: Final = 0.05
 # Seconds of silence after which an idle writer touches its segment: a reader takes a
@@ -182,6 +184,7 @@ class Writer:
         queue = self._media
         if queue is None:
             from tether.media.encode import prepare
+            from tether.media.queue import MediaQueue, cap_bytes
 
             prepare()  # here, not on the flusher: see prepare()
             with self._lock:
@@ -212,6 +215,8 @@ class Writer:
         ]
         entry = queue.summary_entry()
         if entry is not None:
+            from tether.media.queue import DROPPED_SUMMARY_KEY
+
             key = f"{DROPPED_SUMMARY_KEY}/{self.label}"
             records.append([fmt.K_SUMMARY, _now(), {key: entry}, []])
         return records
