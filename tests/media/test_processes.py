@@ -137,3 +137,23 @@ def test_past_the_queue_cap_media_are_dropped_and_counted(run_dir: Path) -> None
     dropped = data.summary["_tether/media_dropped/main"]
     assert dropped["queue_full"] == 1 + 40 - stored and dropped["failed"] == 0
     assert data.history().empty  # media alone make no row
+
+
+def test_a_run_without_media_imports_none_of_it(run_dir: Path) -> None:
+    result = run_script(
+        run_dir,
+        """
+        import sys
+        import tether
+
+        with tether.init(dir=".", mode="offline") as run:
+            run.log({"loss": 0.5})
+        tether.load_run(run.dir).summary
+        print(sorted(m for m in sys.modules if m.startswith(("tether.media", "PIL"))))
+        run = tether.init(dir=".", mode="offline")
+        run.log({"text": tether.Text("x")})
+        print("PIL" in sys.modules, "tether.media.queue" in sys.modules)
+        """,
+        timeout=60,
+    )
+    assert result.stdout.splitlines() == ["[]", "True True"]
