@@ -17,9 +17,10 @@ from tether.api import Api
 from tether.errors import ServerUnreachableError
 from tether.server.testing import LiveServer
 from tether.sync.blobs import ACKED_FILE, named_blobs
-from tether.sync.http import HttpClient
+from tether.sync.http import HttpClient, ServerError
 from tether.sync.offline import sync_paths
 from tether.sync.run_upload import RunUpload, Sent
+from tether.sync.uploader import retry_delay
 
 from ..conftest import only_run, run_script
 from ..server.conftest import Logged, write_media
@@ -166,3 +167,46 @@ def test_named_blobs_reads_file_records_only() -> None:
     )  # fmt: skip
     assert named_blobs(body) == {sha: "application/json", cell: ""}
     assert named_blobs(body[len(fmt.MAGIC) :]) == named_blobs(body)
+
+
+def test_a_blob_store_that_is_down_costs_the_training_nothing(
+    tmp_path: Path, run_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server's S3 store refuses connections: blob PUTs are 503 with a retry_after that
+    the uploader waits as asked; the script ends as usual, its media wait on disk, and a
+    later sync to a working server sends them."""
+    down = {
+        "TETHER_SERVER_BLOB_URL": "s3://bucket/prefix",
+        "AWS_ENDPOINT_URL": "http://127.0.0.1:1",
+        "AWS_ACCESS_KEY_ID": "key",
+        "AWS_SECRET_ACCESS_KEY": "secret",
+    }
+    for name, value in down.items():
+        monkeypatch.setenv(name, value)
+    with LiveServer(tmp_path / "down") as server:
+        for name in down:
+            monkeypatch.delenv(name)
+        env = {"TETHER_BASE_URL": server.base_url, "TETHER_API_KEY": server.api_key}
+        done = run_script(run_dir, ONLINE_SCRIPT, env=env, timeout=120)
+        assert "Traceback" not in done.stderr
+        local = only_run(run_dir)
+        assert local.state == "finished" and len(local.media("samples")) == 6
+        with HttpClient(server.base_url, server.api_key) as client:
+            blob = local.media("samples")[0]
+            assert blob.sha256 is not None
+            with pytest.raises(ServerError) as refused:
+                client.put_bytes(
+                    f"/projects/media/runs/{local.id}/blobs/{blob.sha256}", blob.read_bytes()
+                )
+        assert refused.value.status == 503
+        assert 2.0 <= retry_delay(refused.value, failures=1) <= 2.4  # as asked, not backoff
+    with LiveServer(tmp_path / "up") as good:
+        report = sync_paths(
+            [local.dir], base_url=good.base_url, api_key=good.api_key, progress=False
+        )
+        assert report.ok, report
+        with Api(good.base_url, good.api_key) as api:
+            theirs = api.run(f"media/{local.id}").media("samples")
+            assert [t.read_bytes() for t in theirs] == [
+                m.read_bytes() for m in local.media("samples")
+            ]

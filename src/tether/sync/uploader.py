@@ -51,9 +51,9 @@ def backoff_delay(failures: int) -> float:
 
 
 def retry_delay(exc: Exception, failures: int) -> float:
-    """How long to wait before the next try: what a busy server asks for (429 with
-    ``Retry-After``), long for a refused key, else the backoff."""
-    if isinstance(exc, ServerError) and exc.status == 429:
+    """How long to wait before the next try: what a busy server asks for (429, or 503, with
+    ``retry_after``), long for a refused key, else the backoff."""
+    if isinstance(exc, ServerError) and exc.status in (429, 503):
         asked = exc.answer_int("retry_after")
         if asked is not None:
             return float(min(max(asked, 0), BACKOFF_MAX_S)) * random.uniform(1.0, 1.2)
@@ -63,6 +63,8 @@ def retry_delay(exc: Exception, failures: int) -> float:
 
 
 def _busy(exc: Exception) -> bool:
+    """A server that answered and asked to come back: finish() keeps waiting for it. (A 503,
+    the database or blob store away, is waited as asked too, but fails a wait().)"""
     return isinstance(exc, ServerError) and exc.status == 429
 
 
