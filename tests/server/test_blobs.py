@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import stat
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -200,3 +202,14 @@ def test_a_64_mib_blob_streams_through_the_server(live_server: LiveServer) -> No
     assert answer.status_code == 201, answer.text
     assert answer.json()["size"] == 64 * 1024 * 1024
     assert rss.peak - base < 24 * 1024 * 1024, (rss.peak - base) / 2**20
+
+
+def test_tether_server_refuses_a_blob_url_it_cannot_use(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "tether.cli", "server", "--port", "0",
+         "--data-dir", str(tmp_path / "d"), "--blob-url", "ftp://host/blobs"],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode != 0
+    assert "ftp://host/blobs" in done.stderr and "s3://bucket/prefix" in done.stderr
+    assert "Traceback" not in done.stderr
