@@ -11,6 +11,7 @@ import pytest
 import torch
 
 import tether
+from tether import _diagnostics
 from tether.media.blobs import BLOBS_DIR, blob_path
 from tether.store import format as fmt
 from tether.store.reader import list_segments
@@ -153,13 +154,31 @@ def test_a_bad_queue_cap_is_refused_before_anything_is_written(
     assert tether.load_run(run.dir).history().empty
 
 
-def test_a_failure_to_store_is_counted_and_never_raised(run_dir: Path) -> None:
+def test_a_blob_the_disk_refuses_waits_in_memory_and_is_written_later(run_dir: Path) -> None:
+    _diagnostics.reset_after_fork()  # rate limits of earlier tests must not hide a warning
+    with tether.init(project="m", dir=run_dir, mode="offline") as run:
+        blocker = run.dir / BLOBS_DIR
+        blocker.write_text("a file where the blobs folder goes")  # every blob write fails
+        with pytest.warns(tether.TetherWarning, match="kept in memory and tried again"):
+            run.log({"img": tether.Image(np.zeros((2, 2))), "loss": 1.0})
+            run.flush()
+        assert tether.load_run(run.dir).media("img") == []
+        blocker.unlink()  # the disk takes blobs again: finish() writes it
+    data = tether.load_run(run.dir)
+    assert [item.step for item in data.media("img")] == [0]
+    assert "_tether/media_dropped/main" not in data.summary
+
+
+def test_a_blob_still_refused_at_the_end_is_counted_and_never_raised(run_dir: Path) -> None:
+    _diagnostics.reset_after_fork()
     with tether.init(project="m", dir=run_dir, mode="offline") as run:
         (run.dir / BLOBS_DIR).write_text("a file where the blobs folder goes")
-        with pytest.warns(tether.TetherWarning, match="could not be stored"):
+        with pytest.warns(tether.TetherWarning, match="kept in memory and tried again"):
             run.log({"img": tether.Image(np.zeros((2, 2))), "loss": 1.0})
             run.flush()
         run.log({"h": tether.Histogram([1.0])})  # needs no blob: still stored
+        with pytest.warns(tether.TetherWarning, match="'img' .step 0. could not be stored"):
+            run.finish()
     data = tether.load_run(run.dir)
     assert data.media("img") == [] and len(data.media("h")) == 1
     assert data.history()["loss"].tolist() == [1.0]

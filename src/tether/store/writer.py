@@ -209,9 +209,12 @@ class Writer:
         queue = self._media
         if queue is None:
             return []
-        taken = queue.take()
+        # Closing, or the process is leaving: no later drain retries a refused blob.
+        final = self._stop.is_set() or not threading.main_thread().is_alive()
+        taken = queue.take(final=final)
         records: list[Any] = [
-            [fmt.K_FILE, when, info] for when, info in queue.encode(self.run_dir, taken)
+            [fmt.K_FILE, when, info]
+            for when, info in queue.encode(self.run_dir, taken, final=final)
         ]
         entry = queue.summary_entry()
         if entry is not None:
