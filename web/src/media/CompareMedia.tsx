@@ -71,7 +71,8 @@ function CompareImagePanel({
   }, [project, runs.map((r) => r.id).join(","), mediaKey]);
   const union = useMemo(() => [...new Set((steps ?? []).flat())].sort((a, b) => a - b), [steps]);
   const [index, setIndex] = useStepIndex(union);
-  const chosen = useDebounced(union.length ? union[index] : null, 80);
+  const current = union.length ? union[index] : null;
+  const chosen = useDebounced(current, 80) ?? current;
   return (
     <section class="media-panel image-panel" data-key={mediaKey} data-kind="image">
       <div class="panel-head">

@@ -103,17 +103,22 @@ export function ImagePanel({
   run,
   mediaKey,
   writers,
+  newest = null,
 }: {
   project: string;
   run: string;
   mediaKey: string;
   writers: WriterInfo[];
+  /** The key's newest step, when known (media/keys says it): asked for with the steps. */
+  newest?: number | null;
 }) {
   const steps = useResource<number[]>(mediaStepsPath(project, run, mediaKey));
   const list = steps.data ?? [];
   const [index, setIndex] = useStepIndex(list);
   // Dragging the slider asks for the step it rests on, not every step it passes.
-  const step = useDebounced(list.length ? list[index] : null, 80);
+  const current = list.length ? list[index] : newest;
+  const settled = useDebounced(current, 80);
+  const step = settled ?? current; // the first step shown is asked for at once
   const items = useResource<MediaItem[]>(step === null ? null : mediaPath(project, run, mediaKey, step));
   const shown = useKept(items.data);
   const loading = items.data === null && step !== null;

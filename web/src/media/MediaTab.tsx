@@ -62,7 +62,14 @@ export function MediaTab({ project, run }: { project: string; run: RunDetail }) 
             </summary>
             <div class={`media-grid media-grid-${kind}`}>
               {list.map((k) => (
-                <Panel key={k.key} project={project} run={run.id} mediaKey={k.key} writers={run.writer_list} />
+                <Panel
+                  key={k.key}
+                  project={project}
+                  run={run.id}
+                  mediaKey={k.key}
+                  writers={run.writer_list}
+                  newest={k.max_step}
+                />
               ))}
             </div>
           </details>

@@ -6,10 +6,13 @@ import { Loading } from "../components";
 
 /** `what` names the view in the placeholder and in errors; a view with no `what` shows nothing
  * until it has loaded (the compare page's images, which most comparisons do not have). */
-function lazy<P extends object>(what: string | null, load: () => Promise<ComponentType<P>>): FunctionComponent<P> {
+function lazy<P extends object>(
+  what: string | null,
+  load: () => Promise<ComponentType<P>>,
+): FunctionComponent<P> & { preload: () => void } {
   let loaded: ComponentType<P> | null = null;
   let loading: Promise<ComponentType<P>> | null = null;
-  return function Lazy(props: P) {
+  const Lazy = function Lazy(props: P) {
     const [, setReady] = useState(false);
     const [failed, setFailed] = useState<string | null>(null);
     useEffect(() => {
@@ -35,6 +38,12 @@ function lazy<P extends object>(what: string | null, load: () => Promise<Compone
       );
     return what ? <Loading what={what} /> : null;
   };
+  /** Start loading now (while the page still waits for other data). */
+  const preload = () => {
+    loading ??= load();
+    loading.catch(() => (loading = null));
+  };
+  return Object.assign(Lazy, { preload });
 }
 
 export const MediaTab = lazy("media", () => import("./MediaTab").then((m) => m.MediaTab));

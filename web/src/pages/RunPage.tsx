@@ -241,6 +241,8 @@ export function RunPage({ project, run: runId, tab }: { project: string; run: st
     pollMs: LIVE_MS,
     poll: (r) => r.live,
   });
+  // The media views' code loads while the run does, not after it.
+  if (tab === "media") MediaTab.preload();
   if (!run) return error ? <ErrorBox error={error} what={`run ${runId}`} retry={reload} /> : <Loading what="the run" />;
   const live = run.live;
   const base = runPath(project, run.id);
