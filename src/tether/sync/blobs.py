@@ -26,20 +26,16 @@ from pathlib import Path
 from typing import Any, Final, TypeGuard
 
 from tether._diagnostics import warn_failure
+from tether.media.blobs import blob_path
 from tether.store import format as fmt
 from tether.sync.http import HttpClient, ServerError
 
-BLOBS_DIR: Final = "blobs"  # tether.media.blobs.BLOBS_DIR: the client's layout
 ACKED_FILE: Final = "upload-blobs.txt"
 MISSING_BATCH: Final = 1000
 # The server's cap on one blob (tether.server.media_blobs.MAX_BLOB_BYTES): larger ones are
 # not even tried.
 MAX_BLOB_BYTES: Final = 64 * 1024 * 1024
 _FILE_KIND: Final = fmt.K_FILE
-
-
-def blob_file(run_dir: Path, sha256: str) -> Path:
-    return run_dir / BLOBS_DIR / sha256
 
 
 def named_blobs(body: bytes) -> dict[str, str]:
@@ -150,7 +146,7 @@ class BlobUpload:
         return sent
 
     def _put(self, client: HttpClient, sha256: str, media_type: str) -> bool:
-        path = blob_file(self.run_dir, sha256)
+        path = blob_path(self.run_dir, sha256)
         try:
             size = os.stat(path).st_size
         except OSError as exc:

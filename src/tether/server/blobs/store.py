@@ -9,20 +9,26 @@ memory: chunks go to a temporary file (local) or a staging file (S3) as they com
 from __future__ import annotations
 
 import hashlib
-import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
 from typing import Final
 
-SHA256_PATTERN: Final = r"^[0-9a-f]{64}$"
-_SHA256 = re.compile(SHA256_PATTERN)
+from tether.media.blobs import is_sha256
+
+__all__ = [
+    "SHA256_PATTERN",
+    "BlobMismatchError",
+    "BlobStore",
+    "BlobStoreError",
+    "BlobTooLargeError",
+    "HashingChunks",
+    "digest_of",
+    "is_sha256",
+]
+
+SHA256_PATTERN: Final = r"^[0-9a-f]{64}$"  # is_sha256 as a route pattern
 # Chunks a store reads back at a time.
 READ_CHUNK: Final = 1024 * 1024
-
-
-def is_sha256(value: object) -> bool:
-    """Is ``value`` a sha256 as tether writes it: 64 lowercase hex digits?"""
-    return isinstance(value, str) and _SHA256.match(value) is not None
 
 
 class BlobMismatchError(ValueError):
