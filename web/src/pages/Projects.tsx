@@ -101,7 +101,7 @@ export function ProjectsPage({ query }: { query: URLSearchParams }) {
             <tr key={`${owner.name}/${project.name}`} data-owner={owner.name}>
               <td>
                 {owner.name}
-                {owner.kind === "team" && <span class="owner-kind"> team</span>}
+                {owner.kind === "team" && <span class="muted owner-kind"> (team)</span>}
               </td>
               <td>
                 <a href={projectPath(`${owner.name}/${project.name}`)}>{project.name}</a>
