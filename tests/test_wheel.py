@@ -30,15 +30,27 @@ def _run(command: list[str], env: dict[str, str] | None = None) -> subprocess.Co
 
 @pytest.mark.network
 def test_the_wheel_alone_gives_tether_ui_and_tether_server(tmp_path: Path) -> None:
+    # The build backend is a dev dependency, so the wheel builds without a throwaway build
+    # environment (that alone took ~15 s).
     built = _run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-w", str(tmp_path), str(ROOT)]
+        [
+            *(sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation"),
+            *("-w", str(tmp_path), str(ROOT)),
+        ]
     )
     if built.returncode != 0:
         pytest.skip(f"cannot build the wheel (no package index?): {built.stderr[-500:]}")
     [wheel] = tmp_path.glob("tether-*.whl")
-    _run([sys.executable, "-m", "venv", str(tmp_path / "venv")]).check_returncode()
+    # A venv without pip of its own, filled by this pip (--python), without compiling every
+    # module to bytecode: the same packages installed, in a seventh of the time (90 s -> 12 s).
+    _run([sys.executable, "-m", "venv", "--without-pip", str(tmp_path / "venv")]).check_returncode()
     bin_dir = tmp_path / "venv" / "bin"
-    installed = _run([str(bin_dir / "pip"), "install", "-q", str(wheel)])
+    installed = _run(
+        [
+            *(sys.executable, "-m", "pip", "--python", str(bin_dir / "python")),
+            *("install", "-q", "--no-compile", str(wheel)),
+        ]
+    )
     if installed.returncode != 0:
         pytest.skip(
             f"cannot install the dependencies (no package index?): {installed.stderr[-500:]}"
