@@ -21,17 +21,22 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Final, TypeGuard
 
 from tether._diagnostics import warn_failure
+from tether._threads import start_without_signals
 from tether.media.blobs import blob_path
 from tether.store import format as fmt
 from tether.sync.http import HttpClient, ServerError
 
 ACKED_FILE: Final = "upload-blobs.txt"
 MISSING_BATCH: Final = 1000
+# Blob PUTs in flight at once (the server takes 4 uploads per user at a time by default; a
+# segment PUT of another writer may hold one).
+PARALLEL_PUTS: Final = 3
 # The server's cap on one blob (tether.server.media_blobs.MAX_BLOB_BYTES): larger ones are
 # not even tried.
 MAX_BLOB_BYTES: Final = 64 * 1024 * 1024
@@ -89,6 +94,7 @@ class BlobUpload:
         # Called after each answer from the server (the uploader's finish() waits while
         # answers come, and a body may name many blobs).
         self.on_answer: Callable[[], None] | None = None
+        self._lock = threading.Lock()
         self._load()
 
     # -- what the server has -----------------------------------------------------------------
@@ -110,6 +116,10 @@ class BlobUpload:
         self._path().unlink(missing_ok=True)
 
     def _acknowledge(self, hashes: list[str]) -> None:
+        with self._lock:  # PUTs run in parallel: one appender at a time
+            self._append_acked(hashes)
+
+    def _append_acked(self, hashes: list[str]) -> None:
         fresh = [sha for sha in hashes if sha not in self.acked]
         if not fresh:
             return
@@ -140,10 +150,45 @@ class BlobUpload:
             missing = [sha for sha in listed if sha in named] if isinstance(listed, list) else batch
             self._answered()
             self._acknowledge([sha for sha in batch if sha not in set(missing)])
-            for sha in missing:
-                if self._put(client, sha, named[sha]):
-                    sent += 1
+            sent += self._put_all(client, [(sha, named[sha]) for sha in missing])
         return sent
+
+    def _put_all(self, client: HttpClient, blobs: list[tuple[str, str]]) -> int:
+        """PUT ``(sha256, media type)`` pairs, ``PARALLEL_PUTS`` at a time (each a round trip
+        and, on the server, a sync to disk); the first error is raised once all stopped."""
+        if len(blobs) <= 1:
+            return sum(self._put(client, sha, kind) for sha, kind in blobs)
+        pending = list(reversed(blobs))
+        results: list[bool] = []
+        errors: list[BaseException] = []
+        lock = threading.Lock()
+
+        def work() -> None:
+            while True:
+                with lock:
+                    if errors or not pending:
+                        return
+                    sha, kind = pending.pop()
+                try:
+                    done = self._put(client, sha, kind)
+                except BaseException as exc:  # raised in the caller's thread below
+                    with lock:
+                        errors.append(exc)
+                    return
+                with lock:
+                    results.append(done)
+
+        workers = [
+            threading.Thread(target=work, name="tether-blob-upload", daemon=True)
+            for _ in range(min(PARALLEL_PUTS, len(blobs)))
+        ]
+        for worker in workers:
+            start_without_signals(worker)
+        for worker in workers:
+            worker.join()
+        if errors:
+            raise errors[0]
+        return sum(results)
 
     def _put(self, client: HttpClient, sha256: str, media_type: str) -> bool:
         path = blob_path(self.run_dir, sha256)
@@ -183,8 +228,10 @@ class BlobUpload:
             self.on_answer()
 
     def _skip(self, sha256: str, why: str) -> None:
-        self.skipped[sha256] = why
-        if len(self.skipped) == 1:
+        with self._lock:
+            self.skipped[sha256] = why
+            first = len(self.skipped) == 1
+        if first:
             warn_failure(
                 "upload-blob-skipped",
                 f"{self.run_dir.name}: blob {sha256[:12]}... is not uploaded: {why}. The rest of "
