@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -27,7 +28,8 @@ BIG_ROWS = 100_000
 # Two runs. In "media-a" the main process logs three images a step under "samples", a spawned
 # rank (label rank1) one more; histograms of a drifting normal; a small table with image cells
 # at two steps; a 100,000-row table; Markdown with HTML and a javascript: link in it; plain
-# text. "media-b" logs "samples" only, for the compare page.
+# text. "media-b" logs "samples" only, for the compare page; "media-c" one image whose bytes the
+# test then deletes from the server's blob store.
 TRAINING = """
 import multiprocessing as mp, os
 import numpy as np
@@ -69,6 +71,10 @@ if __name__ == "__main__":
     run.log({"big": tether.Table(columns=["i", "name", "mod"], rows=big)}, step=0)
     run.log({"notes": tether.Text(NOTES, format="markdown")}, step=0)
     run.log({"log": tether.Text("line one\\n  <b>two</b>", format="plain")}, step=0)
+    run.finish()
+
+    run = tether.init(project="uimedia", name="media-c", id="media-c")
+    run.log({"lost": tether.Image(picture(0, 0, 255), caption="gone")}, step=0)
     run.finish()
 
     run = tether.init(project="uimedia", name="media-b", id="media-b")
@@ -338,3 +344,72 @@ def test_compare_page_shows_images_side_by_side(page: Any, server: LiveServer) -
     assert panel.locator('.compare-run[data-run="media-a"] .caption').first.inner_text() == "s0-0"
     _wait_loaded(page, ".compare-media .media-image img", 4 + 2)
     screenshot(page, "media-compare", full_page=True)
+
+
+def test_an_image_whose_bytes_are_not_on_the_server_says_so(page: Any, server: LiveServer) -> None:
+    (item,) = _api(server, "/runs/media-c/media?key=lost")
+    # The run's record stays, its bytes go (as when an upload of them has not happened yet).
+    for path in (server.data_dir / "blobs").rglob(f"*{item['sha256']}*"):
+        path.unlink()
+    page.goto(_media_url(server, "media-c"))
+    panel = page.locator('.image-panel[data-key="lost"]')
+    panel.locator(".image-missing").wait_for()
+    assert panel.locator("img").count() == 0
+    assert panel.locator(".caption").inner_text() == "gone"
+
+
+LIVE = """
+import sys, time
+from pathlib import Path
+import numpy as np
+import tether
+
+stop = Path(sys.argv[1])
+run = tether.init(project="uimedia", name="media-live", id="media-live")
+for step in range(600):
+    if stop.exists():
+        break
+    pixels = np.full((16, 16, 3), step % 256, dtype=np.uint8)
+    run.log({"frames": tether.Image(pixels, caption=f"frame {step}")}, step=step)
+    time.sleep(0.3)
+run.finish()
+"""
+
+
+def test_a_live_run_s_images_follow_the_newest_step(
+    page: Any, server: LiveServer, tmp_path: Any
+) -> None:
+    (tmp_path / "live.py").write_text(textwrap.dedent(LIVE))
+    stop = tmp_path / "stop"
+    env = client_env(server, TETHER_SYSTEM_INTERVAL_S="0")
+    process = subprocess.Popen(
+        [sys.executable, "live.py", str(stop)], cwd=tmp_path, env=env,
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        url = f"{server.base_url}/api/v1/projects/{PROJECT}/runs/media-live/media/steps?key=frames"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            answer = httpx.get(url, headers=server.headers, timeout=10)
+            if answer.status_code == 200 and answer.json():
+                break
+            time.sleep(0.2)
+        page.goto(_media_url(server, "media-live"))
+        slider = page.locator('.image-panel[data-key="frames"] .step-slider')
+        slider.wait_for()
+        first = int(slider.get_attribute("data-steps") or 0)
+        # New steps arrive without a reload, and the panel keeps showing the newest.
+        page.wait_for_function(
+            "n => { const s = document.querySelector('.image-panel .step-slider');"
+            " return s && Number(s.dataset.steps) > n + 1; }",
+            arg=first,
+            timeout=30_000,
+        )
+        steps = int(slider.get_attribute("data-steps") or 0)
+        page.locator(f'.image-panel .caption:text-is("frame {steps - 1}")').or_(
+            page.locator(f'.image-panel .caption:text-is("frame {steps}")')
+        ).first.wait_for()
+    finally:
+        stop.touch()
+        _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 0, stderr

@@ -2,10 +2,9 @@
 // one ImageData cell per (step, value bin); hovering names the step, the logged bin under the
 // pointer and its count.
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
-import type { WriterInfo } from "../api";
 import { ErrorBox } from "../components";
 import { useResource, useWidth } from "../hooks";
-import { type MediaItem, labelOrder, mediaPath, writerLabeller } from "./api";
+import { MEDIA_POLL_MS, type PanelProps, type MediaItem, labelOrder, mediaPath, writerLabeller } from "./api";
 import {
   type Heatmap,
   type StepHistogram,
@@ -107,18 +106,11 @@ function describe(h: StepHistogram, value: number): string[] {
   return lines;
 }
 
-export function HistogramPanel({
-  project,
-  run,
-  mediaKey,
-  writers,
-}: {
-  project: string;
-  run: string;
-  mediaKey: string;
-  writers: WriterInfo[];
-}) {
-  const items = useResource<MediaItem[]>(mediaPath(project, run, mediaKey, null));
+export function HistogramPanel({ project, run, mediaKey, writers, live = false }: PanelProps) {
+  const items = useResource<MediaItem[]>(mediaPath(project, run, mediaKey, null), {
+    pollMs: MEDIA_POLL_MS,
+    poll: () => live,
+  });
   const label = writerLabeller(writers);
   // One heatmap per series: a writer, and the position in a list logged under the key.
   const series = useMemo(() => {

@@ -1,9 +1,20 @@
 // Images of one key: the chosen step's images in a grid, with captions and writers, and a slider
 // over the key's steps. Only the shown step's items are fetched; the images load lazily.
+import { useState } from "preact/hooks";
 import type { WriterInfo } from "../api";
 import { ErrorBox } from "../components";
 import { useDebounced, useResource } from "../hooks";
-import { type ImageMeta, type MediaItem, blobUrl, labelOrder, mediaPath, mediaStepsPath, writerLabeller } from "./api";
+import {
+  MEDIA_POLL_MS,
+  type PanelProps,
+  type ImageMeta,
+  type MediaItem,
+  blobUrl,
+  labelOrder,
+  mediaPath,
+  mediaStepsPath,
+  writerLabeller,
+} from "./api";
 import { StepSlider, useKept, useStepIndex } from "./steps";
 
 /** Images narrower than this are drawn larger, with square pixels (MNIST digits, masks). */
@@ -23,19 +34,31 @@ export function ImageFigure({
   const meta = item.meta as unknown as ImageMeta;
   const url = blobUrl(project, run, item.sha256 ?? "");
   const small = meta.width > 0 && meta.width < SMALL_PX;
+  // The record can reach the server before its bytes do (an upload still under way or failed).
+  const [missing, setMissing] = useState(false);
   return (
     <figure class="media-image" data-step={item.step} data-writer={writer ?? item.writer} data-index={item.index}>
-      <a href={url} target="_blank" rel="noopener" title="open the full image">
-        <img
-          src={url}
-          loading="lazy"
-          decoding="async"
-          width={meta.width || undefined}
-          height={meta.height || undefined}
-          alt={meta.caption ?? `${item.key} ${item.index}`}
-          class={small ? "pixelated" : undefined}
-        />
-      </a>
+      {missing ? (
+        <div
+          class="image-missing"
+          style={{ aspectRatio: meta.width && meta.height ? `${meta.width} / ${meta.height}` : undefined }}
+        >
+          not on the server
+        </div>
+      ) : (
+        <a href={url} target="_blank" rel="noopener" title="open the full image">
+          <img
+            src={url}
+            loading="lazy"
+            decoding="async"
+            width={meta.width || undefined}
+            height={meta.height || undefined}
+            alt={meta.caption ?? `${item.key} ${item.index}`}
+            class={small ? "pixelated" : undefined}
+            onError={() => setMissing(true)}
+          />
+        </a>
+      )}
       <figcaption>
         {meta.caption && <span class="caption">{meta.caption}</span>}
         <span class="muted image-facts">
@@ -98,21 +121,11 @@ export function ImageGrid({
   );
 }
 
-export function ImagePanel({
-  project,
-  run,
-  mediaKey,
-  writers,
-  newest = null,
-}: {
-  project: string;
-  run: string;
-  mediaKey: string;
-  writers: WriterInfo[];
-  /** The key's newest step, when known (media/keys says it): asked for with the steps. */
-  newest?: number | null;
-}) {
-  const steps = useResource<number[]>(mediaStepsPath(project, run, mediaKey));
+export function ImagePanel({ project, run, mediaKey, writers, live = false, newest = null }: PanelProps) {
+  const steps = useResource<number[]>(mediaStepsPath(project, run, mediaKey), {
+    pollMs: MEDIA_POLL_MS,
+    poll: () => live,
+  });
   const list = steps.data ?? [];
   const [index, setIndex] = useStepIndex(list);
   // Dragging the slider asks for the step it rests on, not every step it passes.

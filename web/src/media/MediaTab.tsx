@@ -4,14 +4,12 @@ import { useState } from "preact/hooks";
 import type { RunDetail } from "../api";
 import { ErrorBox, Loading } from "../components";
 import { useResource } from "../hooks";
-import { type MediaKey, type MediaKind, mediaKeysPath } from "./api";
+import { MEDIA_POLL_MS, type MediaKey, type MediaKind, mediaKeysPath } from "./api";
 import { HistogramPanel } from "./HistogramPanel";
 import { ImagePanel } from "./ImagePanel";
 import { TablePanel } from "./TablePanel";
 import { TextPanel } from "./TextPanel";
 import "./media.css";
-
-const LIVE_MS = 5000;
 
 const KINDS: { kind: MediaKind; title: string }[] = [
   { kind: "image", title: "images" },
@@ -24,7 +22,7 @@ const PANELS = { image: ImagePanel, histogram: HistogramPanel, table: TablePanel
 
 export function MediaTab({ project, run }: { project: string; run: RunDetail }) {
   // While the run is live new keys appear; the panels themselves stay as they are.
-  const keys = useResource<MediaKey[]>(mediaKeysPath(project, run.id), { pollMs: LIVE_MS, poll: () => run.live });
+  const keys = useResource<MediaKey[]>(mediaKeysPath(project, run.id), { pollMs: MEDIA_POLL_MS, poll: () => run.live });
   const [filter, setFilter] = useState("");
   if (!keys.data) {
     return keys.error ? (
@@ -69,6 +67,7 @@ export function MediaTab({ project, run }: { project: string; run: RunDetail }) 
                   mediaKey={k.key}
                   writers={run.writer_list}
                   newest={k.max_step}
+                  live={run.live}
                 />
               ))}
             </div>

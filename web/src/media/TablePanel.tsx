@@ -2,11 +2,21 @@
 // cells as thumbnails, and virtualised: rows have one fixed height and only those in view (and
 // a few either side) are in the DOM, so 100,000 rows scroll like 100.
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
-import type { Json, WriterInfo } from "../api";
+import type { Json } from "../api";
 import { ErrorBox } from "../components";
 import { formatValue } from "../format";
 import { useDebounced, useResource } from "../hooks";
-import { type MediaItem, type TableBlob, blobText, blobUrl, isImageCell, mediaPath, writerLabeller } from "./api";
+import {
+  MEDIA_POLL_MS,
+  type PanelProps,
+  type MediaItem,
+  type TableBlob,
+  blobText,
+  blobUrl,
+  isImageCell,
+  mediaPath,
+  writerLabeller,
+} from "./api";
 import { ItemPicker } from "./steps";
 import { type Sort, imageColumns, loweredRows, numericColumns, rowWindow, visibleRows } from "./table";
 
@@ -85,11 +95,13 @@ function TableView({
   const rowPx = images.some(Boolean) ? IMAGE_ROW_PX : ROW_PX;
   const [first, last] = rowWindow(scrollTop, VIEW_PX, rowPx, rows.length);
   // Every row is its own grid, so the columns' widths are fixed, never "as wide as the content".
-  const numberPx = 16 + 8 * String(table.data.length).length;
+  const numberPx = 24 + 8 * String(table.data.length).length;
   const columns = `${numberPx}px ${table.columns
-    .map((_, c) => (images[c] ? `${rowPx + 24}px` : "minmax(110px, 1fr)"))
+    // Numbers need less room than text.
+    .map((_, c) => (images[c] ? `${rowPx + 24}px` : numeric[c] ? "minmax(80px, 1fr)" : "minmax(110px, 3fr)"))
     .join(" ")}`;
-  const minWidth = numberPx + table.columns.reduce((sum, _, c) => sum + (images[c] ? rowPx + 24 : 110), 0);
+  const minWidth =
+    numberPx + table.columns.reduce((sum, _, c) => sum + (images[c] ? rowPx + 24 : numeric[c] ? 80 : 110), 0);
 
   // A new filter or order starts at the top.
   useEffect(() => {
@@ -162,18 +174,11 @@ function TableView({
   );
 }
 
-export function TablePanel({
-  project,
-  run,
-  mediaKey,
-  writers,
-}: {
-  project: string;
-  run: string;
-  mediaKey: string;
-  writers: WriterInfo[];
-}) {
-  const items = useResource<MediaItem[]>(mediaPath(project, run, mediaKey, null));
+export function TablePanel({ project, run, mediaKey, writers, live = false }: PanelProps) {
+  const items = useResource<MediaItem[]>(mediaPath(project, run, mediaKey, null), {
+    pollMs: MEDIA_POLL_MS,
+    poll: () => live,
+  });
   const list = items.data ?? [];
   const [chosen, setChosen] = useState<number | null>(null);
   const index = chosen === null ? list.length - 1 : Math.min(chosen, list.length - 1);

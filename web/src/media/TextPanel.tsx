@@ -1,9 +1,16 @@
 // Logged text: Markdown rendered through the safe renderer (markdown.ts), plain text as it is.
 import { useEffect, useState } from "preact/hooks";
-import type { WriterInfo } from "../api";
 import { ErrorBox } from "../components";
 import { useResource } from "../hooks";
-import { type MediaItem, type TextMeta, blobText, mediaPath, writerLabeller } from "./api";
+import {
+  MEDIA_POLL_MS,
+  type PanelProps,
+  type MediaItem,
+  type TextMeta,
+  blobText,
+  mediaPath,
+  writerLabeller,
+} from "./api";
 import { markdown } from "./markdown";
 import { ItemPicker } from "./steps";
 
@@ -26,18 +33,11 @@ function useBlobText(project: string, run: string, sha256: string | null) {
   return state.sha256 === sha256 ? state : { sha256, text: null, error: null };
 }
 
-export function TextPanel({
-  project,
-  run,
-  mediaKey,
-  writers,
-}: {
-  project: string;
-  run: string;
-  mediaKey: string;
-  writers: WriterInfo[];
-}) {
-  const items = useResource<MediaItem[]>(mediaPath(project, run, mediaKey, null));
+export function TextPanel({ project, run, mediaKey, writers, live = false }: PanelProps) {
+  const items = useResource<MediaItem[]>(mediaPath(project, run, mediaKey, null), {
+    pollMs: MEDIA_POLL_MS,
+    poll: () => live,
+  });
   const list = items.data ?? [];
   const [chosen, setChosen] = useState<number | null>(null);
   const index = chosen === null ? list.length - 1 : Math.min(chosen, list.length - 1);

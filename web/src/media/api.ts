@@ -74,6 +74,21 @@ export interface TableBlob {
   data: Json[][];
 }
 
+/** How often a live run's media are asked for again. */
+export const MEDIA_POLL_MS = 5000;
+
+/** What every media panel of the run page is given. */
+export interface PanelProps {
+  project: string;
+  run: string;
+  mediaKey: string;
+  writers: WriterInfo[];
+  /** The run is still going: the panel asks again every MEDIA_POLL_MS. */
+  live?: boolean;
+  /** The key's newest step, when known (media/keys says it). */
+  newest?: number | null;
+}
+
 export function mediaKeysPath(project: string, run: string): string {
   return `${runPath(project, run)}/media/keys`;
 }
