@@ -413,3 +413,15 @@ def test_a_live_run_s_images_follow_the_newest_step(
         stop.touch()
         _, stderr = process.communicate(timeout=60)
     assert process.returncode == 0, stderr
+
+
+def test_an_owner_qualified_run_page_loads_media_from_the_owner_s_paths(
+    page: Any, server: LiveServer
+) -> None:
+    answer = httpx.get(f"{server.base_url}/api/v1/owners", headers=server.headers, timeout=30)
+    owner = next(o["name"] for o in answer.json() if o["default"])
+    page.goto(f"{server.base_url}/owners/{owner}/projects/{PROJECT}/runs/media-a/media")
+    _wait_loaded(page, '.image-panel[data-key="samples"] .media-image img', 4)
+    sources = page.locator(".media-image img").evaluate_all("i => i.map(x => x.src)")
+    prefix = f"/api/v1/owners/{owner}/projects/{PROJECT}/runs/media-a/blobs/"
+    assert all(prefix in src for src in sources), sources
