@@ -50,6 +50,12 @@ EXAMPLES: dict[RecordKind, tuple[list[Any], records.Record]] = {
         [13, 7.0, {"cpu": {"count": 2}}],
         records.Environment(7.0, {"cpu": {"count": 2}}),
     ),
+    RecordKind.ARTIFACT: (
+        [14, 8.0, {"op": "use", "name": "model", "ref": "latest", "digest": "0" * 64}],
+        records.ArtifactOp(
+            8.0, {"op": "use", "name": "model", "ref": "latest", "digest": "0" * 64}
+        ),
+    ),
 }
 
 

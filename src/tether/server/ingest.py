@@ -381,4 +381,6 @@ _HANDLERS: Final[dict[type[Any], Callable[[Batch, Any], None]]] = {
     records.FileEntry: _file,
     records.Label: lambda batch, r: setattr(batch, "label", r.label),
     records.Environment: _environment,
+    # Read but not stored yet: artifacts-server's ingest of artifact versions replaces this.
+    records.ArtifactOp: lambda batch, r: None,
 }

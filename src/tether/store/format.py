@@ -61,6 +61,7 @@ class RecordKind(enum.IntEnum):
     ROWS = 11  # [11, schema_id, [step, ...], [ms, ...], [[v0, v1, ...], ...]]  one layout
     LINES = 12  # [12, time, stream, [line, ...]]  console lines that arrived together
     ENVIRONMENT = 13  # [13, time, {section: value}]  sections merge by key, later wins
+    ARTIFACT = 14  # [14, time, {"op": "log" | "use" | "alias", "name", ...}]  docs/artifacts.md
 
 
 # The names most of the code base uses (``fmt.K_ROWS``); each is the enum member itself.
@@ -77,6 +78,7 @@ K_LABEL: Final = RecordKind.LABEL
 K_ROWS: Final = RecordKind.ROWS
 K_LINES: Final = RecordKind.LINES
 K_ENVIRONMENT: Final = RecordKind.ENVIRONMENT
+K_ARTIFACT: Final = RecordKind.ARTIFACT
 
 STREAM_STDOUT: Final = 1
 STREAM_STDERR: Final = 2

@@ -103,6 +103,15 @@ class Environment:
     sections: dict[str, Any]
 
 
+@dataclass(frozen=True, slots=True)
+class ArtifactOp:
+    """An artifact logged, used or re-aliased by this run; ``info["op"]`` says which
+    (``log``, ``use``, ``alias``) and ``tether.artifacts.manifest`` owns the fields."""
+
+    time: float
+    info: dict[str, Any]
+
+
 Record = (
     Header
     | Keys
@@ -115,6 +124,7 @@ Record = (
     | FileEntry
     | Label
     | Environment
+    | ArtifactOp
 )
 
 
@@ -165,6 +175,9 @@ KINDS: Final[dict[RecordKind, KindSpec]] = {
     RecordKind.LINES: KindSpec("lines", 4, lambda r: Lines(r[1], r[2], _list(r[3], "lines"))),
     RecordKind.ENVIRONMENT: KindSpec(
         "environment", 3, lambda r: Environment(r[1], _mapping(r[2], "environment"))
+    ),
+    RecordKind.ARTIFACT: KindSpec(
+        "artifact", 3, lambda r: ArtifactOp(r[1], _mapping(r[2], "artifact"))
     ),
 }
 
