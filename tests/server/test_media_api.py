@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import socket
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -241,3 +242,19 @@ def test_a_blob_is_read_only_through_a_run_that_sent_it(
     if server.database_url is None:  # the local store: each blob one file, whoever sent it
         stored = [p.name for p in (server.data_dir / "blobs").rglob("*") if p.is_file()]
         assert sorted(stored) == sorted(blobs)
+
+
+def test_blobs_of_a_new_run_sent_at_once_all_arrive(server: LiveServer) -> None:
+    """A client sends a new run's blobs in parallel, before any segment: whichever request
+    makes the run, none fails for it."""
+    blobs = {hashlib.sha256(b"blob %d" % n).hexdigest(): b"blob %d" % n for n in range(8)}
+    base = f"{server.base_url}/api/v1/projects/fresh/runs/new1/blobs"
+
+    def put(item: tuple[str, bytes]) -> int:
+        answer = httpx.put(f"{base}/{item[0]}", content=item[1], headers=server.headers, timeout=60)
+        return answer.status_code
+
+    with ThreadPoolExecutor(max_workers=4) as pool:  # the server takes 4 at once per user
+        assert list(pool.map(put, blobs.items())) == [201] * len(blobs)
+    asked = httpx.post(f"{base}/missing", json={"sha256": list(blobs)}, headers=server.headers)
+    assert asked.json() == {"missing": []}

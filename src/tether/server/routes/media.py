@@ -157,8 +157,14 @@ async def _put_blob(
 
 
 def _upload_run(engine: Engine, owner: User, project: str, run_id: str, now: float) -> Any:
-    with engine.begin() as connection:
-        return upload_run(connection, owner, project, run_id, now)
+    for attempt in range(3):
+        try:
+            with engine.begin() as connection:
+                return upload_run(connection, owner, project, run_id, now)
+        except IntegrityError:  # blobs of a new run arrive in parallel: one of them made it
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
 
 
 def _body_chunks(stream: AsyncIterator[bytes]) -> Iterator[bytes]:
