@@ -295,3 +295,39 @@ def test_blobs_are_stored_once_under_their_hash(tmp_path: Path) -> None:
     for bad in ("../x", "A" * 64, sha[:-1]):
         with pytest.raises(ValueError, match="is not a sha256"):
             blob_path(tmp_path, bad)
+
+
+def test_a_device_tensor_is_binned_on_its_device_as_numpy_bins_it() -> None:
+    """The CUDA path (``_device_histogram``: no host sync, bincount over bin indices) run on
+    a CPU tensor gives numpy's counts, specials and span, with the writer's read deferred."""
+    from tether.media import histogram as histogram_module
+
+    rng = np.random.default_rng(3)
+    values = rng.normal(size=10_000).astype(np.float32)
+    values[[5, 17, 99]] = [math.nan, math.inf, -math.inf]
+    for given, bins in ((values, 64), (np.full(7, 2.5, dtype=np.float32), 3)):
+        expected = tether.Histogram(given, bins=bins).meta()
+        deferred = tether.Histogram(np.zeros(1), bins=bins)  # its fields, filled by the device
+        deferred.total = int(given.size)
+        deferred._device_work = histogram_module._device_histogram(torch.from_numpy(given), bins)
+        deferred._values = None
+        deferred._counts = None
+        got = deferred.meta()
+        assert got["counts"] == expected["counts"]
+        assert (got["nan"], got["posinf"], got["neginf"]) == (
+            expected["nan"],
+            expected["posinf"],
+            expected["neginf"],
+        )
+        assert got["min"] == pytest.approx(expected["min"])
+        assert got["max"] == pytest.approx(expected["max"])
+        assert got["edges"] == pytest.approx(expected["edges"])
+
+
+def test_the_values_are_copied_at_the_call_and_binned_later() -> None:
+    values = np.arange(1000, dtype=np.float64)
+    histogram = tether.Histogram(values, bins=2)
+    values[:] = 100.0  # the caller reuses its buffer at once
+    assert histogram.nbytes >= values.nbytes  # the copy counts against the queue's cap
+    assert histogram.meta()["counts"] == [500, 500]
+    assert histogram.nbytes < values.nbytes  # binned: the copy is gone
