@@ -19,7 +19,7 @@ import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import timedelta
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from tether.server.blobs.store import (
@@ -140,6 +140,23 @@ class S3BlobStore(BlobStore):
         with _store_errors(key):  # FileNotFoundError when absent
             result = obstore.get(self._store, key)
         return (bytes(chunk) for chunk in result.stream(min_chunk_size=READ_CHUNK))
+
+    def presign(self, sha256: str, method: str, *, expires_s: int = 3600) -> str | None:
+        """A presigned URL (obstore's ``sign``: SigV4 query parameters). A PUT through it
+        is not checked by the store against the hash: the server reads the object back
+        before it links it (``tether.server.artifact_blobs``)."""
+        import obstore
+
+        verb: Literal["GET", "PUT"]
+        if method == "GET":
+            verb = "GET"
+        elif method == "PUT":
+            verb = "PUT"
+        else:
+            raise ValueError(f"method {method!r}: presigned URLs are for GET or PUT")
+        key = self.key(sha256)
+        with _store_errors(key):
+            return str(obstore.sign(self._store, verb, key, timedelta(seconds=expires_s)))
 
     def delete(self, sha256: str) -> None:
         import obstore

@@ -117,6 +117,12 @@ class BlobStore(ABC):
     def delete(self, sha256: str) -> None:
         """Remove blob ``sha256``; nothing happens when it is absent."""
 
+    def presign(self, sha256: str, method: str, *, expires_s: int = 3600) -> str | None:
+        """A URL that lets a client ``GET`` or ``PUT`` blob ``sha256`` straight at the store,
+        without credentials, for ``expires_s`` seconds; None for a store without such URLs
+        (a local directory: the bytes go through the server)."""
+        return None
+
     def read(self, sha256: str) -> bytes:
         """The whole blob (for small ones and tests)."""
         return b"".join(self.open(sha256))
