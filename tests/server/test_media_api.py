@@ -4,6 +4,7 @@ the media routes, on SQLite and PostgreSQL (a real server; raw HTTP as a client 
 from __future__ import annotations
 
 import hashlib
+import secrets
 import socket
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -16,10 +17,36 @@ import tether
 from tether.server.testing import LiveServer
 from tether.store import format as fmt
 
-from .accounts import database_url, server
+from .accounts import POSTGRES_URL
 from .conftest import sample_items
 
-__all__ = ["database_url", "server"]  # fixtures, imported for pytest
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
+    """One server per database for the module (each test makes runs of its own)."""
+    url = None
+    name = "tether_test_" + secrets.token_hex(4)
+    if request.param == "postgresql":
+        if not POSTGRES_URL:
+            pytest.skip("TETHER_TEST_POSTGRES_URL not set (scripts/postgres.sh prints one)")
+        import psycopg
+
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
+            admin.execute(f"CREATE DATABASE {name}")
+        url = POSTGRES_URL.rsplit("/", 1)[0] + "/" + name
+    live = LiveServer(tmp_path_factory.mktemp("media") / "data", database_url=url).start()
+    try:
+        yield live
+    finally:
+        live.stop()
+        if url is not None:
+            import psycopg
+
+            assert POSTGRES_URL is not None
+            with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
+                admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 def run_path(run: tether.Run, owner: str = "") -> str:
@@ -178,7 +205,7 @@ BAD_INFOS: dict[str, dict[str, object]] = {
 }
 
 
-def test_malformed_file_records_are_refused_by_field(live_server: LiveServer) -> None:
+def test_malformed_file_records_are_refused_by_field(server: LiveServer) -> None:
     """Each bad info is a 422 naming its field and record (the client then skips it)."""
     good = {"key": "k", "step": 1, "index": 0, "kind": "image", "sha256": "a" * 64, "size": 3,
             "media_type": "image/png", "meta": {}}  # fmt: skip
@@ -187,9 +214,9 @@ def test_malformed_file_records_are_refused_by_field(live_server: LiveServer) ->
         record = [fmt.K_FILE, 1.0, {**good, **bad}]
         body = fmt.MAGIC + fmt.encode_frame(0, [[fmt.K_HEADER, {"main": True}], record])
         answer = httpx.put(
-            f"{live_server.base_url}/api/v1/projects/p/runs/r1/segments/w{number}",
+            f"{server.base_url}/api/v1/projects/p/runs/r1/segments/w{number}",
             content=body,
-            headers=live_server.headers,
+            headers=server.headers,
             timeout=60,
         )
         said = answer.json()
@@ -198,14 +225,14 @@ def test_malformed_file_records_are_refused_by_field(live_server: LiveServer) ->
     assert not wrong
 
 
-def test_unknown_file_kinds_are_kept_on_the_client(live_server: LiveServer) -> None:
+def test_unknown_file_kinds_are_kept_on_the_client(server: LiveServer) -> None:
     """An artifact record (a newer client's kind) is accepted and not shown as media."""
     record = [fmt.K_FILE, 1.0, {"kind": "artifact", "path": "model.pt"}]
     body = fmt.MAGIC + fmt.encode_frame(0, [[fmt.K_HEADER, {"main": True}], record])
-    base = f"{live_server.base_url}/api/v1/projects/p/runs/r2"
-    answer = httpx.put(f"{base}/segments/w", content=body, headers=live_server.headers)
+    base = f"{server.base_url}/api/v1/projects/p/runs/r2"
+    answer = httpx.put(f"{base}/segments/w", content=body, headers=server.headers)
     assert answer.status_code == 200, answer.text
-    assert httpx.get(f"{base}/media/keys", headers=live_server.headers).json() == []
+    assert httpx.get(f"{base}/media/keys", headers=server.headers).json() == []
 
 
 def test_a_blob_is_read_only_through_a_run_that_sent_it(
@@ -237,11 +264,14 @@ def test_a_blob_is_read_only_through_a_run_that_sent_it(
         assert b.get(f"{theirs}/blobs/{sha}").status_code == 404
         assert b.put(f"{theirs}/blobs/{sha}", content=b"not the bytes").status_code == 422
         assert b.get(f"{theirs}/blobs/{sha}").status_code == 404
+        stored = _stored_files(server)
         assert b.put(f"{theirs}/blobs/{sha}", content=data).status_code == 201
         assert b.get(f"{theirs}/blobs/{sha}").content == data
-    if server.database_url is None:  # the local store: each blob one file, whoever sent it
-        stored = [p.name for p in (server.data_dir / "blobs").rglob("*") if p.is_file()]
-        assert sorted(stored) == sorted(blobs)
+        assert _stored_files(server) == stored  # held once, whichever runs sent it
+
+
+def _stored_files(server: LiveServer) -> list[str]:
+    return sorted(p.name for p in (server.data_dir / "blobs").rglob("*") if p.is_file())
 
 
 def test_blobs_of_a_new_run_sent_at_once_all_arrive(server: LiveServer) -> None:
