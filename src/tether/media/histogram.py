@@ -108,16 +108,19 @@ class Histogram(Media):
         import numpy as np
 
         bins = self._bins
-        if array.dtype.kind == "f":
+        low, high = array.min(), array.max()
+        # A NaN or an infinity shows in the minimum or maximum: only then are they counted
+        # (three more passes over the values) and left out.
+        if array.dtype.kind == "f" and not (np.isfinite(low) and np.isfinite(high)):
             self.nan = int(np.count_nonzero(np.isnan(array)))
             self.posinf = int(np.count_nonzero(array == np.inf))
             self.neginf = int(np.count_nonzero(array == -np.inf))
-            if self.nan or self.posinf or self.neginf:
-                array = array[np.isfinite(array)]
-        if array.size == 0:
-            self._no_finite_values(bins)
-            return
-        self.minimum, self.maximum = float(array.min()), float(array.max())
+            array = array[np.isfinite(array)]
+            if array.size == 0:
+                self._no_finite_values(bins)
+                return
+            low, high = array.min(), array.max()
+        self.minimum, self.maximum = float(low), float(high)
         low, high = _span(self.minimum, self.maximum)
         counts, _ = np.histogram(array, bins=bins, range=(low, high))
         self._counts = [int(c) for c in counts]
