@@ -90,6 +90,12 @@ def receive(
         size = digest_of(chunks, sha256, limit=limit)  # the sender proves it has the bytes
     else:
         size = store.put_stream(sha256, chunks, limit=limit)
+    return link(engine, run_pk, sha256, size, media_type=media_type)
+
+
+def link(engine: Engine, run_pk: int, sha256: str, size: int, *, media_type: str) -> Received:
+    """Record that the store holds blob ``sha256`` (checked by the caller) and that run
+    ``run_pk`` sent it."""
     now = time.time()
     for attempt in range(3):  # a concurrent upload of the same blob may insert a row first
         try:
