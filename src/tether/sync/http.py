@@ -107,6 +107,31 @@ class HttpClient:
         response = self._request("POST", path, json=body)
         return _json(response, self.base_url)
 
+    def put_json(self, path: str, body: Any) -> Any:
+        """PUT ``body`` as JSON to ``/api/v1{path}`` and return the JSON answer."""
+        response = self._request("PUT", path, json=body)
+        return _json(response, self.base_url)
+
+    def iter_bytes(self, path: str, *, piece: int = 1024 * 1024) -> Iterator[bytes]:
+        """GET ``/api/v1{path}`` and yield its body ``piece`` bytes at a time, so a file of
+        any size is read with bounded memory (an artifact's file)."""
+        import httpx
+
+        url = API_PREFIX + path
+        try:
+            with self._client.stream("GET", url) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    raise _error(response, "GET", url, self.base_url)
+                yield from response.iter_bytes(piece)
+        except httpx.TimeoutException as exc:
+            raise ServerUnreachableError(
+                f"{self.base_url} did not send GET {url} in time ({exc!r}); is the server "
+                "overloaded or the network down?"
+            ) from exc
+        except httpx.TransportError as exc:
+            raise ServerUnreachableError(f"lost {self.base_url} during GET {url} ({exc})") from exc
+
     def put_stream(
         self, path: str, chunks: Iterator[bytes], *, content_type: str, size: int
     ) -> Any:
