@@ -21,9 +21,15 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("server", ("tether.server",)),
     (
         "client API",
-        ("tether._client", "tether._run", "tether._disabled", "tether._mappings"),
+        (
+            "tether._client",
+            "tether._run",
+            "tether._disabled",
+            "tether._mappings",
+            "tether.artifacts.run_artifacts",
+        ),
     ),
-    ("query client and sync", ("tether.api", "tether.sync")),
+    ("query client and sync", ("tether.api", "tether.sync", "tether.artifacts.remote")),
     (
         "process hooks, capture and system",
         (
@@ -33,6 +39,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
         ),
     ),
     ("settings", ("tether._settings", "tether._client_config")),
+    ("artifacts", ("tether.artifacts",)),
     ("store", ("tether.store",)),
     ("media", ("tether.media",)),
     (

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from tether._mappings import Config, Summary
     from tether._run import Run
     from tether.api import Api
+    from tether.artifacts.artifact import Artifact
     from tether.media.histogram import Histogram
     from tether.media.table import Table
     from tether.media.types import Image, Text
@@ -41,6 +42,7 @@ __version__ = "0.1.0"
 # the client loads on the first tether.init(), the query API (httpx, pandas) on tether.Api.
 _LAZY = {
     "Api": "tether.api",
+    "Artifact": "tether.artifacts.artifact",
     "Config": "tether._mappings",
     "ConsoleLine": "tether.store.run_data",
     "Histogram": "tether.media.histogram",
@@ -76,6 +78,7 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "Api",
+    "Artifact",
     "AuthError",
     "Config",
     "ConsoleLine",

@@ -13,7 +13,7 @@ import threading
 import time
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tether import _diagnostics, _env_vars, _registry
 from tether._mappings import Config, Summary
@@ -31,6 +31,13 @@ from tether.process.exit_watch import ExitWatch
 from tether.store import format as fmt
 from tether.store.states import ENDED_STATES, RunState
 from tether.store.writer import Writer
+
+if TYPE_CHECKING:
+    import os
+    from collections.abc import Iterable, Mapping
+
+    from tether.artifacts.artifact import Artifact
+    from tether.artifacts.run_artifacts import RunArtifacts
 
 # Key layouts whose keys were found valid; past this many (keys that change every step),
 # each row's keys are checked again instead of remembered.
@@ -81,6 +88,7 @@ class Run:
         self.config = Config(self._record, config)
         self.summary = Summary(self._record, self._logged_values)
         self._checked_layouts: set[tuple[str, ...]] = set()
+        self._artifacts: RunArtifacts | None = None
 
     # -- identity ------------------------------------------------------------------------
     @property
@@ -164,6 +172,44 @@ class Run:
             (key, i, value) for key, values in media.items() for i, value in enumerate(values)
         ]
         self._writer.log_media(queued, step)
+
+    def log_artifact(
+        self,
+        path: str | os.PathLike[str],
+        name: str | None = None,
+        *,
+        type: str = "model",
+        metadata: Mapping[str, Any] | None = None,
+        aliases: Iterable[str] = ("latest",),
+    ) -> Artifact:
+        """Log a file or a directory as the next version of artifact ``name`` (the path's
+        base name by default); returns the ``Artifact`` (docs/artifacts.md).
+
+        The bytes are read and stored in the run folder before this returns, so the file
+        may be overwritten at once; unchanged 16 MiB chunks are stored once.
+        """
+        return self._artifact_log().log(path, name, type=type, metadata=metadata, aliases=aliases)
+
+    def use_artifact(self, ref: str) -> Artifact:
+        """The version ``"name:alias"`` or ``"name:vN"`` names, recorded as used by this run
+        (lineage); ``.download()`` it to read its files."""
+        return self._artifact_log().use(ref)
+
+    def _artifact_log(self) -> RunArtifacts:
+        if self._state is not RunState.RUNNING:
+            raise UsageError(f"run {self._id} is {self._state.value}; it can no longer change")
+        if self._artifacts is None:
+            from tether.artifacts.run_artifacts import RunArtifacts
+
+            client = self._settings.client if self._settings is not None else None
+            self._artifacts = RunArtifacts(
+                run_id=self._id,
+                run_dir=self._dir,
+                project=self._project,
+                record=self._record,
+                client=client,
+            )
+        return self._artifacts
 
     def _logged_values(self) -> dict[str, Any]:
         return self._writer.latest_values()
