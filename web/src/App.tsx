@@ -1,5 +1,6 @@
 import { useEffect, useState } from "preact/hooks";
 import { onUnauthorized, projectPath } from "./api";
+import { ArtifactsPage } from "./artifacts/ArtifactsPage";
 import { KeyForm } from "./components";
 import { ComparePage } from "./pages/Compare";
 import { KeysPage } from "./pages/Keys";
@@ -28,6 +29,16 @@ function Breadcrumbs({ route }: { route: Route }) {
           <span>compare</span>
         </>
       )}
+      {route.page === "artifacts" ? (
+        <>
+          <span class="sep">/</span>
+          <a href={`${projectPath(route.project)}/artifacts`}>artifacts</a>
+        </>
+      ) : (
+        <a class="project-nav" href={`${projectPath(route.project)}/artifacts`}>
+          artifacts
+        </a>
+      )}
     </>
   );
 }
@@ -42,6 +53,8 @@ function Page({ route }: { route: Route }) {
       return <RunPage key={`${route.project}/${route.run}`} project={route.project} run={route.run} tab={route.tab} />;
     case "compare":
       return <ComparePage project={route.project} runs={route.runs} />;
+    case "artifacts":
+      return <ArtifactsPage project={route.project} name={route.name} reference={route.ref} query={route.query} />;
     case "keys":
       return <KeysPage />;
     case "team":

@@ -2,8 +2,8 @@
 // (the server answers index.html for every path outside /api).
 import { useEffect, useState } from "preact/hooks";
 
-export type RunTab = "charts" | "media" | "overview" | "system" | "console" | "config";
-export const RUN_TABS: RunTab[] = ["charts", "media", "overview", "system", "console", "config"];
+export type RunTab = "charts" | "media" | "overview" | "system" | "console" | "config" | "artifacts";
+export const RUN_TABS: RunTab[] = ["charts", "media", "overview", "system", "console", "config", "artifacts"];
 
 // A project is named "project" (the signed-in key's default namespace, /projects/<p>) or
 // "owner/project" (a user's or team's, /owners/<owner>/projects/<p>): names hold no "/".
@@ -12,6 +12,7 @@ export type Route =
   | { page: "runs"; project: string; query: URLSearchParams }
   | { page: "run"; project: string; run: string; tab: RunTab }
   | { page: "compare"; project: string; runs: string[] }
+  | { page: "artifacts"; project: string; name: string | null; ref: string | null; query: URLSearchParams }
   | { page: "keys" }
   | { page: "team"; team: string }
   | { page: "missing"; path: string };
@@ -35,6 +36,9 @@ export function parseRoute(pathname: string, search: string): Route {
     if (parts[2] === "compare" && parts.length === 3) {
       const runs = (query.get("runs") ?? "").split(",").filter(Boolean);
       return { page: "compare", project, runs };
+    }
+    if (parts[2] === "artifacts" && parts.length <= 5) {
+      return { page: "artifacts", project, name: parts[3] ?? null, ref: parts[4] ?? null, query };
     }
     if (parts[2] === "runs" && parts.length >= 4 && parts.length <= 5) {
       const tab = (parts[4] ?? "charts") as RunTab;

@@ -6,6 +6,7 @@ import { ChartToolbar, useChartSettings } from "../charts/settings";
 import { ErrorBox, Loading, StateBadge } from "../components";
 import { ConsoleView } from "../console/ConsoleView";
 import { MediaTab } from "../media/lazy";
+import { RunArtifacts } from "../artifacts/RunArtifacts";
 import { Overview } from "./Overview";
 import { SystemTab } from "./SystemTab";
 import { flatten, formatDuration, formatTime, formatValue, toNumber } from "../format";
@@ -265,6 +266,7 @@ export function RunPage({ project, run: runId, tab }: { project: string; run: st
       )}
       {tab === "config" && <ConfigTab run={run} />}
       {tab === "system" && <SystemTab project={project} run={run} live={live} />}
+      {tab === "artifacts" && <RunArtifacts project={project} run={run.id} />}
     </div>
   );
 }
