@@ -21,7 +21,17 @@ from tether.server.blobs import open_blob_store
 from tether.server.config import ServerSettings
 from tether.server.protect import ProtectMiddleware, private_directory, private_files
 from tether.server.queries import NotFoundError
-from tether.server.routes import admin, ingest, keys, media, owners, runs, session, system
+from tether.server.routes import (
+    admin,
+    artifacts,
+    ingest,
+    keys,
+    media,
+    owners,
+    runs,
+    session,
+    system,
+)
 from tether.server.session import load_secret
 from tether.server.storage.db import make_engine, migrate
 from tether.server.upload_limits import UploadSlots
@@ -96,7 +106,9 @@ def create_app(settings: ServerSettings) -> FastAPI:
     app.include_router(keys.router, prefix="/api/v1")
     app.include_router(owners.router, prefix="/api/v1")
     include_project_routes(
-        app, [runs.router, ingest.router, system.router, media.router], prefix="/api/v1"
+        app,
+        [runs.router, ingest.router, system.router, media.router, artifacts.router],
+        prefix="/api/v1",
     )
 
     @app.get("/api/v1/health", include_in_schema=False)

@@ -22,7 +22,8 @@ from typing import Any, Final
 from sqlalchemy import Connection, Engine, Table, insert, select, update
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError, StatementError
 
-from tether.server import environment, media, system
+from tether.server import artifacts, environment, media, system
+from tether.server.artifact_store import VersionRaceError
 from tether.server.auth import User
 from tether.server.ingest_checks import (
     BadRecordError,
@@ -152,6 +153,8 @@ def ingest_segment(
             )
     except IntegrityError as exc:  # a concurrent first upload created the same rows
         raise IngestError(409, "a concurrent upload created this run; retry") from exc
+    except VersionRaceError as exc:  # another process numbered a version of the artifact
+        raise IngestError(409, f"{exc}; retry", offset=offset) from exc
     except OperationalError as exc:  # locked, deadlocked, or the database went away: retry
         raise IngestError(503, f"the database is busy or away ({exc.orig}); retry") from exc
     except (DataError, StatementError) as exc:
@@ -368,6 +371,10 @@ def _file(batch: Batch, record: records.FileEntry) -> None:
         batch.media.append(entry)
 
 
+def _artifact(batch: Batch, record: records.ArtifactOp) -> None:
+    batch.artifacts.append(artifacts.op_of(record.time, record.info))
+
+
 # One handler per decoded record type (``tests/test_format.py`` checks that every kind has one).
 _HANDLERS: Final[dict[type[Any], Callable[[Batch, Any], None]]] = {
     records.Header: _header,
@@ -382,5 +389,5 @@ _HANDLERS: Final[dict[type[Any], Callable[[Batch, Any], None]]] = {
     records.Label: lambda batch, r: setattr(batch, "label", r.label),
     records.Environment: _environment,
     # Read but not stored yet: artifacts-server's ingest of artifact versions replaces this.
-    records.ArtifactOp: lambda batch, r: None,
+    records.ArtifactOp: _artifact,
 }

@@ -16,6 +16,8 @@ import numpy.typing as npt
 from sqlalchemy import Connection, insert, select, update
 
 from tether.server import environment, system
+from tether.server.artifact_store import store_ops
+from tether.server.artifacts import ArtifactOp
 from tether.server.ingest_checks import STATE_CHARS, text
 from tether.server.media import MediaEntry, store_media
 from tether.server.series import F8, encode_values, json_safe, min_max_lod
@@ -59,6 +61,7 @@ class Batch:
     samples: list[system.Sample] = field(default_factory=list)
     environments: list[tuple[float, dict[str, Any]]] = field(default_factory=list)
     media: list[MediaEntry] = field(default_factory=list)
+    artifacts: list[ArtifactOp] = field(default_factory=list)
     records: int = 0
     duplicates: int = 0
     last_seq: int = -1
@@ -124,6 +127,8 @@ def store_batch(
         system.store_samples(connection, run.id, writer.id, batch.samples)
     if batch.media:
         store_media(connection, run.id, writer.id, batch.media)
+    if batch.artifacts:
+        store_ops(connection, run, batch.artifacts, now)
     if batch.environments:
         run_values["environment_summary"] = environment.store(
             connection, run.id, batch.environments, now

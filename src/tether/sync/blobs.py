@@ -30,7 +30,13 @@ from tether._diagnostics import warn_failure
 from tether._threads import start_without_signals
 from tether.media.blobs import blob_path
 from tether.store import format as fmt
-from tether.sync.http import HttpClient, ServerError
+from tether.sync.http import (
+    CONNECT_TIMEOUT_S,
+    READ_TIMEOUT_S,
+    HttpClient,
+    ServerError,
+    ServerUnreachableError,
+)
 
 ACKED_FILE: Final = "upload-blobs.txt"
 MISSING_BATCH: Final = 1000
@@ -41,6 +47,8 @@ PARALLEL_PUTS: Final = 3
 # not even tried.
 MAX_BLOB_BYTES: Final = 64 * 1024 * 1024
 _FILE_KIND: Final = fmt.K_FILE
+_ARTIFACT_KIND: Final = fmt.RecordKind.ARTIFACT
+OCTET_STREAM: Final = "application/octet-stream"
 
 
 def named_blobs(body: bytes) -> dict[str, str]:
@@ -57,9 +65,29 @@ def named_blobs(body: bytes) -> dict[str, str]:
             break
         frame, position = located
         for record in frame.records:
-            if isinstance(record, list) and len(record) >= 3 and record[0] == _FILE_KIND:
-                _add_named(found, record[2])
+            if isinstance(record, list) and len(record) >= 3:
+                if record[0] == _FILE_KIND:
+                    _add_named(found, record[2])
+                elif record[0] == _ARTIFACT_KIND:
+                    _add_artifact(found, record[2])
     return found
+
+
+def _add_artifact(found: dict[str, str], info: Any) -> None:
+    """An artifact ``log`` names each file's blob, or each of its chunks in order."""
+    if (
+        not isinstance(info, dict)
+        or info.get("op") != "log"
+        or not isinstance(info.get("files"), list)
+    ):
+        return
+    for entry in info["files"]:
+        if not isinstance(entry, dict):
+            continue
+        chunks = entry.get("chunks")
+        for sha in chunks if isinstance(chunks, list) else [entry.get("sha256")]:
+            if _is_sha256(sha):
+                found.setdefault(sha, OCTET_STREAM)
 
 
 def _add_named(found: dict[str, str], info: Any) -> None:
@@ -89,31 +117,42 @@ class BlobUpload:
         self.run_dir = run_dir
         self._run_path = run_path
         self._identity = json.dumps({"base_url": base_url, "project": project}, sort_keys=True)
-        self.acked: set[str] = set()
+        self._acked: set[str] | None = None  # read when first needed (most passes send none)
         self.skipped: dict[str, str] = {}  # sha256: why it is not sent
         # Called after each answer from the server (the uploader's finish() waits while
         # answers come, and a body may name many blobs).
         self.on_answer: Callable[[], None] | None = None
         self._lock = threading.Lock()
-        self._load()
+        # Presigned PUT URLs the server gave for missing blobs (an S3 store), by hash.
+        self._direct: dict[str, Any] = {}
 
     # -- what the server has -----------------------------------------------------------------
     def _path(self) -> Path:
         return self.run_dir / ACKED_FILE
 
-    def _load(self) -> None:
+    @property
+    def acked(self) -> set[str]:
+        """The hashes the server acknowledged for this run (from the file, once)."""
+        if self._acked is None:
+            self._acked = self._load()
+        return self._acked
+
+    def _load(self) -> set[str]:
         try:
             lines = self._path().read_text(encoding="utf-8").splitlines()
         except (OSError, ValueError):
-            return
+            return set()
         if not lines or lines[0] != self._identity:
-            return  # another server or project: start again from what the server says
-        self.acked = {line for line in lines[1:] if _is_sha256(line)}
+            return set()  # another server or project: start again from what the server says
+        return {line for line in lines[1:] if _is_sha256(line)}
 
     def forget(self) -> None:
         """The server has nothing of this run (new, or its data was lost): ask afresh."""
-        self.acked.clear()
-        self._path().unlink(missing_ok=True)
+        self._acked = set()
+        try:
+            self._path().unlink(missing_ok=True)
+        except OSError:  # only costs a question to the server
+            pass
 
     def _acknowledge(self, hashes: list[str]) -> None:
         with self._lock:  # PUTs run in parallel: one appender at a time
@@ -148,6 +187,8 @@ class BlobUpload:
             answer = client.post_json(f"{self._run_path}/blobs/missing", {"sha256": batch})
             listed = answer.get("missing") if isinstance(answer, dict) else None
             missing = [sha for sha in listed if sha in named] if isinstance(listed, list) else batch
+            urls = answer.get("upload_urls") if isinstance(answer, dict) else None
+            self._direct = urls if isinstance(urls, dict) else {}
             self._answered()
             self._acknowledge([sha for sha in batch if sha not in set(missing)])
             sent += self._put_all(client, [(sha, named[sha]) for sha in missing])
@@ -205,12 +246,17 @@ class BlobUpload:
                 if not media_type:  # a table's image cell: PNG or JPEG, as its bytes say
                     media_type = _sniffed(handle.read(8))
                     handle.seek(0)
-                client.put_stream(
-                    f"{self._run_path}/blobs/{sha256}",
-                    _chunks(handle),
-                    content_type=media_type,
-                    size=size,
-                )
+                url = self._direct.get(sha256)
+                if not (
+                    isinstance(url, str)
+                    and self._put_direct(client, url, sha256, handle, size, media_type)
+                ):
+                    client.put_stream(
+                        f"{self._run_path}/blobs/{sha256}",
+                        _chunks(handle),
+                        content_type=media_type,
+                        size=size,
+                    )
         except OSError as exc:
             self._skip(sha256, f"its file {path} cannot be read ({exc.strerror or exc})")
             return False
@@ -221,6 +267,42 @@ class BlobUpload:
             raise
         self._answered()
         self._acknowledge([sha256])
+        return True
+
+    def _put_direct(
+        self, client: HttpClient, url: str, sha256: str, handle: Any, size: int, media_type: str
+    ) -> bool:
+        """PUT the blob straight into the server's object store (a presigned URL), then tell
+        the server, which checks it and links it. False when the server wants the bytes
+        through itself after all (it held the blob meanwhile); raises as a request does."""
+        import httpx
+
+        try:
+            answer = httpx.put(
+                url,
+                content=_chunks(handle),
+                headers={"Content-Length": str(size)},
+                timeout=httpx.Timeout(READ_TIMEOUT_S, connect=CONNECT_TIMEOUT_S),
+            )
+        except httpx.HTTPError as exc:
+            raise ServerUnreachableError(
+                f"the object store did not take blob {sha256}: {exc}"
+            ) from exc
+        if answer.status_code >= 300:
+            raise ServerError(
+                f"the object store refused blob {sha256} ({answer.status_code}: "
+                f"{answer.text[:200]}); retrying",
+                status=503,
+            )
+        try:
+            client.post_json(
+                f"{self._run_path}/blobs/{sha256}/uploaded", {"media_type": media_type}
+            )
+        except ServerError as exc:
+            if exc.status == 409:
+                handle.seek(0)
+                return False
+            raise
         return True
 
     def _answered(self) -> None:

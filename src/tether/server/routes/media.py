@@ -23,8 +23,9 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
-from tether.server import media_blobs, media_reads, queries
+from tether.server import direct_blobs, media_blobs, media_reads, queries
 from tether.server.access import ReadOwner, WriteOwner
+from tether.server.artifact_store import VersionRaceError, commit_after_blob
 from tether.server.auth import User
 from tether.server.blobs import SHA256_PATTERN, BlobMismatchError, BlobStore, BlobTooLargeError
 from tether.server.deps import EngineDep, UserDep
@@ -53,19 +54,28 @@ class MissingQuestion(BaseModel):
 
 @router.post(f"{RUN}/blobs/missing")
 def missing_blobs(
+    request: Request,
     project: ProjectPath,
     run_id: RunPath,
     question: Annotated[MissingQuestion, Body()],
     owner: WriteOwner,
     engine: EngineDep,
-) -> dict[str, list[str]]:
-    """Which of these blobs the run has not sent yet (all of them for a run not seen yet)."""
+) -> dict[str, Any]:
+    """Which of these blobs the run has not sent yet (all of them for a run not seen yet);
+    with an S3 store, ``upload_urls``: presigned PUT URLs for those the store lacks
+    (``tether.server.direct_blobs``)."""
     with engine.connect() as connection:
         try:
             row = queries.run_row(connection, owner, project, run_id)
         except queries.NotFoundError:
-            return {"missing": list(dict.fromkeys(question.sha256))}
-        return {"missing": media_blobs.missing(connection, row.id, question.sha256)}
+            lacking = list(dict.fromkeys(question.sha256))
+        else:
+            lacking = media_blobs.missing(connection, row.id, question.sha256)
+        answer: dict[str, Any] = {"missing": lacking}
+        urls = direct_blobs.upload_urls(connection, request.app.state.blob_store, lacking)
+    if urls:
+        answer["upload_urls"] = urls
+    return answer
 
 
 @router.put(
@@ -151,9 +161,62 @@ async def _put_blob(
         return Response(status_code=400)
     except (OSError, OperationalError, IntegrityError) as exc:
         return _busy(f"the blob store or database cannot take the blob now ({exc}); retry")
+    return await _linked(engine, run.id, sha256, received)
+
+
+async def _linked(engine: Engine, run_pk: int, sha256: str, received: Any) -> Any:
+    """The answer to a blob now linked to the run, once the artifact versions it completes
+    are committed."""
+    if received.created:
+        try:
+            await run_in_threadpool(commit_after_blob, engine, run_pk, sha256)
+        except (OperationalError, IntegrityError, VersionRaceError) as exc:
+            return _busy(f"the database is busy ({exc}); retry")
     return JSONResponse(
         {"sha256": sha256, "size": received.size}, status_code=201 if received.created else 200
     )
+
+
+class UploadedNote(BaseModel):
+    media_type: str | None = Field(default=None, max_length=128, description="image/png...")
+
+
+@router.post(f"{RUN}/blobs/{{sha256}}/uploaded")
+async def blob_uploaded(
+    request: Request,
+    project: ProjectPath,
+    run_id: RunPath,
+    sha256: Sha256Path,
+    owner: WriteOwner,
+    engine: EngineDep,
+    body: Annotated[UploadedNote | None, Body()] = None,
+) -> Any:
+    """The client PUT blob ``sha256`` straight into the S3 store (a URL from
+    ``blobs/missing``): the server reads it back, hashing it, and links it to the run."""
+    import time
+
+    store: BlobStore = request.app.state.blob_store
+    media_type = media_blobs.media_type_of(body.media_type if body else None)
+    try:
+        run = await run_in_threadpool(_upload_run, engine, owner, project, run_id, time.time())
+        received = await run_in_threadpool(
+            lambda: direct_blobs.verify_and_link(
+                engine, store, run.id, sha256, media_type=media_type
+            )
+        )
+    except FileNotFoundError:
+        raise queries.NotFoundError(f"the store holds no object for blob {sha256}") from None
+    except direct_blobs.HeldAlreadyError as exc:
+        return JSONResponse({"detail": str(exc)}, status_code=409)
+    except BlobTooLargeError:
+        return _too_large(MAX_BLOB_BYTES)
+    except BlobMismatchError as exc:
+        return JSONResponse(
+            {"detail": str(exc), "sha256": exc.actual, "size": exc.size}, status_code=422
+        )
+    except (OSError, OperationalError, IntegrityError) as exc:
+        return _busy(f"the blob store or database cannot take the blob now ({exc}); retry")
+    return await _linked(engine, run.id, sha256, received)
 
 
 def _upload_run(engine: Engine, owner: User, project: str, run_id: str, now: float) -> Any:

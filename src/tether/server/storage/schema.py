@@ -265,3 +265,100 @@ blobs = Table(
     Column("size", BigInteger, nullable=False),
     Column("created_at", Float, nullable=False),
 )
+
+# Artifacts (``K_ARTIFACT`` records, docs/api.md "Artifacts"): a named, typed series of
+# versions per project. A version is a set of files; each file is one blob or an ordered list
+# of chunk blobs. A version is *pending* (invisible, ``version`` NULL) until every blob it
+# names is linked to its producing run (``run_blobs``), then *committed* with the next number
+# of ``artifacts.next_version`` (numbers are never reused, even after a deletion).
+artifacts = Table(
+    "artifacts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("project_id", Integer, ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(128), nullable=False),
+    Column("type", String(64), nullable=False),
+    Column("next_version", Integer, nullable=False, default=0),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    UniqueConstraint("project_id", "name", name="uq_artifact_project_name"),
+)
+
+artifact_versions = Table(
+    "artifact_versions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("artifact_id", Integer, ForeignKey("artifacts.id", ondelete="CASCADE"), nullable=False),
+    Column("version", Integer),  # NULL while pending
+    Column("digest", String(64), nullable=False),
+    Column("run_pk", Integer, ForeignKey("runs.id", ondelete="SET NULL")),  # the producer
+    Column("metadata", JSON, nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("file_count", Integer, nullable=False),
+    # Aliases asked for while pending, set when the version commits.
+    Column("wanted_aliases", JSON, nullable=False),
+    Column("logged_at", Float, nullable=False),  # the record's time
+    Column("created_at", Float),  # when it committed
+    UniqueConstraint("artifact_id", "digest", name="uq_artifact_version_digest"),
+    UniqueConstraint("artifact_id", "version", name="uq_artifact_version_number"),
+)
+
+artifact_files = Table(
+    "artifact_files",
+    metadata,
+    Column(
+        "version_pk",
+        Integer,
+        ForeignKey("artifact_versions.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("path", String(1024), primary_key=True),
+    Column("size", BigInteger, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("chunks", JSON),  # the chunk hashes in order; NULL when the file is one blob
+)
+
+# Every blob a version needs (a file's own hash, or each of its chunks): what commits it and
+# what the garbage collection keeps.
+artifact_blobs = Table(
+    "artifact_blobs",
+    metadata,
+    Column(
+        "version_pk",
+        Integer,
+        ForeignKey("artifact_versions.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("sha256", String(64), primary_key=True),
+    Index("ix_artifact_blobs_sha256", "sha256"),
+)
+
+artifact_aliases = Table(
+    "artifact_aliases",
+    metadata,
+    Column(
+        "artifact_id", Integer, ForeignKey("artifacts.id", ondelete="CASCADE"), primary_key=True
+    ),
+    Column("alias", String(128), primary_key=True),
+    Column(
+        "version_pk",
+        Integer,
+        ForeignKey("artifact_versions.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("updated_at", Float, nullable=False),
+)
+
+# Lineage: run ``run_pk`` used the version of artifact ``name`` with ``digest`` (kept by name
+# and digest, so a consumer synced before its producer still finds it).
+artifact_uses = Table(
+    "artifact_uses",
+    metadata,
+    Column("run_pk", Integer, ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    Column("project_id", Integer, ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(128), primary_key=True),
+    Column("digest", String(64), primary_key=True),
+    Column("ref", String(128), nullable=False),
+    Column("time", Float, nullable=False),
+    Index("ix_artifact_uses_name_digest", "project_id", "name", "digest"),
+)

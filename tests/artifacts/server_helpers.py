@@ -1,0 +1,98 @@
+"""Artifacts as a client writes them (blobs in ``<run>/blobs``, a ``[14, time, info]``
+record), and a server per database, for the server-side artifact tests."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import tether
+from tether.server.testing import LiveServer
+from tether.store import format as fmt
+
+POSTGRES_URL_ENV = "TETHER_TEST_POSTGRES_URL"
+
+
+def server_per_database(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
+    """A live server on SQLite, or on a fresh PostgreSQL database (dropped after)."""
+    from tests.server.accounts import POSTGRES_URL
+
+    url = None
+    name = "tether_test_" + secrets.token_hex(4)
+    if request.param == "postgresql":
+        if not POSTGRES_URL:
+            pytest.skip("TETHER_TEST_POSTGRES_URL not set (scripts/postgres.sh prints one)")
+        import psycopg
+
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
+            admin.execute(f"CREATE DATABASE {name}")
+        url = POSTGRES_URL.rsplit("/", 1)[0] + "/" + name
+    live = LiveServer(tmp_path_factory.mktemp("artifacts") / "data", database_url=url).start()
+    try:
+        yield live
+    finally:
+        live.stop()
+        if url is not None:
+            import psycopg
+
+            assert POSTGRES_URL is not None
+            with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
+                admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def file_entry(
+    path: str, data: bytes, chunk: int | None = None
+) -> tuple[dict[str, Any], dict[str, bytes]]:
+    """A manifest entry for ``data`` and its blobs (split at ``chunk`` bytes when given)."""
+    from tether.artifacts.chunks import CHUNK_BYTES
+
+    chunk = chunk or CHUNK_BYTES
+    entry: dict[str, Any] = {
+        "path": path,
+        "size": len(data),
+        "sha256": hashlib.sha256(data).hexdigest(),
+    }
+    if len(data) <= chunk:
+        return entry, {entry["sha256"]: data}
+    pieces = [data[i : i + chunk] for i in range(0, len(data), chunk)]
+    blobs = {hashlib.sha256(p).hexdigest(): p for p in pieces}
+    entry["chunks"] = [hashlib.sha256(p).hexdigest() for p in pieces]
+    return entry, blobs
+
+
+def log_info(
+    name: str, files: list[dict[str, Any]], *, aliases: tuple[str, ...] = ("latest",), **meta: Any
+) -> dict[str, Any]:
+    from tether.artifacts.manifest import digest_of
+
+    return {
+        "op": "log",
+        "name": name,
+        "type": "model",
+        "digest": digest_of(files),
+        "metadata": meta,
+        "aliases": list(aliases),
+        "files": files,
+    }
+
+
+def write_artifact(run: tether.Run, info: dict[str, Any], blobs: dict[str, bytes]) -> None:
+    """The blobs into the run's blobs dir, then the record (as the client does)."""
+    folder = run.dir / "blobs"
+    folder.mkdir(exist_ok=True)
+    for sha, data in blobs.items():
+        (folder / sha).write_bytes(data)
+    run._writer.append([fmt.RecordKind.ARTIFACT, time.time(), info])
+
+
+def segment_of(run_dir: Path) -> tuple[str, bytes]:
+    [segment] = [p for p in (run_dir / fmt.SEGMENTS_DIR).iterdir()]
+    return segment.stem.rsplit("-", 1)[1], segment.read_bytes()
