@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 import tether
-from tether.artifacts import manifest
+from tether.artifacts import chunks, manifest
 from tether.artifacts.manifest import ArtifactFile
 from tether.media.blobs import BLOBS_DIR
 from tether.store import format as fmt
@@ -79,3 +82,88 @@ def test_a_directory_versions_by_digest_and_use_offline(run_dir: Path) -> None:
         {"op": "use", "name": "ckpt", "ref": "same", "digest": first.digest},
         {"op": "use", "name": "ckpt", "ref": "latest", "digest": second.digest},
     ]
+
+
+def test_what_is_logged_is_what_was_read_when_training_overwrites_it(run_dir: Path) -> None:
+    # torch.save truncates and rewrites the same inode: a hard link would follow it.
+    src = run_dir / "last.ckpt"
+    before = os.urandom(300_000)
+    src.write_bytes(before)
+    with _init(run_dir) as run:
+        art = run.log_artifact(src, name="last")
+        with open(src, "r+b") as handle:  # in place, as torch.save(path) does
+            handle.truncate(0)
+            handle.write(b"x" * 100)
+    [file] = art.files
+    assert (file.size, file.sha256) == (len(before), hashlib.sha256(before).hexdigest())
+    out = art.download(run_dir / "out")
+    assert (out / "last.ckpt").read_bytes() == before
+
+
+def test_ten_checkpoints_that_change_at_the_end_store_unchanged_chunks_once(
+    run_dir: Path,
+) -> None:
+    src = run_dir / "model.ckpt"
+    src.write_bytes(os.urandom(40 * MiB))  # chunks of 16, 16 and 8 MiB
+    with _init(run_dir) as run:
+        versions = []
+        for i in range(10):
+            with open(src, "r+b") as handle:  # only the head changes: the last 1 MiB
+                handle.seek(39 * MiB)
+                handle.write(bytes([i]) * MiB)
+            versions.append(run.log_artifact(src, name="ft"))
+    assert [a.version for a in versions] == [f"v{i}" for i in range(10)]
+    assert all(len(a.files[0].chunks) == 3 for a in versions)
+    assert len({a.files[0].chunks[:2] for a in versions}) == 1
+    blobs = list((run.dir / BLOBS_DIR).iterdir())
+    assert len(blobs) == 2 + 10  # the two unchanged chunks once, one last chunk per version
+    stored = sum(p.stat().st_size for p in blobs)
+    assert stored == 2 * chunks.CHUNK_BYTES + 10 * 8 * MiB  # 112 MiB for 400 MiB logged
+
+
+def test_bad_input_is_refused_naming_it_and_the_fix(run_dir: Path) -> None:
+    folder = run_dir / "data"
+    folder.mkdir()
+    (folder / "ok.txt").write_text("ok")
+    outside = run_dir / "secret.txt"
+    outside.write_text("s")
+    with _init(run_dir) as run:
+        with pytest.raises(FileNotFoundError, match=r"'nope\.pt' does not exist"):
+            run.log_artifact("nope.pt")
+        for bad in ("a/b", "..", "x..y", "", "-lead"):
+            with pytest.raises(ValueError, match=r"without '/' or '\.\.'"):
+                run.log_artifact(folder, name=bad)
+        with pytest.raises(ValueError, match=r"'v2' .*names a version"):
+            run.log_artifact(folder, aliases=["v2"])
+        with pytest.raises(TypeError, match="metadata must hold numbers"):
+            run.log_artifact(folder, metadata={"x": object()})
+        art = run.log_artifact(folder, aliases=["best"])
+        assert art.name == "data"
+        (folder / "link.txt").symlink_to(outside)
+        with pytest.raises(ValueError, match=r"link\.txt' is a symlink to .*secret\.txt.*outside"):
+            run.log_artifact(folder)
+        (folder / "link.txt").unlink()
+        (folder / "inside.txt").symlink_to(folder / "ok.txt")  # inside: followed
+        linked = run.log_artifact(folder)
+        assert [f.path for f in linked.files] == ["inside.txt", "ok.txt"]
+        assert linked.files[0].sha256 == linked.files[1].sha256
+        with pytest.raises(
+            ValueError,
+            match=r"no version 'v99': its versions are v0, v1, its "
+            r"aliases best, latest; .*'data:v1'",
+        ):
+            run.use_artifact("data:v99")
+        with pytest.raises(ValueError, match="no version 'prod'"):
+            run.use_artifact("data:prod")
+        with pytest.raises(ValueError, match="'other' has no version here"):
+            run.use_artifact("other:latest")
+        with pytest.raises(ValueError, match="neither a version"):
+            run.use_artifact("data:../x")
+        with pytest.raises(ValueError, match=r"alias 'v1' is not accepted"):
+            art.set_alias("v1")
+        art.set_alias("prod")
+        assert run.use_artifact("data:prod").digest == art.digest
+    with pytest.raises(tether.UsageError, match="it can no longer change"):
+        run.log_artifact(folder)
+    ops = [info["op"] for info in _artifact_records(run.dir)]
+    assert ops == ["log", "log", "alias", "use"]
