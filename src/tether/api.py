@@ -121,10 +121,15 @@ class Api:
         project: str,
         filters: dict[str, str] | None = None,
         order: str | None = None,
+        *,
+        filter: str | None = None,
     ) -> RunList:
         """The runs of ``project`` (``"team/project"``: in namespace ``team``), fetched page
         by page as they are iterated.
 
+        ``filter``: an expression evaluated by the server (``docs/workspace.md``), e.g.
+        ``'config.lr < 0.05 and summary.best_acc > 0.9 and state = finished'``; a malformed
+        one raises ``ValueError`` at once, with a caret under where it stops making sense.
         ``filters``: any of ``state``, ``group``, ``tag``, ``search`` (a part of the name).
         ``order``: ``start_time``, ``name``, ``state``, ``duration``, ``last_step``,
         ``summary.<key>`` or ``config.<key>``; ``-`` in front for descending.
@@ -138,7 +143,16 @@ class Api:
             params[key] = value
         if order is not None:
             params["order"] = order
-        return RunList(self, project, params)
+        if filter is None:
+            return RunList(self, project, params)
+        if not isinstance(filter, str):
+            raise TypeError(
+                f"Api.runs(filter={filter!r}): give the filter as a string, e.g. "
+                "filter='config.lr < 0.05 and state = finished'"
+            )
+        listed = RunList(self, project, {**params, "filter": filter})
+        listed.check_filter()  # the first page now, so a malformed filter raises here
+        return listed
 
     def run(self, path: str) -> RemoteRun:
         """One run, by ``"project/run_id"`` (the key's default namespace) or
@@ -196,6 +210,24 @@ class RunList:
         if not batch:
             self._total = len(self._runs)  # the list shrank while we paged
         return bool(batch)
+
+    def check_filter(self) -> None:
+        """Fetch the first page; a filter the server calls malformed raises ``ValueError``
+        (its message, the filter, and a caret under the position)."""
+        from tether.sync.http import ServerError
+
+        try:
+            self._fetch_next()
+        except ServerError as exc:
+            detail = exc.detail
+            if exc.status != 422 or not isinstance(detail, dict) or "position" not in detail:
+                raise
+            text = str(self._params.get("filter", ""))
+            position = int(detail.get("position") or 0)
+            raise ValueError(
+                f"Api.runs(filter=...): {detail.get('message')}\n  {text}\n  "
+                f"{' ' * position}^\n(the grammar: docs/workspace.md)"
+            ) from exc
 
     def __iter__(self) -> Iterator[RemoteRun]:
         index = 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Connection, case, false, func, select, tuple_
+from sqlalchemy import ColumnElement, Connection, case, false, func, select, tuple_
 
 from tether.server import system
 from tether.server.auth import User
@@ -98,12 +98,16 @@ def list_runs(
     order: str,
     limit: int,
     offset: int,
+    where: ColumnElement[bool] | None = None,
 ) -> dict[str, Any]:
     """One page of a project's runs, filtered, sorted and cut in SQL (``runs_order``); the
-    full rows, their JSON and their writer counts are built for that page only."""
+    full rows, their JSON and their writer counts are built for that page only. ``where``:
+    a run filter's condition (``tether.server.run_filter``)."""
     pk = project_pk(connection, owner, project)
     dialect = connection.dialect.name
     conditions = [runs.c.project_id == pk]
+    if where is not None:
+        conditions.append(where)
     if state:
         conditions.append(runs.c.state == state)
     if group:

@@ -10,6 +10,8 @@ from tether.server import queries
 from tether.server.access import ReadOwner
 from tether.server.deps import EngineDep
 from tether.server.routes.ingest import ProjectPath, RunPath
+from tether.server.routes.run_query import FilterParam, database_refusals, filter_condition
+from tether.server.run_keys import run_keys
 
 router = APIRouter()
 
@@ -38,8 +40,9 @@ def runs(
     order: Annotated[str, Query(pattern=ORDER_PATTERN)] = "-start_time",
     limit: Annotated[int, Query(ge=1, le=10_000)] = 50,
     offset: Annotated[int, Query(ge=0, le=2**31)] = 0,
+    filter: FilterParam = None,
 ) -> dict[str, Any]:
-    with engine.connect() as connection:
+    with engine.connect() as connection, database_refusals():
         return queries.list_runs(
             connection,
             owner,
@@ -51,7 +54,17 @@ def runs(
             order=order,
             limit=limit,
             offset=offset,
+            where=filter_condition(filter, connection, owner),
         )
+
+
+# Before /runs/{run_id}, which would take "keys" for a run id.
+@router.get("/projects/{project}/runs/keys")
+def keys(project: ProjectPath, owner: ReadOwner, engine: EngineDep) -> dict[str, list[Any]]:
+    """The config, summary and environment keys, tags, groups, job types, users and hosts of
+    the project's runs: for completing a filter and picking columns."""
+    with engine.connect() as connection:
+        return run_keys(connection, owner, queries.project_pk(connection, owner, project))
 
 
 @router.get("/projects/{project}/runs/{run_id}")

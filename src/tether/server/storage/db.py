@@ -7,6 +7,8 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, text
 
+from tether.server.run_filter.sql import sqlite_regexp
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 # Serialises migrations when several servers start on one PostgreSQL database.
 _PG_MIGRATION_LOCK = 7_250_319
@@ -30,6 +32,8 @@ def _sqlite_pragmas(connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+    # The run filter's ~ (SQLite has the REGEXP operator but no function behind it).
+    connection.create_function("regexp", 2, sqlite_regexp, deterministic=True)
 
 
 def migrate(engine: Engine) -> None:
