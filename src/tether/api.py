@@ -26,6 +26,7 @@ from tether.store.run_data import ConsoleLine, console_frame
 if TYPE_CHECKING:
     import pandas
 
+    from tether.artifacts.artifact import Artifact
     from tether.media.items import MediaItem
     from tether.sync.http import HttpClient
 
@@ -164,6 +165,25 @@ class Api:
                 "(`tether ls` shows local ids)"
             )
         return RemoteRun(self, self._get_run(project, run_id), owner=_owner_of(project))
+
+    def artifact(self, path: str) -> Artifact:
+        """One artifact version by ``"project/name:ref"`` or ``"owner/project/name:ref"``
+        (``ref``: ``vN`` or an alias, ``latest`` when left out); ``.download()`` it.
+
+        >>> tether.Api().artifact("mnist/resnet:best").download()   # doctest: +SKIP
+        """
+        from tether.artifacts.remote import Remote, split_path
+
+        project, name, ref = split_path(path)
+        return Remote(self.client, project).version(name, ref)
+
+    def artifacts(self, project: str, type: str | None = None) -> list[dict[str, Any]]:
+        """The artifacts of ``project`` (``"owner/project"`` for another namespace), of one
+        ``type`` when given: ``[{"name", "type", "versions", "latest", "aliases",
+        "updated"}]``."""
+        from tether.artifacts.remote import Remote
+
+        return Remote(self.client, project).names(type=type)
 
     def _get_run(self, project: str, run_id: str) -> dict[str, Any]:
         from tether.sync.http import NotOnServerError, project_path, quote_part

@@ -19,6 +19,24 @@ from tether.errors import NotOnServerError
 from tether.sync.http import HttpClient, project_path, quote_part
 
 
+def split_path(path: object) -> tuple[str, str, str]:
+    """``"[owner/]project/name[:ref]"`` as ``(project, name, ref)``, ``project`` keeping its
+    ``owner/``; ``ValueError`` with the accepted form."""
+    if not isinstance(path, str) or "/" not in path:
+        raise ValueError(
+            f"artifact {path!r:.120}: give 'project/name:ref' or 'owner/project/name:ref', "
+            "e.g. 'mnist/resnet:latest' or 'lab/mnist/resnet:v3'"
+        )
+    project, _, spec = path.rpartition("/")
+    if not project or project.count("/") > 1 or "" in project.split("/"):
+        raise ValueError(
+            f"artifact {path!r:.120}: {project!r} is not 'project' or 'owner/project'; "
+            "e.g. 'mnist/resnet:latest'"
+        )
+    name, ref = manifest.split_ref(spec)
+    return project, name, ref
+
+
 class Remote:
     """The artifacts of one project on one server, through ``client``."""
 
