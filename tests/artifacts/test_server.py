@@ -204,3 +204,32 @@ def test_malformed_requests_are_4xx(
 ) -> None:
     answer = http.request(method, path, json={"version": "nope"} if method == "put" else None)
     assert 400 <= answer.status_code < 500 and answer.status_code != 500
+
+
+def test_another_run_of_the_owner_sends_no_blob_again(
+    server: LiveServer, http: httpx.Client, run_dir: Path
+) -> None:
+    """A second run of the same owner logs the same backbone: the server links the blobs
+    the owner holds to it (nothing sent) and the version commits; another owner must send
+    the bytes (tests/server/test_media_api.py)."""
+    backbone, blobs = file_entry("backbone.bin", b"shared backbone" * 1000)
+    runs = []
+    for head in (b"head 1", b"head 2"):
+        with tether.init(project="own", dir=run_dir, console="off", mode="offline") as run:
+            head_entry, head_blobs = file_entry("head.bin", head)
+            write_artifact(run, log_info("ft", [backbone, head_entry]), {**blobs, **head_blobs})
+        runs.append((run, head_entry["sha256"]))
+    sync(server, runs[0][0])
+    second, head_sha = runs[1]
+    asked = http.post(
+        f"/projects/own/runs/{second.id}/blobs/missing",
+        json={"sha256": [backbone["sha256"], head_sha]},
+    ).json()
+    assert asked["missing"] == [head_sha]
+    sync(server, second)
+    assert [v["version"] for v in http.get("/projects/own/artifacts/ft/versions").json()] == [
+        "v1",
+        "v0",
+    ]
+    got = http.get(f"/projects/own/runs/{second.id}/blobs/{backbone['sha256']}")
+    assert got.content == b"shared backbone" * 1000

@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
-from tether.server import direct_blobs, media_blobs, media_reads, queries
+from tether.server import direct_blobs, media_blobs, media_reads, owner_blobs, queries
 from tether.server.access import ReadOwner, WriteOwner
 from tether.server.artifact_store import VersionRaceError, commit_after_blob
 from tether.server.auth import User
@@ -60,17 +60,33 @@ def missing_blobs(
     question: Annotated[MissingQuestion, Body()],
     owner: WriteOwner,
     engine: EngineDep,
-) -> dict[str, Any]:
+) -> Any:
     """Which of these blobs the run has not sent yet (all of them for a run not seen yet);
+    those another run of the owner sent are linked at once (``owner_blobs``);
     with an S3 store, ``upload_urls``: presigned PUT URLs for those the store lacks
     (``tether.server.direct_blobs``)."""
+    import time
+
+    try:
+        with engine.begin() as connection:
+            try:
+                row = queries.run_row(connection, owner, project, run_id)
+            except queries.NotFoundError:
+                row = None
+            lacking = (
+                list(dict.fromkeys(question.sha256))
+                if row is None
+                else media_blobs.missing(connection, row.id, question.sha256)
+            )
+            held = owner_blobs.held_by_owner(connection, owner.id, lacking)
+            if held:
+                if row is None:
+                    row = upload_run(connection, owner, project, run_id, time.time())
+                owner_blobs.link_owned(connection, row, held)
+                lacking = [sha for sha in lacking if sha not in held]
+    except (IntegrityError, OperationalError, VersionRaceError) as exc:
+        return _busy(f"the database is busy ({exc}); retry")
     with engine.connect() as connection:
-        try:
-            row = queries.run_row(connection, owner, project, run_id)
-        except queries.NotFoundError:
-            lacking = list(dict.fromkeys(question.sha256))
-        else:
-            lacking = media_blobs.missing(connection, row.id, question.sha256)
         answer: dict[str, Any] = {"missing": lacking}
         urls = direct_blobs.upload_urls(connection, request.app.state.blob_store, lacking)
     if urls:
