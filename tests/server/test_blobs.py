@@ -177,7 +177,7 @@ def test_a_store_that_is_down_answers_503_with_retry_after(
         missing = httpx.post(
             f"{base}/missing", json={"sha256": [sha(b"x")]}, headers=server.headers, timeout=60
         )
-        assert missing.json() == {"missing": [sha(b"x")]}
+        assert missing.json()["missing"] == [sha(b"x")]
 
 
 def test_a_64_mib_blob_streams_through_the_server(live_server: LiveServer) -> None:
