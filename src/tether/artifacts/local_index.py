@@ -23,7 +23,9 @@ from pathlib import Path
 from typing import Any, Final
 
 from tether import _tokens
+from tether.artifacts.artifact import Artifact, Reader
 from tether.artifacts.manifest import ArtifactFile, check_name, is_version
+from tether.media.blobs import read_blob
 
 INDEX_DIR: Final = "artifacts"
 
@@ -67,6 +69,28 @@ class LocalIndex:
             if entry.get("version") == version:
                 return dict(entry)
         raise ValueError(_unknown(name, ref, data))
+
+    def artifact(self, name: str, ref: str, *, project: str) -> Artifact:
+        """The version ``ref`` names as an ``Artifact`` reading the producing run's blobs."""
+        entry = self.resolve(name, ref)
+        return Artifact(
+            name=name,
+            version=entry["version"],
+            type=str(entry.get("type", "")),
+            digest=entry["digest"],
+            files=self.files(name, entry["digest"]),
+            metadata=entry.get("metadata") or {},
+            aliases=self.aliases_of(name, entry["version"]),
+            committed=False,
+            project=project,
+            reader=blob_reader(Path(entry["run_dir"])),
+            producer={"id": entry.get("run")},
+        )
+
+    def versions(self, name: str) -> list[dict[str, Any]]:
+        """Every version entry of ``name``, oldest first, each with its ``aliases``."""
+        data = self.load(name)
+        return [{**e, "aliases": _aliases_of(data, e["version"])} for e in data["versions"]]
 
     def files(self, name: str, digest: str) -> list[ArtifactFile]:
         path = self.folder / check_name(name) / f"{digest}.json"
@@ -139,6 +163,16 @@ class LocalIndex:
             yield
         finally:
             os.close(fd)  # closing releases the lock
+
+
+def blob_reader(run_dir: Path) -> Reader:
+    """A reader of files whose chunks are blobs of ``run_dir``."""
+
+    def read(file: ArtifactFile) -> Iterator[bytes]:
+        for sha256 in file.blobs:
+            yield read_blob(run_dir, sha256)
+
+    return read
 
 
 def _aliases_of(data: Mapping[str, Any], version: str) -> list[str]:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 import re
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, Final
 
@@ -27,11 +27,10 @@ import msgspec
 from tether._diagnostics import warn_failure
 from tether.artifacts import manifest
 from tether.artifacts.artifact import Artifact
-from tether.artifacts.local_index import LocalIndex
+from tether.artifacts.local_index import LocalIndex, blob_reader
 from tether.artifacts.manifest import ArtifactFile
 from tether.artifacts.snapshot import StoreError, snapshot
 from tether.errors import ServerUnreachableError
-from tether.media.blobs import read_blob
 from tether.store import format as fmt
 
 MAX_METADATA_BYTES: Final = 64 * 1024
@@ -143,7 +142,7 @@ class RunArtifacts:
             aliases=aliases,
             committed=False,
             project=self._project,
-            reader=_blob_reader(self._run_dir),
+            reader=blob_reader(self._run_dir),
             on_alias=(lambda alias: self._set_alias(name, version, digest, alias))
             if version is not None
             else None,
@@ -164,23 +163,7 @@ class RunArtifacts:
                 warn_failure("artifact-index", f"artifact {name!r}: the local index failed ({exc})")
 
     def _local(self, name: str, ref: str) -> Artifact:
-        entry = self._index.resolve(name, ref)
-        files = self._index.files(name, entry["digest"])
-        run_dir = Path(entry.get("run_dir") or self._run_dir)
-        artifact = Artifact(
-            name=name,
-            version=entry["version"],
-            type=str(entry.get("type", "")),
-            digest=entry["digest"],
-            files=files,
-            metadata=entry.get("metadata") or {},
-            aliases=self._index.aliases_of(name, entry["version"]),
-            committed=False,
-            project=self._project,
-            reader=_blob_reader(run_dir),
-            producer={"id": entry.get("run")},
-        )
-        return artifact
+        return self._index.artifact(name, ref, project=self._project)
 
     def _remote(self, name: str, ref: str) -> Artifact | None:
         """The server's version, or None when the server cannot be reached (the local index
@@ -214,14 +197,6 @@ def default_name(path: str | os.PathLike[str]) -> str:
 def _with_latest(aliases: list[str]) -> list[str]:
     # Locally as on the server, a new version is always the latest one.
     return aliases if manifest.LATEST in aliases else [*aliases, manifest.LATEST]
-
-
-def _blob_reader(run_dir: Path) -> Callable[[ArtifactFile], Iterator[bytes]]:
-    def read(file: ArtifactFile) -> Iterator[bytes]:
-        for sha256 in file.blobs:
-            yield read_blob(run_dir, sha256)
-
-    return read
 
 
 def _checked_type(value: object) -> str:

@@ -27,6 +27,7 @@ COMMANDS: Final = {
     "offline": "tether.cli.auth:offline_command",
     "disabled": "tether.cli.auth:disabled_command",
     "sync": "tether.cli.sync:sync_command",
+    "artifact": "tether.cli.artifact:artifact_group",
     "export": "tether.cli.export:export_command",
     "ui": "tether.cli.ui:ui_command",
 }
