@@ -22,8 +22,8 @@ if TYPE_CHECKING:
 
 
 def add_admin_commands(server: click.Group) -> None:
-    """Register the ``user``, ``team`` and ``key`` groups under ``tether server``."""
-    for group in (user_group, team_group, key_group):
+    """Register the ``user``, ``team`` and ``key`` groups and ``gc`` under ``tether server``."""
+    for group in (user_group, team_group, key_group, gc_command):
         server.add_command(group)
 
 
@@ -265,3 +265,31 @@ def key_revoke(settings: ServerSettings, key_id: int) -> None:
             raise click.ClickException(f"no key {key_id}; `tether server key list OWNER`")
     revoked = revoke_key(engine, key_id)
     click.echo(f"revoked key {key_id}" if revoked else f"key {key_id} was revoked already")
+
+
+@click.command("gc")
+@click.option(
+    "--grace-hours",
+    type=click.FloatRange(min=0),
+    default=24.0,
+    show_default=True,
+    help="Never delete a blob younger than this (uploads in flight are safe).",
+)
+@click.option("--dry-run", is_flag=True, help="Say what would be deleted; delete nothing.")
+@click.pass_obj
+def gc_command(settings: ServerSettings, grace_hours: float, dry_run: bool) -> None:
+    """Delete blobs that no media, artifact version or running run references."""
+    from tether.server.blobs import open_blob_store
+    from tether.server.gc import collect
+
+    try:
+        store = open_blob_store(settings.blob_url, settings.data_dir)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    result = collect(_engine(settings), store, grace_s=grace_hours * 3600, dry_run=dry_run)
+    verb = "would delete" if dry_run else "deleted"
+    click.echo(
+        f"examined {result.examined} blobs; {verb} {len(result.deleted)} "
+        f"({result.freed_bytes:,} bytes); kept {result.kept_young} younger than "
+        f"{grace_hours:g} h"
+    )
