@@ -288,3 +288,42 @@ def test_blobs_of_a_new_run_sent_at_once_all_arrive(server: LiveServer) -> None:
         assert list(pool.map(put, blobs.items())) == [201] * len(blobs)
     asked = httpx.post(f"{base}/missing", json={"sha256": list(blobs)}, headers=server.headers)
     assert asked.json() == {"missing": []}
+
+
+def test_a_database_from_before_media_is_upgraded(
+    tmp_path: Path, run_dir: Path, media_run: tuple[tether.Run, dict[str, bytes]]
+) -> None:
+    """A database at 0006 (no media tables: downgraded to it) is migrated at start, keeps
+    its runs, and takes media for them."""
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import inspect
+
+    from tether.server.storage.db import MIGRATIONS, make_engine, migrate
+
+    run, blobs = media_run
+    with LiveServer(tmp_path / "data") as live:
+        with httpx.Client(base_url=live.base_url + "/api/v1", headers=live.headers) as http:
+            for segment in (run.dir / fmt.SEGMENTS_DIR).iterdir():
+                path = f"{run_path(run)}/segments/{segment.stem.rsplit('-', 1)[1]}"
+                # Only the magic: the run exists; its records come after the upgrade.
+                assert http.put(path, content=segment.read_bytes()[:8]).status_code == 200
+        key = live.api_key
+    engine = make_engine(f"sqlite:///{tmp_path / 'data' / 'tether.db'}")
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0006")
+    assert not {"media", "run_blobs", "blobs"} & set(inspect(engine).get_table_names())
+    migrate(engine)
+    assert {"media", "run_blobs", "blobs"} <= set(inspect(engine).get_table_names())
+    engine.dispose()
+    with (
+        LiveServer(tmp_path / "data", api_key=key) as live,
+        httpx.Client(base_url=live.base_url + "/api/v1", headers=live.headers) as http,
+    ):
+        put_blobs(http, run, blobs)
+        upload_segments(http, run)
+        keys = http.get(f"{run_path(run)}/media/keys").json()
+        assert {k["key"] for k in keys} == {i.key for i in sample_items()}
