@@ -23,6 +23,7 @@ from .conftest import ARTIFACTS, client_env, screenshot, sign_in
 PROJECT = "uimedia"
 STEPS = 5
 HISTOGRAM_STEPS = 40
+LONG_STEPS = 2_100
 BIG_ROWS = 100_000
 
 # Two runs. In "media-a" the main process logs three images a step under "samples", a spawned
@@ -60,6 +61,9 @@ if __name__ == "__main__":
     for step in range(HISTOGRAM_STEPS):
         values = rng.normal(step / 10, 1 + step / 40, 5000)
         run.log({"weights": tether.Histogram(values)}, step=step)
+    # More steps than one page of the media API gives (the UI's pages are 2,000 items).
+    for step in range(LONG_STEPS):
+        run.log({"long": tether.Histogram(np.array([0.0, 1.0, step % 7]), bins=4)}, step=step)
     for step in (0, 7):
         rows = [
             [i, f"label-{step}-{i}", (i * 37 % 11) / 10, tether.Image(picture(step, i, 90))]
@@ -109,6 +113,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     try:
         directory = tmp_path_factory.mktemp("ui-media-runs")
         script = f"STEPS = {STEPS}\nHISTOGRAM_STEPS = {HISTOGRAM_STEPS}\nBIG_ROWS = {BIG_ROWS}\n"
+        script += f"LONG_STEPS = {LONG_STEPS}\n"
         script += f"NOTES = {NOTES!r}\n" + textwrap.dedent(TRAINING)
         (directory / "train.py").write_text(script)
         env = client_env(live, TETHER_MODE="offline", TETHER_SYSTEM_INTERVAL_S="0")
@@ -227,6 +232,23 @@ def test_histogram_heatmap_draws_and_hover_names_step_bin_and_count(
     panel.screenshot(path=(_artifact("media-histogram")))
     page.mouse.move(box["x"] + 5, box["y"] + 5)  # the axis: no tip
     panel.locator(".heatmap-tip").wait_for(state="detached")
+
+
+def test_a_histogram_over_more_steps_than_a_page_is_read_whole(
+    page: Any, server: LiveServer
+) -> None:
+    page.goto(_media_url(server))
+    panel = page.locator('.histogram-panel[data-key="long"]')
+    panel.locator(f'.heatmap[data-steps="{LONG_STEPS}"]').wait_for()
+    # At most 1,000 columns drawn, evenly spaced, the last step among them.
+    canvas = panel.locator('canvas[data-drawn="1000"]')
+    canvas.wait_for()
+    box = canvas.bounding_box()
+    canvas.scroll_into_view_if_needed()
+    box = canvas.bounding_box()
+    page.mouse.move(box["x"] + box["width"] - 11, box["y"] + box["height"] / 2)
+    # The last columns hold steps from the second page.
+    assert int(panel.locator(".heatmap-tip").get_attribute("data-step")) > 2_000
 
 
 def _artifact(name: str) -> str:

@@ -3,8 +3,9 @@
 // pointer and its count.
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { ErrorBox } from "../components";
-import { useResource, useWidth } from "../hooks";
-import { MEDIA_POLL_MS, type PanelProps, type MediaItem, labelOrder, mediaPath, writerLabeller } from "./api";
+import { useWidth } from "../hooks";
+import { type PanelProps, labelOrder, writerLabeller } from "./api";
+import { useAllItems } from "./items";
 import {
   type Heatmap,
   type StepHistogram,
@@ -13,11 +14,14 @@ import {
   formatEdge,
   rebin,
   stepHistograms,
+  thin,
   ticks,
 } from "./histogram";
 
 const HEIGHT = 260;
 const ROWS = 120;
+/** Steps drawn at most (evenly spaced): more columns than a panel has pixels show nothing more. */
+const MAX_COLUMNS = 1000;
 const MARGIN = { left: 60, right: 10, top: 8, bottom: 24 };
 
 interface Hover {
@@ -106,11 +110,8 @@ function describe(h: StepHistogram, value: number): string[] {
   return lines;
 }
 
-export function HistogramPanel({ project, run, mediaKey, writers, live = false }: PanelProps) {
-  const items = useResource<MediaItem[]>(mediaPath(project, run, mediaKey, null), {
-    pollMs: MEDIA_POLL_MS,
-    poll: () => live,
-  });
+export function HistogramPanel({ project, run, mediaKey, writers, live = false, count = 0 }: PanelProps) {
+  const items = useAllItems(project, run, mediaKey, { live, count });
   const label = writerLabeller(writers);
   // One heatmap per series: a writer, and the position in a list logged under the key.
   const series = useMemo(() => {
@@ -122,10 +123,11 @@ export function HistogramPanel({ project, run, mediaKey, writers, live = false }
   }, [items.data]);
   const [chosen, setChosen] = useState<string | null>(null);
   const shown = series.find(([name]) => name === chosen)?.[0] ?? series[0]?.[0] ?? null;
-  const histograms = useMemo(
+  const all = useMemo(
     () => stepHistograms((items.data ?? []).filter((i) => `${i.writer}/${i.index}` === shown)),
     [items.data, shown],
   );
+  const histograms = useMemo(() => thin(all, MAX_COLUMNS), [all]);
   const map = useMemo(() => rebin(histograms, ROWS), [histograms]);
   const [perStep, setPerStep] = useState(false);
   const [box, width] = useWidth<HTMLDivElement>();
@@ -179,7 +181,7 @@ export function HistogramPanel({ project, run, mediaKey, writers, live = false }
         </label>
       </div>
       {items.error && <ErrorBox error={items.error} what={`the histograms of ${mediaKey}`} retry={items.reload} />}
-      <div class="heatmap" ref={box} data-steps={histograms.length}>
+      <div class="heatmap" ref={box} data-steps={all.length}>
         {!items.data && !items.error && <div class="panel-note">Loading histograms…</div>}
         {items.data && !map && <div class="panel-note">No histogram with finite values.</div>}
         {map && (

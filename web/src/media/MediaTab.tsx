@@ -67,6 +67,7 @@ export function MediaTab({ project, run }: { project: string; run: RunDetail }) 
                   mediaKey={k.key}
                   writers={run.writer_list}
                   newest={k.max_step}
+                  count={k.count}
                   live={run.live}
                 />
               ))}

@@ -5,18 +5,9 @@ import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import type { Json } from "../api";
 import { ErrorBox } from "../components";
 import { formatValue } from "../format";
-import { useDebounced, useResource } from "../hooks";
-import {
-  MEDIA_POLL_MS,
-  type PanelProps,
-  type MediaItem,
-  type TableBlob,
-  blobText,
-  blobUrl,
-  isImageCell,
-  mediaPath,
-  writerLabeller,
-} from "./api";
+import { useDebounced } from "../hooks";
+import { type PanelProps, type TableBlob, blobText, blobUrl, isImageCell, writerLabeller } from "./api";
+import { useAllItems } from "./items";
 import { ItemPicker } from "./steps";
 import { type Sort, imageColumns, loweredRows, numericColumns, rowWindow, visibleRows } from "./table";
 
@@ -174,11 +165,8 @@ function TableView({
   );
 }
 
-export function TablePanel({ project, run, mediaKey, writers, live = false }: PanelProps) {
-  const items = useResource<MediaItem[]>(mediaPath(project, run, mediaKey, null), {
-    pollMs: MEDIA_POLL_MS,
-    poll: () => live,
-  });
+export function TablePanel({ project, run, mediaKey, writers, live = false, count = 0 }: PanelProps) {
+  const items = useAllItems(project, run, mediaKey, { live, count });
   const list = items.data ?? [];
   const [chosen, setChosen] = useState<number | null>(null);
   const index = chosen === null ? list.length - 1 : Math.min(chosen, list.length - 1);

@@ -1,17 +1,9 @@
 // Logged text: Markdown rendered through the safe renderer (markdown.ts), plain text as it is.
 import { useEffect, useState } from "preact/hooks";
 import { ErrorBox } from "../components";
-import { useResource } from "../hooks";
-import {
-  MEDIA_POLL_MS,
-  type PanelProps,
-  type MediaItem,
-  type TextMeta,
-  blobText,
-  mediaPath,
-  writerLabeller,
-} from "./api";
+import { type PanelProps, type TextMeta, blobText, writerLabeller } from "./api";
 import { markdown } from "./markdown";
+import { useAllItems } from "./items";
 import { ItemPicker } from "./steps";
 
 function useBlobText(project: string, run: string, sha256: string | null) {
@@ -33,11 +25,8 @@ function useBlobText(project: string, run: string, sha256: string | null) {
   return state.sha256 === sha256 ? state : { sha256, text: null, error: null };
 }
 
-export function TextPanel({ project, run, mediaKey, writers, live = false }: PanelProps) {
-  const items = useResource<MediaItem[]>(mediaPath(project, run, mediaKey, null), {
-    pollMs: MEDIA_POLL_MS,
-    poll: () => live,
-  });
+export function TextPanel({ project, run, mediaKey, writers, live = false, count = 0 }: PanelProps) {
+  const items = useAllItems(project, run, mediaKey, { live, count });
   const list = items.data ?? [];
   const [chosen, setChosen] = useState<number | null>(null);
   const index = chosen === null ? list.length - 1 : Math.min(chosen, list.length - 1);

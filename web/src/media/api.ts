@@ -87,6 +87,8 @@ export interface PanelProps {
   live?: boolean;
   /** The key's newest step, when known (media/keys says it). */
   newest?: number | null;
+  /** How many items the key has, when known (media/keys' count). */
+  count?: number;
 }
 
 export function mediaKeysPath(project: string, run: string): string {
@@ -97,10 +99,37 @@ export function mediaStepsPath(project: string, run: string, key: string): strin
   return `${runPath(project, run)}/media/steps?key=${enc(key)}`;
 }
 
-/** Items of a key: at one step, or all steps when `step` is null. */
-export function mediaPath(project: string, run: string, key: string, step: number | null): string {
+/** Items asked for in one request (the server gives up to 10,000). */
+export const MEDIA_PAGE = 2_000;
+/** The most items of one key the UI reads (a histogram's steps, a table's versions). */
+export const MEDIA_MAX_ITEMS = 200_000;
+
+/** Items of a key: at one step, or all steps when `step` is null; a page of MEDIA_PAGE. */
+export function mediaPath(project: string, run: string, key: string, step: number | null, offset = 0): string {
   const at = step === null ? "" : `&step=${step}`;
-  return `${runPath(project, run)}/media?key=${enc(key)}${at}`;
+  const from = offset ? `&offset=${offset}` : "";
+  return `${runPath(project, run)}/media?key=${enc(key)}${at}&limit=${MEDIA_PAGE}${from}`;
+}
+
+/** Every item of a key (all steps), up to MEDIA_MAX_ITEMS: the pages that `expected` items
+ * fill are asked for at once, then more one by one while the last page comes back full (a
+ * live run has logged more since `expected` was counted). */
+export async function allMediaItems(
+  project: string,
+  run: string,
+  key: string,
+  expected: number,
+  signal?: AbortSignal,
+): Promise<MediaItem[]> {
+  const page = (offset: number) => get<MediaItem[]>(mediaPath(project, run, key, null, offset), signal);
+  const first = Math.max(1, Math.ceil(Math.min(expected, MEDIA_MAX_ITEMS) / MEDIA_PAGE));
+  const pages = await Promise.all(Array.from({ length: first }, (_, i) => page(i * MEDIA_PAGE)));
+  let offset = first * MEDIA_PAGE;
+  while (pages[pages.length - 1].length === MEDIA_PAGE && offset < MEDIA_MAX_ITEMS) {
+    pages.push(await page(offset));
+    offset += MEDIA_PAGE;
+  }
+  return pages.flat();
 }
 
 export function blobUrl(project: string, run: string, sha256: string): string {
@@ -113,16 +142,6 @@ export function mediaKeys(project: string, run: string, signal?: AbortSignal): P
 
 export function mediaSteps(project: string, run: string, key: string, signal?: AbortSignal): Promise<number[]> {
   return get<number[]>(mediaStepsPath(project, run, key), signal);
-}
-
-export function mediaItems(
-  project: string,
-  run: string,
-  key: string,
-  step: number | null,
-  signal?: AbortSignal,
-): Promise<MediaItem[]> {
-  return get<MediaItem[]>(mediaPath(project, run, key, step), signal);
 }
 
 /** A blob's text (tables' JSON, markdown): the same URL as images, read by fetch. */

@@ -44,6 +44,14 @@ export function stepHistograms(items: MediaItem[]): StepHistogram[] {
     .sort((a, b) => a.step - b.step);
 }
 
+/** At most `limit` of the histograms, evenly spaced over the steps, the first and the last
+ * kept: a heatmap has no use for more columns than pixels. */
+export function thin(histograms: StepHistogram[], limit: number): StepHistogram[] {
+  if (histograms.length <= limit) return histograms;
+  const last = histograms.length - 1;
+  return Array.from({ length: limit }, (_, i) => histograms[Math.round((i * last) / (limit - 1))]);
+}
+
 /** Spread every step's bins onto `rows` equal bins between the smallest and largest edge, in
  * proportion to the overlap (a bin counted as uniform inside itself). */
 export function rebin(histograms: StepHistogram[], rows: number): Heatmap | null {
