@@ -31,6 +31,7 @@ from tether.server.routes import (
     runs,
     session,
     system,
+    workspace,
 )
 from tether.server.session import load_secret
 from tether.server.storage.db import make_engine, migrate
@@ -107,7 +108,14 @@ def create_app(settings: ServerSettings) -> FastAPI:
     app.include_router(owners.router, prefix="/api/v1")
     include_project_routes(
         app,
-        [runs.router, ingest.router, system.router, media.router, artifacts.router],
+        [
+            workspace.router,  # first: its /runs/groups, /runs/history are not run ids
+            runs.router,
+            ingest.router,
+            system.router,
+            media.router,
+            artifacts.router,
+        ],
         prefix="/api/v1",
     )
 

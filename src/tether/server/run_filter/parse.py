@@ -220,6 +220,15 @@ def parse(text: str) -> Node:
     return _Parser(text).parse()
 
 
+def parse_field(text: str) -> Field:
+    """One field, as a group-by or column names it (``config.lr``, ``group``, ``tags``)."""
+    parser = _Parser(text)
+    found = parser.field_()
+    if parser.token.kind != "end":
+        raise parser.fail(f"expected one field, found {parser.describe(parser.token)} after it", [])
+    return found
+
+
 class _Parser:
     def __init__(self, text: str) -> None:
         self.text = text

@@ -1,0 +1,127 @@
+"""One line per group for each metric (``GET P/runs/groups/history``): the runs' series
+aligned by step into at most ``points`` buckets, then aggregated across the group's runs.
+
+Per metric, the step range of all the groups' runs is cut into equal buckets (one step each
+when the range is short), so every group's line shares the same x values. A run counts once
+per bucket (the mean of its points there); the group's value in a bucket is the ``agg``
+(mean, median, min or max) of its runs' values, with a band (``minmax``: the lowest and
+highest run; ``std``: mean -/+ the population standard deviation; ``none``) and ``n``, the
+runs that had a point there. NaN and infinities are left out. All of it is numpy over the
+concatenated series: no Python loop per point.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any, Final
+
+import numpy as np
+import numpy.typing as npt
+
+from tether.server.run_groups import Group
+from tether.server.series_batch import Arrays
+
+AGGREGATES: Final = ("mean", "median", "min", "max")
+BANDS: Final = ("minmax", "std", "none")
+
+
+def group_history(
+    groups: Sequence[Group],
+    series: dict[int, dict[str, Arrays]],
+    keys: Sequence[str],
+    *,
+    agg: str,
+    band: str,
+    points: int,
+) -> dict[str, dict[str, dict[str, Any]]]:
+    answer: dict[str, dict[str, dict[str, Any]]] = {g.label: {} for g in groups}
+    for key in keys:
+        lines = _lines(groups, series, key, agg=agg, band=band, points=points)
+        for label, line in lines.items():
+            answer[label][key] = line
+    return answer
+
+
+def _lines(
+    groups: Sequence[Group],
+    series: dict[int, dict[str, Arrays]],
+    key: str,
+    *,
+    agg: str,
+    band: str,
+    points: int,
+) -> dict[str, dict[str, Any]]:
+    steps_parts: list[npt.NDArray[np.int64]] = []
+    value_parts: list[npt.NDArray[np.float64]] = []
+    run_parts: list[npt.NDArray[np.int64]] = []
+    group_of_run: list[int] = []
+    for group_index, group in enumerate(groups):
+        for pk in group.pks:
+            arrays = series.get(pk, {}).get(key)
+            if arrays is None or not len(arrays[0]):
+                continue
+            steps_parts.append(arrays[0])
+            value_parts.append(arrays[1])
+            run_parts.append(np.full(len(arrays[0]), len(group_of_run), dtype=np.int64))
+            group_of_run.append(group_index)
+    if not steps_parts:
+        return {}
+    steps = np.concatenate(steps_parts)
+    values = np.concatenate(value_parts)
+    runs = np.concatenate(run_parts)
+    finite = np.isfinite(values)
+    steps, values, runs = steps[finite], values[finite], runs[finite]
+    if not len(steps):
+        return {}
+    low_step = int(steps.min())
+    width = max(1, math.ceil((int(steps.max()) - low_step + 1) / points))
+    buckets = (steps - low_step) // width
+    count = int(buckets.max()) + 1
+    # One value per (run, bucket): the mean of the run's points there.
+    pairs, inverse = np.unique(runs * count + buckets, return_inverse=True)
+    per_run = np.bincount(inverse, weights=values) / np.bincount(inverse)
+    pair_group = np.asarray(group_of_run, dtype=np.int64)[pairs // count]
+    cells = pair_group * count + pairs % count
+    order = np.lexsort((per_run, cells))
+    cells, per_run = cells[order], per_run[order]
+    starts = np.flatnonzero(np.r_[True, cells[1:] != cells[:-1]])
+    sizes = np.diff(np.r_[starts, len(cells)])
+    stats = _stats(per_run, starts, sizes)
+    cell = cells[starts]
+    lines: dict[str, dict[str, Any]] = {}
+    for group_index, group in enumerate(groups):
+        mine = slice(*np.searchsorted(cell // count, [group_index, group_index + 1]))
+        if mine.start == mine.stop:
+            continue
+        line: dict[str, Any] = {
+            "step": (low_step + (cell[mine] % count) * width).tolist(),
+            "value": stats[agg][mine].tolist(),
+            "n": sizes[mine].tolist(),
+        }
+        if band == "minmax":
+            line["low"], line["high"] = stats["min"][mine].tolist(), stats["max"][mine].tolist()
+        elif band == "std":
+            mean, spread = stats["mean"][mine], stats["std"][mine]
+            line["low"], line["high"] = (mean - spread).tolist(), (mean + spread).tolist()
+        else:
+            line["low"] = line["high"] = None
+        lines[group.label] = line
+    return lines
+
+
+def _stats(
+    values: npt.NDArray[np.float64], starts: npt.NDArray[np.intp], sizes: npt.NDArray[np.intp]
+) -> dict[str, npt.NDArray[np.float64]]:
+    """Per cell (a run of sorted values from ``starts``, ``sizes`` long)."""
+    mean = np.add.reduceat(values, starts) / sizes
+    squares = np.add.reduceat(values * values, starts) / sizes
+    middle_low = values[starts + (sizes - 1) // 2]
+    middle_high = values[starts + sizes // 2]
+    return {
+        "mean": mean,
+        "median": (middle_low + middle_high) / 2,
+        "min": values[starts],
+        "max": values[starts + sizes - 1],
+        "std": np.sqrt(np.maximum(squares - mean * mean, 0.0)),
+    }
