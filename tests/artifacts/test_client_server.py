@@ -1,0 +1,76 @@
+"""Artifacts between a client and a real server: an offline version sent by ``tether sync``
+becomes the server's committed version; ``use_artifact`` online downloads it and checks it;
+a corrupted cached file is found and fetched again."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import tether
+from tether.api import Api
+from tether.server.testing import LiveServer
+from tether.sync.offline import sync_paths
+
+MiB = 1024 * 1024
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    live = LiveServer(tmp_path_factory.mktemp("artifact-client") / "data").start()
+    try:
+        yield live
+    finally:
+        live.stop()
+
+
+def test_offline_version_synced_then_used_online_and_cache_repaired(
+    server: LiveServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    src = tmp_path / "ckpt"
+    src.mkdir()
+    big = os.urandom(17 * MiB)  # two chunks
+    (src / "model.pt").write_bytes(big)
+    (src / "config.json").write_text('{"layers": 3}')
+    with tether.init(project="arts", dir=tmp_path, console="off", mode="offline", system=0) as run:
+        logged = run.log_artifact(src, name="net", metadata={"acc": 0.9}, aliases=["best"])
+    assert (logged.version, logged.committed) == ("v0", False)
+    report = sync_paths(
+        [tmp_path], base_url=server.base_url, api_key=server.api_key, progress=False
+    )
+    assert report.ok, report
+
+    with Api(server.base_url, server.api_key) as api:
+        remote = api.artifact("arts/net:best")
+        assert (remote.version, remote.committed, remote.digest) == ("v0", True, logged.digest)
+        assert remote.files == logged.files and remote.metadata == {"acc": 0.9}
+        [listed] = api.artifacts("arts")
+        assert (listed["name"], listed["versions"], listed["latest"]) == ("net", 1, "v0")
+
+    env = {"TETHER_BASE_URL": server.base_url, "TETHER_API_KEY": server.api_key}
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    with tether.init(project="arts", dir=tmp_path / "eval", console="off", system=0) as user:
+        used = user.use_artifact("net:latest")
+        assert (used.version, used.committed) == ("v0", True)
+        folder = used.download()
+        cache = tmp_path / "cache" / "tether" / "artifacts"
+        assert folder == cache / "admin" / "arts" / "net" / used.digest  # the key's user
+        assert (folder / "model.pt").read_bytes() == big
+        stamp = (folder / "model.pt").stat().st_mtime_ns
+        assert used.download() == folder
+        assert (folder / "model.pt").stat().st_mtime_ns == stamp  # not fetched again
+        damaged = bytearray(big)
+        damaged[5] ^= 0xFF
+        (folder / "model.pt").write_bytes(bytes(damaged))
+        used.download()
+        assert (folder / "model.pt").read_bytes() == big
+    with Api(server.base_url, server.api_key) as api:  # the online run sent its use record
+        detail = api.client.get_json("/projects/arts/artifacts/net/v0")
+        assert [c["id"] for c in detail["consumers"]] == [user.id]
+        api.artifact("arts/net:v0").set_alias("prod")
+        assert api.artifact("arts/net:prod").digest == logged.digest
