@@ -63,25 +63,29 @@ def test_runs_table_lists_sorts_and_filters(page: Any, ui_server: UiServer) -> N
     page.get_by_text("No run matches these filters.").wait_for()
     page.get_by_label("state").select_option("")
 
-    # A click on a tag or a group filters by it; the chip in the toolbar removes the filter.
+    # A click on a tag or a group adds its clause to the workspace's filter (in the URL).
     rows.first.locator(".c-tags .tag").click()
-    page.wait_for_url(re.compile(r"tag=ui"))
-    page.locator(".filter-chip", has_text="tag: ui").click()
-    page.wait_for_url(re.compile(r"^(?!.*tag=)"))
+    page.wait_for_url(re.compile(r"filter=tags\+has\+%22ui%22"))
     rows.first.locator(".c-group button").click()
-    page.wait_for_url(re.compile(r"group=g"))
+    page.wait_for_url(re.compile(r"and\+group\+%3D\+%22g%22"))
+    assert page.get_by_label("filter", exact=True).input_value() == 'tags has "ui" and group = "g"'
     page.wait_for_function("() => document.querySelector('.runs-scroll').dataset.total === '3'")
 
 
 def test_runs_table_adds_config_and_summary_columns(page: Any, ui_server: UiServer) -> None:
     page.goto(runs_url(ui_server, "?order=name"))
     page.locator(".runs-row[data-run]").first.wait_for()
-    page.get_by_text("Columns").click()
-    page.get_by_label("config.lr").check()
-    page.get_by_label("summary.best_acc").check()
-    page.get_by_text("Columns").click()
+    # The keys whose values differ between the runs show by default.
     cells = page.locator(".runs-row[data-run] .c-config\\.lr")
+    cells.first.wait_for()
     assert cells.all_inner_texts() == ["0.01", "0.02", "0.03"]
+    page.locator(".runs-row[data-run] .c-summary\\.best_acc").first.wait_for()
+    # One the same in every run is added from the picker.
+    page.get_by_text("Columns").click()
+    page.get_by_label("config.batch").check()
+    page.get_by_text("Columns").click()
+    page.wait_for_url(re.compile(r"cols=config\.batch"))
+    assert page.locator(".runs-row[data-run] .c-config\\.batch").all_inner_texts() == ["32"] * 3
     # Sorting by a config key happens on the server too.
     page.locator('.runs-head [data-column="config.lr"]').click()
     page.wait_for_url(re.compile(r"order=-config\.lr"))
@@ -92,7 +96,7 @@ def test_runs_table_adds_config_and_summary_columns(page: Any, ui_server: UiServ
     screenshot(page, "runs-table-columns")
     # The choice is in the URL: a reload keeps it.
     page.reload()
-    page.locator(".runs-row[data-run] .c-summary\\.best_acc").first.wait_for()
+    page.locator(".runs-row[data-run] .c-config\\.batch").first.wait_for()
 
 
 def test_run_page_draws_one_chart_per_key_and_one_series_per_writer(

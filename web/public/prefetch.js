@@ -17,7 +17,7 @@
     if (parts[0] === "projects" && parts.length === 2) {
       // As src/pages/Runs.tsx asks for its first page.
       var params = new URLSearchParams({ order: query.get("order") ?? "-start_time", limit: "100" });
-      ["search", "state", "group", "tag"].forEach(function (name) {
+      ["search", "state", "filter"].forEach(function (name) {
         if (query.get(name)) params.set(name, query.get(name));
       });
       path = owner + "/projects/" + e(parts[1]) + "/runs?" + params + "&offset=0";

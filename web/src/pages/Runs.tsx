@@ -1,17 +1,70 @@
-// The runs table: sorted, filtered and paged on the server; only the rows in view exist in the
-// DOM, and pages are fetched as they scroll into view, so 10,000 runs scroll like 10.
+// The project workspace: the runs table (sorted, filtered and paged on the server; only the
+// rows in view exist in the DOM, and pages are fetched as they scroll into view, so 10,000 runs
+// scroll like 10), or its groups, and below it the charts and panels of every run the filter
+// passes (web/src/workspace/). The whole view lives in the URL (workspace/state.ts).
 import { useEffect, useLayoutEffect, useMemo, useRef, useState } from "preact/hooks";
-import { ApiError, type Run, type RunPage, type RunState, enc, get, isAbort, projectPath } from "../api";
+import { ApiError, type Run, type RunPage, type RunState, enc, isAbort, projectPath } from "../api";
 import { ErrorBox } from "../components";
+import { colour } from "../format";
 import { useDebounced } from "../hooks";
 import { navigate } from "../router";
-import { type Column, ColumnPicker, RunRow, baseColumns, customColumn, storedColumns } from "./RunsColumns";
+import { type FilterProblem, FilterError, type ProjectKeys, fetchJson, fetchKeys, fetchRuns } from "../workspace/api";
+import { BulkActions } from "../workspace/Bulk";
+import { FilterBox } from "../workspace/FilterBox";
+import { GroupBy, GroupTable, groupLabel, useGroups } from "../workspace/Groups";
+import { Highlight, markRow } from "../workspace/highlight";
+import { WorkspacePanels } from "../workspace/Panels";
+import { andClause, effectiveFilter, readWorkspace } from "../workspace/state";
+import { Views } from "../workspace/Views";
+import { differingFields } from "../workspace/values";
+import "../workspace/workspace.css";
+import {
+  type Column,
+  ColumnPicker,
+  RunRow,
+  baseColumns,
+  customColumn,
+  defaultBaseColumns,
+  minimalCols,
+  shownColumns,
+  storePrefs,
+  storedPrefs,
+} from "./RunsColumns";
 
 const ROW = 34;
 const PAGE = 100;
 const OVERSCAN = 10;
 const LIVE_MS = 3000;
 const IDLE_REFRESH_MS = 15_000;
+/** The runs the charts and panels draw: the first ones in the table's order. */
+const VISIBLE_LIMIT = 1000;
+const NO_RUNS: Run[] = [];
+
+/** The workspace's other data: the project's keys (completion, group-by, columns) and the runs
+ * the filter passes (charts, panels, default columns), asked again after a bulk action. */
+function useWorkspaceData(
+  project: string,
+  query: { filter: string; order: string; search: string; state: string },
+  refresh: number,
+) {
+  const [keys, setKeys] = useState<ProjectKeys | null>(null);
+  const [visible, setVisible] = useState<RunPage | null>(null);
+  useEffect(() => {
+    const controller = new AbortController();
+    fetchKeys(project, controller.signal)
+      .then(setKeys)
+      .catch(() => undefined); // completion is a help: without it the box still filters
+    return () => controller.abort();
+  }, [project, refresh]);
+  useEffect(() => {
+    const controller = new AbortController();
+    fetchRuns(project, { ...query, limit: VISIBLE_LIMIT }, controller.signal)
+      .then(setVisible)
+      .catch(() => undefined); // the table shows the error
+    return () => controller.abort();
+  }, [project, query.filter, query.order, query.search, query.state, refresh]);
+  return { keys, visible };
+}
 
 /** Pages of one query (order, search, state); thrown away when the query changes. */
 class PageCache {
@@ -26,15 +79,23 @@ class PageCache {
 export function RunsPage({ project, query }: { project: string; query: URLSearchParams }) {
   const order = query.get("order") ?? "-start_time";
   const state = query.get("state") ?? "";
-  const group = query.get("group") ?? "";
-  const tag = query.get("tag") ?? "";
+  const ws = readWorkspace(query);
   const [searchInput, setSearchInput] = useState(query.get("search") ?? "");
   const search = useDebounced(searchInput, 250);
-  const [extra, setExtra] = useState<string[]>(() =>
-    query.has("cols") ? (query.get("cols") ?? "").split(",").filter(Boolean) : storedColumns(project),
-  );
+  const prefs = query.has("cols") || query.has("hidden") ? { cols: ws.cols, hidden: ws.hidden } : storedPrefs(project);
   const [selected, setSelected] = useState<Set<string>>(new Set());
-  const [version, setVersion] = useState(0);
+  const [refresh, setRefresh] = useState(0);
+  const [notice, setNotice] = useState<string | null>(null);
+  const [isolated, setIsolated] = useState<string | null>(null);
+  const highlight = useMemo(() => new Highlight(), []);
+  const { text: filter, offset: filterOffset } = effectiveFilter(ws.filter, ws.brush);
+  const { keys: projectKeys, visible } = useWorkspaceData(
+    project,
+    { filter: ws.filter, order, search, state },
+    refresh,
+  );
+  const grouped = useGroups(project, ws.group, filter);
+  const [, setVersion] = useState(0);
   const [scrollTop, setScrollTop] = useState(0);
   const [viewHeight, setViewHeight] = useState(800);
   const scroller = useRef<HTMLDivElement>(null);
@@ -54,13 +115,13 @@ export function RunsPage({ project, query }: { project: string; query: URLSearch
     if ((query.get("search") ?? "") !== search) setQuery({ search: search || null });
   }, [search]);
 
+  // In this order: public/prefetch.js asks for the same first page before the app loads.
   const params = new URLSearchParams({ order, limit: String(PAGE) });
   if (search) params.set("search", search);
   if (state) params.set("state", state);
-  if (group) params.set("group", group);
-  if (tag) params.set("tag", tag);
+  if (filter) params.set("filter", filter);
   const queryKey = `${projectPath(project)}/runs?${params}`;
-  const cache = useMemo(() => new PageCache(queryKey), [queryKey]);
+  const cache = useMemo(() => new PageCache(queryKey), [queryKey, refresh]);
   const controller = useMemo(() => new AbortController(), [cache]);
   useEffect(() => () => controller.abort(), [controller]);
 
@@ -68,7 +129,7 @@ export function RunsPage({ project, query }: { project: string; query: URLSearch
     if (cache.loading.has(page) || (!refresh && cache.pages.has(page))) return;
     cache.loading.add(page);
     try {
-      const result = await get<RunPage>(`${cache.query}&offset=${page * PAGE}`, controller.signal);
+      const result = await fetchJson<RunPage>(`${cache.query}&offset=${page * PAGE}`, controller.signal);
       cache.pages.set(page, result.runs);
       cache.total = result.total;
       cache.states = result.states;
@@ -131,27 +192,54 @@ export function RunsPage({ project, query }: { project: string; query: URLSearch
     return () => clearInterval(timer);
   }, [anyRunning, cache, firstPage, lastPage]);
 
-  const keys = useMemo(() => {
+  // Default columns: the config and summary keys whose values differ between the runs shown.
+  const firstPage0 = shown.pages.get(0);
+  const sample = useMemo(() => visible?.runs ?? firstPage0 ?? NO_RUNS, [visible, firstPage0]);
+  const differing = useMemo(() => differingFields(sample), [sample]);
+  const base = baseColumns(project, (clause) => setQuery({ filter: andClause(ws.filter, clause) }));
+  const keyColumns = useMemo(() => {
     const seen = new Set<string>();
-    for (const runs of cache.pages.values()) {
-      for (const run of runs) {
-        for (const key of Object.keys(run.config)) seen.add(`config.${key}`);
-        for (const key of Object.keys(run.summary)) seen.add(`summary.${key}`);
-        for (const key of Object.keys(run.environment ?? {})) seen.add(`environment.${key}`);
-      }
+    for (const key of projectKeys?.config ?? []) seen.add(`config.${key}`);
+    for (const key of projectKeys?.summary ?? []) seen.add(`summary.${key}`);
+    for (const key of projectKeys?.environment ?? []) seen.add(`environment.${key}`);
+    for (const run of sample) {
+      for (const key of Object.keys(run.config)) seen.add(`config.${key}`);
+      for (const key of Object.keys(run.summary)) seen.add(`summary.${key}`);
+      for (const key of Object.keys(run.environment ?? {})) seen.add(`environment.${key}`);
     }
     return [...seen].sort();
-  }, [cache, version]);
-
-  const chooseColumns = (columns: string[]) => {
-    setExtra(columns);
-    localStorage.setItem(`tether.columns.${project}`, JSON.stringify(columns));
-    setQuery({ cols: columns.join(",") || null });
-  };
-
-  const columns = [...baseColumns(project, (field, value) => setQuery({ [field]: value })), ...extra.map(customColumn)];
+  }, [projectKeys, sample]);
+  const defaults = [...defaultBaseColumns(sample), ...differing.config.slice(0, 12), ...differing.summary.slice(0, 12)];
+  const shownIds = shownColumns(defaults, prefs);
+  const byId = new Map(base.map((c) => [c.id, c]));
+  const columns = shownIds.map((id) => byId.get(id) ?? customColumn(id));
   const template = `36px ${columns.map((c) => `${c.width}px`).join(" ")}`;
   const width = 36 + columns.reduce((sum, c) => sum + c.width, 0);
+
+  const chooseColumns = (chosen: string[], hidden: string[]) => {
+    const next = { cols: minimalCols(defaults, chosen), hidden: hidden.filter((h) => defaults.includes(h)) };
+    storePrefs(project, next);
+    setQuery({ cols: next.cols.join(",") || null, hidden: next.hidden.join(",") || null });
+  };
+
+  // Colours: a run's line in the charts and its row share the run's place among the charted runs.
+  const colourIndex = useMemo(() => new Map((visible?.runs ?? []).map((run, i) => [run.id, i])), [visible]);
+  const colourOf = (id: string) => colourIndex.get(id) ?? 0;
+  const groupIndex = useMemo(
+    () => new Map((grouped.groups ?? []).map((g, i) => [groupLabel(g.key), i])),
+    [grouped.groups],
+  );
+
+  // Hover: a line in a chart marks its row; a row hovered brings its line forward.
+  useEffect(() => highlight.subscribe((id) => markRow(scroller.current?.parentElement ?? null, id)), [highlight]);
+  const hoverRow = (event: MouseEvent) => {
+    const row = (event.target as Element).closest?.(".runs-row[data-run]") as HTMLElement | null;
+    highlight.set(row?.dataset.run ?? null);
+  };
+  const problem: FilterProblem | null =
+    cache.error instanceof FilterError
+      ? { ...cache.error.problem, position: Math.max(0, cache.error.problem.position - filterOffset) }
+      : null;
 
   const sortBy = (column: Column) => {
     if (!column.order) return;
@@ -188,6 +276,7 @@ export function RunsPage({ project, query }: { project: string; query: URLSearch
           columns={columns}
           template={template}
           selected={selected.has(run.id)}
+          colour={colourIndex.has(run.id) ? colour(colourOf(run.id)) : undefined}
           onToggle={toggle}
         />
       ) : (
@@ -200,10 +289,22 @@ export function RunsPage({ project, query }: { project: string; query: URLSearch
   }
 
   const ready = cache.total !== null && (total === 0 || cache.pages.has(firstPage));
+  const filtered = Boolean(search || state || filter);
+  const onBulkDone = (message: string) => {
+    setNotice(message);
+    setSelected(new Set());
+    setRefresh((r) => r + 1);
+  };
   return (
-    <div class="runs-page">
+    <div class="runs-page workspace-page" data-filter={filter}>
       <div class="toolbar">
         <h1 class="inline">{project}</h1>
+        <FilterBox
+          value={ws.filter}
+          keys={projectKeys}
+          problem={problem}
+          onApply={(text) => setQuery({ filter: text || null })}
+        />
         <input
           type="search"
           class="search"
@@ -221,21 +322,21 @@ export function RunsPage({ project, query }: { project: string; query: URLSearch
             <option value={s}>{s}</option>
           ))}
         </select>
-        {group && (
-          <button class="filter-chip" title="remove this filter" onClick={() => setQuery({ group: null })}>
-            group: {group} ×
-          </button>
-        )}
-        {tag && (
-          <button class="filter-chip" title="remove this filter" onClick={() => setQuery({ tag: null })}>
-            tag: {tag} ×
-          </button>
-        )}
-        <ColumnPicker keys={keys} chosen={extra} onChange={chooseColumns} />
-        <span class="muted">
+        <GroupBy keys={projectKeys} value={ws.group} onChange={(by) => setQuery({ group: by.join(",") || null })} />
+        <ColumnPicker all={[...base.map((c) => c.id), ...keyColumns]} shown={shownIds} onChange={chooseColumns} />
+        <Views project={project} current={ws.view} />
+        <span class="muted runs-count">
           {shown.total === null ? "" : `${total.toLocaleString()} runs`}
           {shown !== cache && " (loading…)"}
         </span>
+      </div>
+      <div class="toolbar selection-bar">
+        <BulkActions project={project} selected={[...selected]} onDone={onBulkDone} />
+        {notice && (
+          <span class="notice" role="status">
+            {notice}
+          </span>
+        )}
         <span class="spacer" />
         {selected.size > 0 && (
           <button class="link" onClick={() => setSelected(new Set())}>
@@ -251,47 +352,77 @@ export function RunsPage({ project, query }: { project: string; query: URLSearch
           Compare{selected.size ? ` (${selected.size})` : ""}
         </button>
       </div>
-      {cache.error && cache.total === null && (
+      {cache.error && cache.total === null && !problem && (
         <ErrorBox error={cache.error} what="runs" retry={() => fetchPage(0, true)} />
       )}
-      {cache.error && cache.total !== null && <div class="banner error">Refresh failed: {cache.error.detail}</div>}
-      <div
-        class="runs-scroll"
-        ref={scroller}
-        onScroll={(e) => {
-          scrolledTo.current = (e.target as HTMLElement).scrollTop;
-          setScrollTop(scrolledTo.current);
-        }}
-        data-ready={ready ? "1" : "0"}
-        data-order={order}
-        data-total={total}
-      >
-        <div class="runs-head" style={{ gridTemplateColumns: template, minWidth: `${width}px` }}>
-          <span />
-          {columns.map((column) => {
-            const active = order.replace(/^-/, "") === column.order;
-            return (
-              <span
-                class={`${column.order ? "sortable" : ""} ${active ? "sorted" : ""} ${column.numeric ? "num" : ""}`}
-                onClick={() => sortBy(column)}
-                title={column.order ? `sort by ${column.label}` : ""}
-                data-column={column.id}
-              >
-                {column.label}
-                {active && (order.startsWith("-") ? " ▼" : " ▲")}
-              </span>
-            );
-          })}
-        </div>
-        <div class="runs-body" style={{ height: `${total * ROW}px`, minWidth: `${width}px` }}>
-          {rows}
-        </div>
-        {ready && total === 0 && (
-          <div class="empty">
-            {search || state || group || tag ? "No run matches these filters." : "No runs in this project yet."}
+      {cache.error && cache.total !== null && !problem && (
+        <div class="banner error">Refresh failed: {cache.error.detail}</div>
+      )}
+      {grouped.error && <ErrorBox error={grouped.error} what="the groups" />}
+      {ws.group.length > 0 ? (
+        <GroupTable
+          project={project}
+          by={ws.group}
+          groups={grouped.groups}
+          summaryKeys={differing.summary.slice(0, 8).map((k) => k.slice("summary.".length))}
+          highlight={highlight}
+        />
+      ) : (
+        <div
+          class="runs-scroll"
+          ref={scroller}
+          onScroll={(e) => {
+            scrolledTo.current = (e.target as HTMLElement).scrollTop;
+            setScrollTop(scrolledTo.current);
+          }}
+          onMouseOver={hoverRow}
+          onMouseLeave={() => highlight.set(null)}
+          data-ready={ready ? "1" : "0"}
+          data-order={order}
+          data-total={total}
+        >
+          <div class="runs-head" style={{ gridTemplateColumns: template, minWidth: `${width}px` }}>
+            <span />
+            {columns.map((column) => {
+              const active = order.replace(/^-/, "") === column.order;
+              return (
+                <span
+                  class={`${column.order ? "sortable" : ""} ${active ? "sorted" : ""} ${column.numeric ? "num" : ""}`}
+                  onClick={() => sortBy(column)}
+                  title={column.order ? `sort by ${column.label}` : ""}
+                  data-column={column.id}
+                >
+                  {column.label}
+                  {active && (order.startsWith("-") ? " ▼" : " ▲")}
+                </span>
+              );
+            })}
           </div>
-        )}
-      </div>
+          <div class="runs-body" style={{ height: `${total * ROW}px`, minWidth: `${width}px` }}>
+            {rows}
+          </div>
+          {ready && total === 0 && (
+            <div class="empty">{filtered ? "No run matches these filters." : "No runs in this project yet."}</div>
+          )}
+        </div>
+      )}
+      {visible && visible.runs.length > 0 && (
+        <WorkspacePanels
+          project={project}
+          ws={ws}
+          runs={visible.runs}
+          total={visible.total}
+          filter={filter}
+          configKeys={keyColumns.filter((k) => k.startsWith("config."))}
+          summaryKeys={keyColumns.filter((k) => k.startsWith("summary."))}
+          colourOf={colourOf}
+          groupColour={(label) => groupIndex.get(label)}
+          highlight={highlight}
+          isolated={isolated}
+          onIsolate={setIsolated}
+          setQuery={setQuery}
+        />
+      )}
     </div>
   );
 }

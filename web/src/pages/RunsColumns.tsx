@@ -1,4 +1,6 @@
-// The runs table's columns (fixed ones, and config/summary keys the user adds), the column
+// The runs table's columns (fixed ones, and config/summary/environment keys), which of them
+// show by default (the keys whose values differ between the runs shown), the user's choice
+// (added, hidden, reordered; kept per project in this browser and in the URL), the column
 // picker, and one row.
 import { Component } from "preact";
 import { useState } from "preact/hooks";
@@ -16,7 +18,8 @@ export interface Column {
   cell: (run: Run) => preact.ComponentChildren;
 }
 
-export type FilterBy = (field: "tag" | "group", value: string) => void;
+/** Adds a clause to the workspace's filter (a click on a tag or a group). */
+export type FilterBy = (clause: string) => void;
 
 export function baseColumns(project: string, filterBy: FilterBy): Column[] {
   return [
@@ -50,7 +53,11 @@ export function baseColumns(project: string, filterBy: FilterBy): Column[] {
       width: 160,
       cell: (run) =>
         run.tags.map((tag) => (
-          <button class="tag" title={`only runs tagged ${tag}`} onClick={() => filterBy("tag", tag)}>
+          <button
+            class="tag"
+            title={`only runs tagged ${tag}`}
+            onClick={() => filterBy(`tags has ${JSON.stringify(tag)}`)}
+          >
             {tag}
           </button>
         )),
@@ -64,7 +71,7 @@ export function baseColumns(project: string, filterBy: FilterBy): Column[] {
           <button
             class="link cell-link"
             title={`only runs of group ${run.group}`}
-            onClick={() => filterBy("group", run.group!)}
+            onClick={() => filterBy(`group = ${JSON.stringify(run.group)}`)}
           >
             {run.group}
           </button>
@@ -100,49 +107,133 @@ export function customColumn(id: string): Column {
   };
 }
 
-export function storedColumns(project: string): string[] {
+/** The user's choice of columns. `cols` names the columns added to the defaults, which follow
+ * them; or, once the user reordered, every column in its order (defaults it does not name
+ * follow). `hidden` columns never show. */
+export interface ColumnPrefs {
+  cols: string[];
+  hidden: string[];
+}
+
+const storageKey = (project: string) => `tether.columns.${project}`;
+
+export function storedPrefs(project: string): ColumnPrefs {
   try {
-    return JSON.parse(localStorage.getItem(`tether.columns.${project}`) ?? "[]");
+    const stored: unknown = JSON.parse(localStorage.getItem(storageKey(project)) ?? "null");
+    if (Array.isArray(stored)) return { cols: stored.map(String), hidden: [] }; // an older page's list of added keys
+    const prefs = stored as Partial<ColumnPrefs> | null;
+    return { cols: prefs?.cols ?? [], hidden: prefs?.hidden ?? [] };
   } catch {
-    return [];
+    return { cols: [], hidden: [] };
   }
 }
 
+export function storePrefs(project: string, prefs: ColumnPrefs): void {
+  try {
+    localStorage.setItem(storageKey(project), JSON.stringify(prefs));
+  } catch {
+    // storage unavailable: the URL still holds the choice
+  }
+}
+
+export function shownColumns(defaults: string[], prefs: ColumnPrefs): string[] {
+  const hidden = new Set(prefs.hidden);
+  const base = defaults.filter((c) => !hidden.has(c));
+  const reordered = prefs.cols.some((c) => defaults.includes(c));
+  const chosen = prefs.cols.filter((c) => !hidden.has(c));
+  return [...new Set(reordered ? [...chosen, ...base] : [...base, ...chosen])];
+}
+
+/** The shortest `cols` that gives `shown`: the added columns alone while the defaults keep
+ * their order, every column otherwise. */
+export function minimalCols(defaults: string[], shown: string[]): string[] {
+  const added = shown.filter((c) => !defaults.includes(c));
+  const kept = shown.filter((c) => defaults.includes(c));
+  const inOrder = kept.every((c, i) => i === 0 || defaults.indexOf(kept[i - 1]) < defaults.indexOf(c));
+  const addedLast = shown.slice(kept.length).every((c) => added.includes(c));
+  return inOrder && addedLast ? added : shown;
+}
+
+/** The base columns a fresh table shows (with the differing config and summary keys). */
+export function defaultBaseColumns(runs: Run[]): string[] {
+  const ids = ["name", "state"];
+  if (runs.some((run) => run.group)) ids.push("group");
+  if (runs.some((run) => run.tags.length)) ids.push("tags");
+  return [...ids, "duration", "step"];
+}
+
 export function ColumnPicker({
-  keys,
-  chosen,
+  all,
+  shown,
   onChange,
 }: {
-  keys: string[];
-  chosen: string[];
-  onChange: (c: string[]) => void;
+  /** Every column that can show: the fixed ones, then config/summary/environment keys. */
+  all: string[];
+  shown: string[];
+  /** The new order of the shown columns, and the ones hidden. */
+  onChange: (shown: string[], hidden: string[]) => void;
 }) {
   const [filter, setFilter] = useState("");
-  const shown = keys.filter((k) => k.toLowerCase().includes(filter.toLowerCase()));
+  // The menu exists only while open: its labels would otherwise shadow the page's own.
+  const [open, setOpen] = useState(false);
+  const matches = (k: string) => k.toLowerCase().includes(filter.toLowerCase());
+  const rest = all.filter((k) => !shown.includes(k) && matches(k));
+  const hide = (key: string) =>
+    onChange(
+      shown.filter((c) => c !== key),
+      [...all.filter((k) => !shown.includes(k)), key],
+    );
+  const add = (key: string) =>
+    onChange(
+      [...shown, key],
+      all.filter((k) => !shown.includes(k) && k !== key),
+    );
+  const move = (key: string, by: number) => {
+    const next = [...shown];
+    const at = next.indexOf(key);
+    const to = at + by;
+    if (to < 0 || to >= next.length) return;
+    [next[at], next[to]] = [next[to], next[at]];
+    onChange(
+      next,
+      all.filter((k) => !shown.includes(k)),
+    );
+  };
   return (
-    <details class="picker">
-      <summary>Columns{chosen.length ? ` (+${chosen.length})` : ""}</summary>
-      <div class="picker-menu">
-        <input
-          type="search"
-          placeholder="filter keys"
-          value={filter}
-          onInput={(e) => setFilter((e.target as HTMLInputElement).value)}
-        />
-        {shown.length === 0 && <div class="muted">No config, summary or environment keys in the loaded runs.</div>}
-        <div class="picker-list">
-          {shown.map((key) => (
-            <label class="check" key={key}>
-              <input
-                type="checkbox"
-                checked={chosen.includes(key)}
-                onChange={() => onChange(chosen.includes(key) ? chosen.filter((c) => c !== key) : [...chosen, key])}
-              />
-              {key}
-            </label>
-          ))}
+    <details class="picker" onToggle={(e) => setOpen((e.currentTarget as HTMLDetailsElement).open)}>
+      <summary>Columns ({shown.length})</summary>
+      {open && (
+        <div class="picker-menu">
+          <input
+            type="search"
+            placeholder="filter keys"
+            value={filter}
+            onInput={(e) => setFilter((e.target as HTMLInputElement).value)}
+          />
+          <div class="picker-list">
+            {shown.filter(matches).map((key) => (
+              <div class="picker-row" key={key} data-column={key}>
+                <label class="check">
+                  <input type="checkbox" checked onChange={() => hide(key)} />
+                  {key}
+                </label>
+                <button class="link small" title={`move ${key} left`} onClick={() => move(key, -1)}>
+                  ↑
+                </button>
+                <button class="link small" title={`move ${key} right`} onClick={() => move(key, 1)}>
+                  ↓
+                </button>
+              </div>
+            ))}
+            {rest.map((key) => (
+              <label class="check" key={key}>
+                <input type="checkbox" checked={false} onChange={() => add(key)} />
+                {key}
+              </label>
+            ))}
+          </div>
         </div>
-      </div>
+      )}
     </details>
   );
 }
@@ -154,6 +245,8 @@ interface RunRowProps {
   /** The columns' identity: rows re-render when it changes, not on every scroll. */
   template: string;
   selected: boolean;
+  /** The colour of the run's line in the charts, if charted. */
+  colour?: string;
   onToggle: (id: string) => void;
 }
 
@@ -164,13 +257,14 @@ export class RunRow extends Component<RunRowProps> {
       next.run !== p.run ||
       next.top !== p.top ||
       next.selected !== p.selected ||
+      next.colour !== p.colour ||
       next.template !== p.template ||
       next.columns.length !== p.columns.length ||
       next.columns.some((c, i) => c.id !== p.columns[i].id)
     );
   }
 
-  render({ run, top, columns, template, selected, onToggle }: RunRowProps) {
+  render({ run, top, columns, template, selected, colour, onToggle }: RunRowProps) {
     return (
       <div
         class={selected ? "runs-row selected" : "runs-row"}
@@ -178,6 +272,7 @@ export class RunRow extends Component<RunRowProps> {
         data-run={run.id}
       >
         <span>
+          {colour && <span class="swatch" style={{ background: colour }} />}
           <input
             type="checkbox"
             aria-label={`select ${run.name}`}
