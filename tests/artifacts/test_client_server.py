@@ -15,6 +15,8 @@ from tether.api import Api
 from tether.server.testing import LiveServer
 from tether.sync.offline import sync_paths
 
+from ..server.conftest import S3Endpoint, s3  # noqa: F401  (the SeaweedFS fixture)
+
 MiB = 1024 * 1024
 
 
@@ -74,3 +76,29 @@ def test_offline_version_synced_then_used_online_and_cache_repaired(
         assert [c["id"] for c in detail["consumers"]] == [user.id]
         api.artifact("arts/net:v0").set_alias("prod")
         assert api.artifact("arts/net:prod").digest == logged.digest
+
+
+def test_with_an_s3_store_files_come_straight_from_the_store(
+    s3: S3Endpoint,  # noqa: F811
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name, value in s3.environ().items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("TETHER_SERVER_BLOB_URL", s3.blob_url)
+    data = os.urandom(16 * MiB + 10)  # two chunks: two presigned URLs, read in order
+    (tmp_path / "w.bin").write_bytes(data)
+    with LiveServer(tmp_path / "server") as live:
+        with tether.init(
+            project="s3", dir=tmp_path, console="off", mode="offline", system=0
+        ) as run:
+            run.log_artifact(tmp_path / "w.bin", name="w")
+        report = sync_paths(
+            [tmp_path], base_url=live.base_url, api_key=live.api_key, progress=False
+        )
+        assert report.ok, report
+        with Api(live.base_url, live.api_key) as api:
+            artifact = api.artifact("s3/w:latest")
+    # The server is gone: only presigned URLs to the store can bring the bytes now.
+    folder = artifact.download(tmp_path / "out")
+    assert (folder / "w.bin").read_bytes() == data
