@@ -21,6 +21,14 @@ Media, as ``WandbLogger``: ``logger.log_image("samples", images=[x0, x1], captio
 ``logger.log_table("preds", columns=[...], data=[[...], ...])`` (or ``dataframe=``; cells may
 be ``tether.Image``). Both log from rank 0 only unless ``rank_zero_only=False``.
 
+Checkpoints as artifacts, as ``WandbLogger(log_model=...)``: ``log_model=True`` logs the
+checkpoints ``ModelCheckpoint`` kept when training ends successfully (each as it is saved when
+``save_top_k=-1``); ``log_model="all"`` logs each checkpoint as it is saved. Each is a version
+of the artifact ``model-<run id>`` (``checkpoint_name=`` to choose another), with the alias
+``latest``, and ``best`` on the best one; its metadata holds the monitored score
+(``score``), the file's name and the ``ModelCheckpoint`` settings. Only global rank 0 logs
+them (where Lightning calls ``after_save_checkpoint``), from whichever process that is.
+
 Lifetime: ``finalize`` (the end of ``fit``, ``validate``, ``test`` or ``predict``) records how
 it ended in the summary (``_train_end``); the run stays open, and keeps every rank's console,
 until ``tether.finish()``, the next ``tether.init()`` (a new ``TetherLogger`` included) or the
@@ -37,6 +45,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tether.integrations._handle import FINAL_STATES, RunHandle
+from tether.integrations._models import LogModel, check_log_model, default_name, log_model
 from tether.integrations._plain import numeric_metrics, plain_config
 from tether.media.table import Table
 from tether.media.types import Image
@@ -72,6 +81,10 @@ class TetherLogger(Logger):
         rank_zero_only: log metrics from rank 0 only (the default), or from every rank.
         save_dir: the folder the runs go under (``<save_dir>/tether/...``), as every Lightning
             logger takes it: ``tether.init(dir=...)``, ``TETHER_DIR``'s meaning.
+        log_model: ``False`` (the default), ``True`` (the checkpoints kept, at the end of a
+            successful training) or ``"all"`` (each checkpoint as it is saved), logged as
+            versions of the artifact ``checkpoint_name`` (``model-<run id>`` by default).
+        checkpoint_name: the artifact the checkpoints are versions of.
         **init_kwargs: passed to ``tether.init()``; ``config`` becomes the run's config.
 
     ``logger.experiment`` is the ``tether.Run``; ``logger.experiment.log({...})`` works on
@@ -84,9 +97,18 @@ class TetherLogger(Logger):
         run: Run | None = None,
         rank_zero_only: bool = True,
         save_dir: str | os.PathLike[str] | None = None,
+        log_model: LogModel = False,
+        checkpoint_name: str | None = None,
         **init_kwargs: Any,
     ) -> None:
         super().__init__()
+        check_log_model(log_model, "TetherLogger()", accepted=(False, True, "all"))
+        if checkpoint_name is not None and not isinstance(checkpoint_name, str):
+            raise TypeError(
+                f"TetherLogger(): checkpoint_name={checkpoint_name!r}; pass the artifact's name "
+                "as a string, e.g. checkpoint_name='mnist-model', or leave it out for "
+                "model-<run id>"
+            )
         if save_dir is not None:
             given = init_kwargs.get("dir")
             if given is not None and os.fspath(given) != os.fspath(save_dir):
@@ -97,6 +119,10 @@ class TetherLogger(Logger):
             init_kwargs["dir"] = save_dir
         self._handle = RunHandle(run, init_kwargs, owner="TetherLogger()")
         self._rank_zero_only = rank_zero_only
+        self._log_model = log_model
+        self._checkpoint_name = checkpoint_name
+        self._checkpoint_callback: ModelCheckpoint | None = None  # to log at the end (True)
+        self._logged_model_time: dict[str, float] = {}  # path -> mtime when logged
         self._handle.get()  # start now: ranks are created before the first logger call
 
     # -- what Lightning asks about the logger ----------------------------------------------
@@ -203,16 +229,78 @@ class TetherLogger(Logger):
         plain = plain_config({key: value for key, value in found.items() if value})
         if plain:
             run.summary.update(plain)
+        if self._log_model == "all" or (
+            self._log_model is True and getattr(callback, "save_top_k", None) == -1
+        ):
+            self._log_checkpoints(run, callback)
+        elif self._log_model is True:
+            self._checkpoint_callback = checkpoint_callback
 
     def finalize(self, status: str) -> None:
         """Record how the trainer's run ended (``_train_end``); the tether run stays open."""
+        callback, self._checkpoint_callback = self._checkpoint_callback, None
+        if callback is not None and status == "success" and _is_rank_zero():
+            self._log_checkpoints(self._handle.get(), callback)
         state = FINAL_STATES.get(status, RunState.KILLED)
         if state is RunState.FAILED and isinstance(sys.exc_info()[1], KeyboardInterrupt):
             state = RunState.KILLED  # Lightning reports Ctrl-C as "failed", then calls sys.exit(1)
         self._handle.train_ended(state, rank_zero=_is_rank_zero())
 
+    def _log_checkpoints(self, run: Run, callback: Any) -> None:
+        """Log the checkpoints of ``callback`` not logged yet (or rewritten since), oldest first."""
+        name = self._checkpoint_name or default_name(run)
+        best = getattr(callback, "best_model_path", None)
+        for mtime, path, score in _new_checkpoints(callback, self._logged_model_time):
+            metadata = {
+                "score": score,
+                "original_filename": Path(path).name,
+                callback.__class__.__name__: {  # a weakref.proxy: type() would say so
+                    key.lstrip("_"): getattr(callback, key)
+                    for key in _CHECKPOINT_SETTINGS
+                    if hasattr(callback, key)
+                },
+            }
+            aliases = ("latest", "best") if path == best else ("latest",)
+            if log_model(
+                run, path, name=name, metadata=metadata, aliases=aliases, owner="TetherLogger"
+            ):
+                self._logged_model_time[path] = mtime
+
     def __repr__(self) -> str:
         return f"TetherLogger(run={self._handle.run!r})"
+
+
+_CHECKPOINT_SETTINGS = (
+    "monitor",
+    "mode",
+    "save_last",
+    "save_top_k",
+    "save_weights_only",
+    "_every_n_train_steps",
+)
+
+
+def _new_checkpoints(callback: Any, logged: dict[str, float]) -> list[tuple[float, str, Any]]:
+    """``(mtime, path, score)`` of each checkpoint file the callback knows of that is not in
+    ``logged`` with this mtime, oldest first (the best written last wins its alias)."""
+    found: dict[str, Any] = {}
+    last = getattr(callback, "last_model_path", None)
+    if last:
+        found[last] = getattr(callback, "current_score", None)
+    for path, score in dict(getattr(callback, "best_k_models", None) or {}).items():
+        found[path] = score
+    best = getattr(callback, "best_model_path", None)
+    if best:
+        found[best] = getattr(callback, "best_model_score", None)
+    checkpoints = []
+    for path, score in found.items():
+        try:
+            mtime = os.stat(path).st_mtime
+        except OSError:  # rotated away by top-k since: nothing to log
+            continue
+        if logged.get(path, -1.0) < mtime:
+            checkpoints.append((mtime, path, score))
+    return sorted(checkpoints, key=lambda item: (item[0], item[1] == best))
 
 
 def _per_image(key: str, images: Any, options: dict[str, Any]) -> dict[str, Sequence[Any]]:
