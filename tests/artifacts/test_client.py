@@ -17,6 +17,8 @@ from tether.store import format as fmt
 from tether.store import records
 from tether.store.segment_names import segment_paths
 
+from ..test_no_loss import small_disk  # noqa: F401  (a real 2 MiB tmpfs)
+
 MiB = 1024 * 1024
 
 
@@ -167,3 +169,58 @@ def test_bad_input_is_refused_naming_it_and_the_fix(run_dir: Path) -> None:
         run.log_artifact(folder)
     ops = [info["op"] for info in _artifact_records(run.dir)]
     assert ops == ["log", "log", "alias", "use"]
+
+
+def test_a_full_run_disk_is_a_warning_not_an_error(
+    small_disk: Path,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    big = tmp_path / "big.bin"  # the user's file is elsewhere; the run's disk has 2 MiB
+    big.write_bytes(os.urandom(3 * MiB))
+    with _init(small_disk) as run:
+        with pytest.warns(
+            tether.TetherWarning,
+            match=r"'big' is not logged: could not store a chunk .*No space left",
+        ):
+            art = run.log_artifact(big, name="big")
+        assert art.version is None and art.files == []
+        run.log({"loss": 1.0})  # training goes on
+    assert [p.name for p in (run.dir / BLOBS_DIR).iterdir()] == []  # no half chunk left
+    assert _artifact_records(run.dir) == []  # nothing names chunks that are not there
+
+
+LOG_FROM_CHILD = """
+import multiprocessing, sys
+import tether
+
+def child(i):
+    run = tether.current_run()
+    with open(f"f{i}.bin", "wb") as handle:
+        handle.write(bytes([i]) * 1000)
+    print(run.log_artifact(f"f{i}.bin", name="shared").digest)
+
+if __name__ == "__main__":
+    with tether.init(project="p", dir=".", console="off", mode="offline", system=0) as run:
+        ctx = multiprocessing.get_context("fork")
+        procs = [ctx.Process(target=child, args=(i,)) for i in range(4)]
+        for p in procs:
+            p.start()
+        for p in procs:
+            p.join(60)
+        assert all(p.exitcode == 0 for p in procs), [p.exitcode for p in procs]
+"""
+
+
+def test_processes_of_a_run_log_versions_of_one_name_at_once(run_dir: Path) -> None:
+    from tether.artifacts.local_index import LocalIndex
+
+    from ..conftest import run_script
+
+    digests = run_script(run_dir, LOG_FROM_CHILD, timeout=120).stdout.split()
+    assert len(set(digests)) == 4
+    versions = LocalIndex(run_dir / "tether", "p").versions("shared")
+    assert sorted(v["version"] for v in versions) == ["v0", "v1", "v2", "v3"]
+    assert {v["digest"] for v in versions} == set(digests)  # under the lock, none lost
+    [run] = [p for p in (run_dir / "tether").iterdir() if p.name.startswith("run-")]
+    logged = [info["digest"] for info in _artifact_records(run) if info["op"] == "log"]
+    assert sorted(logged) == sorted(digests)  # each child's record, in its own segment
