@@ -14,6 +14,12 @@ of the first ``n_preds`` validation samples, decoded as fastai shows them: the i
 as ``tether.Image``), the target, the prediction and its loss, one row a sample. The same
 samples every epoch, so a reader follows them as the model learns.
 
+The model (``log_model=True``), as ``WandbCallback``'s: with fastai's ``SaveModelCallback``
+among the learner's callbacks, the file it saved last is logged when each ``fit`` ends, as a
+version of the artifact ``model-<run id>`` (``model_name=`` to choose another), with the
+alias ``latest``, and ``best`` when ``SaveModelCallback`` keeps the best model (its default);
+the metadata holds the monitored value (``score``, ``monitor``) and the epoch's metrics.
+
 Processes: under fastai's distributed training (``learn.distrib_ctx()`` in a script started by
 ``accelerate launch`` or ``torchrun``) every rank joins the same run, so each rank's console
 is recorded under its rank; only rank 0 logs metrics and config.
@@ -29,12 +35,16 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from fastai.callback.core import Callback  # type: ignore[import-untyped, unused-ignore]
+from fastai.callback.tracker import (  # type: ignore[import-untyped, unused-ignore]
+    SaveModelCallback,
+)
 from fastai.learner import Recorder  # type: ignore[import-untyped, unused-ignore]
 from fastai.torch_core import rank_distrib  # type: ignore[import-untyped, unused-ignore]
 
 from tether._diagnostics import warn_failure
 from tether.integrations._fastai_preds import PredictionSampler
 from tether.integrations._handle import RunHandle
+from tether.integrations._models import check_log_model, default_name, log_model
 from tether.integrations._plain import numeric_metrics, plain_config
 from tether.store.states import RunState
 
@@ -54,6 +64,9 @@ class TetherCallback(Callback):  # type: ignore[misc]
             only the per-epoch table.
         log_preds: log a table of predictions on validation samples each epoch.
         n_preds: how many validation samples that table holds (36).
+        log_model: log the model ``SaveModelCallback`` saved as an artifact when each fit
+            ends (needs a ``SaveModelCallback`` among the learner's callbacks).
+        model_name: the artifact's name (``model-<run id>`` by default).
         **init_kwargs: passed to ``tether.init()`` (``project``, ``name``, ``config``, ...).
 
     ``cb.tether_run`` is the run (``cb.run`` is fastai's own on/off switch of a callback).
@@ -68,9 +81,12 @@ class TetherCallback(Callback):  # type: ignore[misc]
         log_batches: bool = True,
         log_preds: bool = False,
         n_preds: int = 36,
+        log_model: bool = False,
+        model_name: str | None = None,
         **init_kwargs: Any,
     ):
         super().__init__()
+        check_log_model(log_model, "fastai TetherCallback()", accepted=(False, True))
         if isinstance(n_preds, bool) or not isinstance(n_preds, int) or n_preds < 1:
             raise ValueError(
                 f"fastai TetherCallback(): n_preds={n_preds!r}; give how many validation "
@@ -80,6 +96,8 @@ class TetherCallback(Callback):  # type: ignore[misc]
         self._log_batches = log_batches
         self._batches_done = 0
         self._preds = PredictionSampler(n_preds) if log_preds else None
+        self._log_model = log_model
+        self._model_name = model_name
 
     @property
     def tether_run(self) -> Run | None:
@@ -94,6 +112,18 @@ class TetherCallback(Callback):  # type: ignore[misc]
         run = self._handle.get()  # every rank: its console is recorded under its label
         if rank_distrib() == 0:
             run.config.update(plain_config(_learner_config(self.learn)))
+        if self._log_model:
+            if not isinstance(getattr(self.learn, "save_model", None), SaveModelCallback):
+                raise ValueError(
+                    "fastai TetherCallback(log_model=True): the learner has no "
+                    "SaveModelCallback, so no model file to log; add one, e.g. "
+                    "Learner(..., cbs=[SaveModelCallback(), TetherCallback(log_model=True)]), "
+                    "or pass log_model=False"
+                )
+            # SaveModelCallback saves at_end in its own after_fit, which runs after ours.
+            # One helper a learner: a fit that raised left its helper behind.
+            self.learn.remove_cbs([cb for cb in self.learn.cbs if isinstance(cb, _LogSavedModel)])
+            self.learn.add_cb(_LogSavedModel(self))
 
     def before_validate(self) -> None:
         if self._preds is not None:
@@ -139,6 +169,28 @@ class TetherCallback(Callback):  # type: ignore[misc]
     def after_fit(self) -> None:
         self._handle.train_ended(RunState.FINISHED, rank_zero=rank_distrib() == 0)
 
+    def _log_saved_model(self) -> None:
+        """Log the file ``SaveModelCallback`` saved last (rank 0, which alone saves)."""
+        saver = self.learn.save_model
+        path = saver.last_saved_path
+        if rank_distrib() != 0 or path is None:
+            return
+        recorder = self.learn.recorder
+        metrics = dict(zip(recorder.metric_names, recorder.log, strict=False))
+        for key in ("epoch", "time"):
+            metrics.pop(key, None)
+        metadata = {
+            "score": getattr(saver, "best", None),
+            "monitor": saver.monitor,
+            "original_filename": path.name,
+            **numeric_metrics(metrics),
+        }
+        run = self._handle.get()
+        name = self._model_name or default_name(run)
+        best = not saver.every_epoch and not saver.at_end  # the file holds the best model
+        aliases = ("latest", "best") if best else ("latest",)
+        log_model(run, path, name=name, metadata=metadata, aliases=aliases, owner="fastai")
+
     # -- pickling (``learn.export()`` saves callbacks) --------------------------------------
     def __getstate__(self) -> dict[str, Any]:
         state = dict(super().__getstate__())
@@ -147,6 +199,23 @@ class TetherCallback(Callback):  # type: ignore[misc]
         if self._preds is not None:
             state["_preds"] = PredictionSampler(self._preds.limit)  # not this epoch's tensors
         return state
+
+
+class _LogSavedModel(Callback):  # type: ignore[misc]
+    """Logs the model after ``SaveModelCallback``'s ``after_fit`` (which may save it), then
+    leaves the learner, so an exported learner carries no reference to the run."""
+
+    order = SaveModelCallback.order + 1
+
+    def __init__(self, owner: TetherCallback) -> None:
+        super().__init__()
+        self._owner = owner
+
+    def after_fit(self) -> None:
+        try:
+            self._owner._log_saved_model()
+        finally:
+            self.learn.remove_cb(self)
 
 
 def _learner_config(learn: Any) -> dict[str, Any]:
