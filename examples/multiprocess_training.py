@@ -1,6 +1,8 @@
 """A small tracked training that logs and prints from several processes.
 
-* the main process trains a tiny regression model and logs ``train/loss``;
+* the main process trains a tiny regression model and logs ``train/loss``, and each epoch a
+  histogram of its weights, a scatter image of predictions against targets and a table of a
+  few predictions (issue 14's media);
 * two DataLoader workers (forked) print as they start and load;
 * two DDP ranks (``torch.multiprocessing.spawn``, gloo on CPU) each train a few steps and log
   ``ddp/loss`` into the same run, receiving the ``Run`` object as an argument.
@@ -54,7 +56,34 @@ def train_main(run: tether.Run, epochs: int) -> None:
             optimizer.step()
             run.log({"train/loss": loss, "train/epoch": epoch})
         print(f"epoch {epoch}: loss {loss.item():.4f}")
+        log_epoch_media(run, model, epoch)
     run.summary["final_loss"] = loss.item()
+
+
+def log_epoch_media(run: tether.Run, model: torch.nn.Module, epoch: int) -> None:
+    """A histogram of the weights, a scatter image of predictions against targets and a table
+    of the first predictions, at the epoch's last step."""
+    data = Points(64)
+    with torch.no_grad():
+        predicted = model(data.x).squeeze(-1)
+    canvas = torch.full((96, 96, 3), 255, dtype=torch.uint8)
+    low, high = float(data.y.min()), float(data.y.max())
+    scale = 95 / (high - low)
+    for target, guess in zip(data.y.tolist(), predicted.tolist(), strict=True):
+        col = round((target - low) * scale)
+        row = 95 - min(95, max(0, round((guess - low) * scale)))
+        canvas[max(0, row - 1) : row + 2, max(0, col - 1) : col + 2] = torch.tensor([200, 40, 40])
+    rows = [
+        [i, round(t, 3), round(p, 3), round(abs(t - p), 3)]
+        for i, (t, p) in enumerate(zip(data.y[:8].tolist(), predicted[:8].tolist(), strict=True))
+    ]
+    run.log(
+        {
+            "weights": tether.Histogram(model.weight, bins=16),
+            "predictions": tether.Image(canvas, caption=f"epoch {epoch}: prediction vs target"),
+            "samples": tether.Table(columns=["index", "target", "prediction", "error"], rows=rows),
+        }
+    )
 
 
 def ddp_rank(rank: int, world_size: int, port: int, run: tether.Run) -> None:
