@@ -168,3 +168,7 @@ def media_run(run_dir: Path) -> Iterator[tuple[tether.Run, dict[str, bytes]]]:
         run.log({"loss": 1.0})
         written = write_media(run, sample_items())
     yield run, written
+
+
+# One server for the workspace tests (filters, groups, views, bulk): tests/server/sweep.py.
+from tests.server.sweep import workspace  # noqa: E402, F401

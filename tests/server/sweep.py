@@ -1,14 +1,19 @@
 """A small sweep for the workspace tests: real tether runs (offline), uploaded segment by
-segment through the server's API as the uploader sends them."""
+segment through the server's API as the uploader sends them; and the one server those tests
+share (``workspace``, session-scoped, made available by ``tests/server/conftest.py``)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import pytest
 
 import tether
+from tests.server.accounts import Account, add_team, add_user
+from tether.server.testing import LiveServer
 from tether.store import format as fmt
 
 LRS = (0.001, 0.01, 0.1)
@@ -56,12 +61,54 @@ def make_sweep(directory: Path, http: httpx.Client, project: str) -> list[SweepR
     return made
 
 
-def upload(http: httpx.Client, run: tether.Run, project: str) -> None:
+def upload(http: httpx.Client, run: tether.Run, project: str, owner: str | None = None) -> None:
+    """The run's segments PUT whole, into ``project`` of ``owner`` (None: the key's own)."""
+    prefix = "/api/v1" if owner is None else f"/api/v1/owners/{owner}"
     for path in sorted((run.dir / fmt.SEGMENTS_DIR).iterdir()):
         writer = path.stem.rsplit("-", 1)[1]
         answer = http.put(
-            f"/api/v1/projects/{project}/runs/{run.id}/segments/{writer}",
+            f"{prefix}/projects/{project}/runs/{run.id}/segments/{writer}",
             params={"offset": 0},
             content=path.read_bytes(),
         )
         answer.raise_for_status()
+
+
+@dataclass
+class Workspace:
+    """One server for the workspace tests (they share it: a server takes seconds to start):
+    the admin's project ``sweep`` (``make_sweep``), and the team ``lab`` (alice its admin, bob
+    a member, carol a viewer) with project ``p`` of four runs (the views and bulk tests')."""
+
+    server: LiveServer
+    http: httpx.Client  # the server admin's
+    sweep: list[SweepRun]
+    accounts: dict[str, Account]
+    lab_runs: list[tether.Run]
+
+
+@pytest.fixture(scope="session")
+def workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
+    root = tmp_path_factory.mktemp("workspace")
+    with (
+        LiveServer(root / "server") as server,
+        httpx.Client(base_url=server.base_url, headers=server.headers, timeout=60) as http,
+    ):
+        accounts = {n: add_user(server, n) for n in ("alice", "bob", "carol")}
+        add_team(server, "lab", {"alice": "admin", "bob": "member", "carol": "viewer"})
+        lab_runs = []
+        for i in range(4):
+            with tether.init(
+                project="p", dir=root / "lab", mode="offline", console="off", system=False,
+                tags=["old"] if i < 2 else [], config={"i": i},
+            ) as run:  # fmt: skip
+                run.log({"loss": 1.0 / (i + 1)})
+            upload(http, run, "p", owner="lab")
+            lab_runs.append(run)
+        try:
+            yield Workspace(
+                server, http, make_sweep(root / "runs", http, "sweep"), accounts, lab_runs
+            )
+        finally:
+            for account in accounts.values():
+                account.client.close()

@@ -5,32 +5,23 @@ with its band) and ``POST runs/history`` (the charts' series of many runs in one
 from __future__ import annotations
 
 import statistics
-from collections.abc import Iterator
 
 import httpx
 import pytest
 
-from tests.server.sweep import LRS, SEEDS, STEPS, SweepRun, accuracy, loss, make_sweep
-from tether.server.testing import LiveServer
+from tests.server.sweep import LRS, SEEDS, STEPS, SweepRun, Workspace, accuracy, loss
 
 P = "/api/v1/projects/sweep"
 
 
-@pytest.fixture(scope="module")
-def served(
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[tuple[httpx.Client, list[SweepRun]]]:
-    root = tmp_path_factory.mktemp("groups")
-    with (
-        LiveServer(root / "server") as server,
-        httpx.Client(base_url=server.base_url, headers=server.headers, timeout=60) as http,
-    ):
-        yield http, make_sweep(root / "runs", http, "sweep")
+@pytest.fixture
+def served(workspace: Workspace) -> tuple[httpx.Client, list[SweepRun]]:
+    return workspace.http, workspace.sweep
 
 
 @pytest.fixture
-def http(served: tuple[httpx.Client, list[SweepRun]]) -> httpx.Client:
-    return served[0]
+def http(workspace: Workspace) -> httpx.Client:
+    return workspace.http
 
 
 def _ok(answer: httpx.Response) -> object:

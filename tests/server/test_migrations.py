@@ -42,7 +42,7 @@ def test_upgrade_from_0001_keeps_history(tmp_path: Path, run_dir: Path) -> None:
     assert {"skipped_records", "skipped_bytes", "skip_reason"} <= writer_columns
     with engine.connect() as connection:
         assert (
-            connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0008"
+            connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0009"
         )
     engine.dispose()
     with LiveServer(data_dir, api_key=key) as server:

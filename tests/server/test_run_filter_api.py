@@ -3,30 +3,16 @@ position for a malformed one, ``GET P/runs/keys``; against a real server holding
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import httpx
 import pytest
 
 import tether
-from tests.server.sweep import SweepRun, make_sweep
-from tether.server.testing import LiveServer
-
-
-@pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServer, list[SweepRun]]]:
-    root = tmp_path_factory.mktemp("filter-api")
-    with LiveServer(root / "server") as server:
-        http = httpx.Client(base_url=server.base_url, headers=server.headers, timeout=60)
-        with http:
-            yield server, make_sweep(root / "runs", http, "sweep")
+from tests.server.sweep import Workspace
 
 
 @pytest.fixture
-def http(served: tuple[LiveServer, list[SweepRun]]) -> Iterator[httpx.Client]:
-    server = served[0]
-    with httpx.Client(base_url=server.base_url, headers=server.headers, timeout=60) as client:
-        yield client
+def http(workspace: Workspace) -> httpx.Client:
+    return workspace.http
 
 
 def _names(answer: httpx.Response) -> list[str]:
@@ -85,10 +71,8 @@ def test_keys_lists_what_the_runs_hold(http: httpx.Client) -> None:
     assert http.get("/api/v1/projects/nope/runs/keys").status_code == 404
 
 
-def test_api_runs_filter_and_its_value_error(
-    served: tuple[LiveServer, list[SweepRun]], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    server = served[0]
+def test_api_runs_filter_and_its_value_error(workspace: Workspace) -> None:
+    server = workspace.server
     api = tether.Api(server.base_url, server.api_key)
     found = api.runs("sweep", filter="config.opt = sgd", order="config.lr")
     assert [run.name for run in found] == ["lr0.001-s3", "lr0.01-s3", "lr0.1-s3"]

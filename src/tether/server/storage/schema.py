@@ -362,3 +362,17 @@ artifact_uses = Table(
     Column("time", Float, nullable=False),
     Index("ix_artifact_uses_name_digest", "project_id", "name", "digest"),
 )
+
+# A project's saved workspace views (issue 16): ``state`` is the object the web UI encodes in
+# its URL (filter, grouping, columns, panels...), kept as given (at most 64 KiB of JSON).
+views = Table(
+    "views",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("project_id", Integer, ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(128), nullable=False),
+    Column("state", JSON, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Column("updated_by", Integer, ForeignKey("users.id", ondelete="SET NULL")),
+    UniqueConstraint("project_id", "name", name="uq_view_project_name"),
+)
