@@ -9,12 +9,15 @@ from __future__ import annotations
 
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tether import _registry
 from tether._mappings import Config, Summary
 from tether._run import Run
 from tether._settings import Settings
+
+if TYPE_CHECKING:
+    from tether.artifacts.run_artifacts import RunArtifacts
 
 
 def _ignore(record: list[Any]) -> None:
@@ -52,6 +55,19 @@ class DisabledRun(Run):
 
     def flush(self) -> bool:
         return True
+
+    def _artifact_log(self) -> RunArtifacts:
+        # log_artifact checks its arguments and stores nothing; use_artifact reads the local
+        # index (<dir>/tether/artifacts) and records nothing.
+        from tether.artifacts.run_artifacts import RunArtifacts
+
+        return RunArtifacts(
+            run_id=self._id,
+            run_dir=self._dir / "disabled",
+            project=self._project,
+            record=_ignore,
+            disabled=True,
+        )
 
     def finish(self, exit_code: int = 0, *, state: str | None = None) -> None:
         if not self._finished:

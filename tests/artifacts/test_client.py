@@ -224,3 +224,16 @@ def test_processes_of_a_run_log_versions_of_one_name_at_once(run_dir: Path) -> N
     [run] = [p for p in (run_dir / "tether").iterdir() if p.name.startswith("run-")]
     logged = [info["digest"] for info in _artifact_records(run) if info["op"] == "log"]
     assert sorted(logged) == sorted(digests)  # each child's record, in its own segment
+
+
+def test_a_disabled_run_checks_log_artifact_and_stores_nothing(run_dir: Path) -> None:
+    (run_dir / "m.pt").write_bytes(b"m")
+    with _init(run_dir) as run:
+        logged = run.log_artifact(run_dir / "m.pt", name="m")
+    with tether.init(project="p", dir=run_dir, mode="disabled") as off:
+        art = off.log_artifact(run_dir / "m.pt", name="m")
+        assert (art.name, art.version, art.files) == ("m", None, [])
+        with pytest.raises(ValueError, match="without '/'"):
+            off.log_artifact(run_dir / "m.pt", name="a/b")
+        assert off.use_artifact("m:v0").digest == logged.digest  # the local index answers
+    assert len([p for p in (run_dir / "tether").iterdir() if p.name.startswith("run-")]) == 1

@@ -48,7 +48,9 @@ class RunArtifacts:
         project: str,
         record: Callable[[list[Any]], None],
         client: Any = None,  # tether._client_config.ClientConfig of an online run
+        disabled: bool = False,  # mode="disabled": check the call, store and record nothing
     ) -> None:
+        self._disabled = disabled
         self._run_id = run_id
         self._run_dir = run_dir
         self._project = project
@@ -75,6 +77,10 @@ class RunArtifacts:
         type = _checked_type(type)
         metadata = _checked_metadata(metadata)
         alias_list = manifest.check_aliases(aliases)
+        if self._disabled:
+            if not Path(path).exists():
+                raise FileNotFoundError(f"log_artifact(): {str(path)!r} does not exist")
+            return self._artifact(name, None, type, [], metadata, alias_list)
         try:
             files = snapshot(path, self._run_dir)
         except StoreError as exc:
