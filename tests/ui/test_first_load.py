@@ -54,7 +54,8 @@ def test_runs_table_asks_for_its_first_page_once_and_early(
     assert requests == [first_page]
     page.locator(".runs-row[data-run]").first.wait_for()
     page.wait_for_timeout(500)  # anything the app would ask for after its first rows
-    assert requests == [first_page]
+    # The workspace's charts, keys and views ask after it; the first page is never asked again.
+    assert requests.count(first_page) == 1
 
 
 def test_run_page_asks_for_its_run_once_and_early(page: Any, ui_server: UiServer) -> None:

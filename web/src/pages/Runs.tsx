@@ -43,6 +43,8 @@ const NO_RUNS: Run[] = [];
 /** The workspace's other data: the project's keys (completion, group-by, columns) and the runs
  * the filter passes (charts, panels, default columns), asked again after a bulk action. */
 function useWorkspaceData(
+  /** False until the table's first page came: that request goes first, alone. */
+  go: boolean,
   project: string,
   query: { filter: string; order: string; search: string; state: string },
   refresh: number,
@@ -50,19 +52,21 @@ function useWorkspaceData(
   const [keys, setKeys] = useState<ProjectKeys | null>(null);
   const [visible, setVisible] = useState<RunPage | null>(null);
   useEffect(() => {
+    if (!go) return;
     const controller = new AbortController();
     fetchKeys(project, controller.signal)
       .then(setKeys)
       .catch(() => undefined); // completion is a help: without it the box still filters
     return () => controller.abort();
-  }, [project, refresh]);
+  }, [go, project, refresh]);
   useEffect(() => {
+    if (!go) return;
     const controller = new AbortController();
     fetchRuns(project, { ...query, limit: VISIBLE_LIMIT }, controller.signal)
       .then(setVisible)
       .catch(() => undefined); // the table shows the error
     return () => controller.abort();
-  }, [project, query.filter, query.order, query.search, query.state, refresh]);
+  }, [go, project, query.filter, query.order, query.search, query.state, refresh]);
   return { keys, visible };
 }
 
@@ -89,7 +93,9 @@ export function RunsPage({ project, query }: { project: string; query: URLSearch
   const [isolated, setIsolated] = useState<string | null>(null);
   const highlight = useMemo(() => new Highlight(), []);
   const { text: filter, offset: filterOffset } = effectiveFilter(ws.filter, ws.brush);
+  const [answered, setAnswered] = useState(false);
   const { keys: projectKeys, visible } = useWorkspaceData(
+    answered,
     project,
     { filter: ws.filter, order, search, state },
     refresh,
@@ -134,9 +140,11 @@ export function RunsPage({ project, query }: { project: string; query: URLSearch
       cache.total = result.total;
       cache.states = result.states;
       cache.error = null;
+      setAnswered(true);
     } catch (caught) {
       if (isAbort(caught)) return;
       cache.error = caught instanceof ApiError ? caught : new ApiError(0, String(caught));
+      setAnswered(true);
     } finally {
       cache.loading.delete(page);
     }
@@ -324,7 +332,7 @@ export function RunsPage({ project, query }: { project: string; query: URLSearch
         </select>
         <GroupBy keys={projectKeys} value={ws.group} onChange={(by) => setQuery({ group: by.join(",") || null })} />
         <ColumnPicker all={[...base.map((c) => c.id), ...keyColumns]} shown={shownIds} onChange={chooseColumns} />
-        <Views project={project} current={ws.view} />
+        {answered && <Views project={project} current={ws.view} />}
         <span class="muted runs-count">
           {shown.total === null ? "" : `${total.toLocaleString()} runs`}
           {shown !== cache && " (loading…)"}
