@@ -21,6 +21,7 @@ import pytest
 
 import tether
 from tether.server.auth import create_key
+from tether.server.blobs.local import LocalBlobStore
 from tether.server.config import server_settings
 from tether.server.storage.db import make_engine
 from tether.server.testing import LiveServer
@@ -94,12 +95,22 @@ _PROJECT_ROUTES = (
     ("get", "/projects/{project}/runs/{run_id}/media/keys"),
     ("get", "/projects/{project}/runs/{run_id}/media"),
     ("get", "/projects/{project}/runs/{run_id}/media/steps"),
+    ("post", "/projects/{project}/runs/{run_id}/blobs/{sha256}/uploaded"),
+    ("get", "/projects/{project}/artifacts"),
+    ("get", "/projects/{project}/artifacts/{name}/versions"),
+    ("get", "/projects/{project}/artifacts/{name}/{ref}"),
+    ("get", "/projects/{project}/artifacts/{name}/{ref}/files/{path}"),
+    ("put", "/projects/{project}/artifacts/{name}/aliases/{alias}"),
+    ("delete", "/projects/{project}/artifacts/{name}/aliases/{alias}"),
+    ("delete", "/projects/{project}/artifacts/{name}/{version}"),
 )
 for _method, _path in _PROJECT_ROUTES:
     RULES[(_method, "/api/v1" + _path)] = "own namespace"
     RULES[(_method, "/api/v1/owners/{owner}" + _path)] = (
-        "team write" if _method in ("put", "post") else "team read"
+        "team write" if _method in ("put", "post", "delete") else "team read"
     )
+# Versions of artifact "extra" the run logs: enough for every allowed DELETE of one.
+ARTIFACT_VERSIONS = 5
 
 
 class World:
@@ -109,8 +120,17 @@ class World:
     def __init__(self, server: LiveServer, run_dir: Path) -> None:
         self.server = server
         self.names = itertools.count()
+        from tests.artifacts.server_helpers import file_entry, log_info, write_artifact
+
+        self.artifact_blobs: dict[str, bytes] = {}
         with tether.init(project="proj", dir=run_dir, console="off") as run:
             run.log({"loss": 0.5})
+            for number in range(ARTIFACT_VERSIONS):
+                entry, blobs = file_entry("w.bin", b"weights %d" % number)
+                write_artifact(run, log_info("extra", [entry]), blobs)
+                self.artifact_blobs.update(blobs)
+        # The newest version each namespace has left to delete.
+        self.newest: dict[str, int] = {}
         [segment] = list((run.dir / "segments").iterdir())
         self.run_id = run.id
         self.writer_id = segment.stem.rsplit("-", 1)[1]
@@ -149,6 +169,9 @@ class World:
             # The segment's bytes as a blob too, so that reading it back is allowed.
             blob = f"{prefix}/projects/proj/runs/{self.run_id}/blobs/{self.sha256}"
             caller.put(blob, content=self.segment).raise_for_status()
+            for sha, data in self.artifact_blobs.items():  # the versions commit
+                path = f"{prefix}/projects/proj/runs/{self.run_id}/blobs/{sha}"
+                caller.put(path, content=data).raise_for_status()
 
     def admin(self, method: str, path: str, **body: Any) -> Any:
         with admin_client(self.server) as admin:
@@ -180,7 +203,23 @@ class World:
                 values["key_id"] = self.admin("post", f"/users/{holder}/keys")["id"]
         if method == "delete" and template.endswith("/members/{user}"):
             self.admin("put", "/teams/lab/members/extra", role="viewer")
+        values.update(ref="latest", path="w.bin", alias="best")
+        namespace = "lab" if "{owner}" in template else caller
+        allowed = expected(RULES[(method, template)], caller) == OK
+        if "{version}" in template:
+            newest = self.newest.get(namespace, ARTIFACT_VERSIONS - 1)
+            values["version"] = f"v{newest}"
+            if allowed:
+                self.newest[namespace] = newest - 1
+        if template.endswith("/uploaded"):  # bytes a client put straight into the store
+            data = b"direct %d" % next(self.names)
+            values["sha256"] = hashlib.sha256(data).hexdigest()
+            LocalBlobStore(self.server.data_dir / "blobs").put_stream(values["sha256"], [data])
         url = re.sub(r"\{(\w+)\}", lambda m: str(values[m.group(1)]), template)
+        if method == "delete" and template.endswith("/aliases/{alias}"):
+            key = self.keys[caller]
+            with client(self.server, key) as own:  # refused alike when the DELETE is
+                own.put(url.removeprefix("/api/v1"), json={"version": "v0"})
         if template.endswith(("/media", "/media/steps")):
             url += "?key=loss"
         return url, self.body(method, template, caller)
@@ -200,6 +239,8 @@ class World:
             return {"json": {"description": "matrix"}}
         if template.endswith("/blobs/missing"):
             return {"json": {"sha256": [self.sha256]}}
+        if template.endswith("/aliases/{alias}") and method == "put":
+            return {"json": {"version": "v0"}}
         if method == "put":
             return {"content": self.segment}
         return {}
