@@ -48,6 +48,7 @@ def rank(run):
     os.environ["RANK"] = "1"
     for step in range(STEPS):
         run.log({"samples": tether.Image(picture(step, 9, 30), caption=f"rank s{step}")}, step=step)
+        run.log({"weights": tether.Histogram(np.arange(step + 10.0))}, step=step)
 
 if __name__ == "__main__":
     run = tether.init(project="uimedia", name="media-a", id="media-a")
@@ -75,6 +76,10 @@ if __name__ == "__main__":
     run.log({"big": tether.Table(columns=["i", "name", "mod"], rows=big)}, step=0)
     run.log({"notes": tether.Text(NOTES, format="markdown")}, step=0)
     run.log({"log": tether.Text("line one\\n  <b>two</b>", format="plain")}, step=0)
+    run.finish()
+
+    run = tether.init(project="uimedia", name="media-none", id="media-none")
+    run.log({"loss": 1.0})
     run.finish()
 
     run = tether.init(project="uimedia", name="media-c", id="media-c")
@@ -208,7 +213,8 @@ def test_histogram_heatmap_draws_and_hover_names_step_bin_and_count(
         " let n = 0; for (let i = 3; i < d.length; i += 4) if (d[i] === 255) n++; return n; }"
     )
     assert coloured > 10_000  # the cells, not only the axes
-    items = {i["step"]: i["meta"] for i in _api(server, "/runs/media-a/media?key=weights")}
+    answer = _api(server, "/runs/media-a/media?key=weights")
+    items = {i["step"]: i["meta"] for i in answer if i["writer"] == "main"}  # the first series
     box = canvas.bounding_box()
     left, right, top, bottom = 60, 10, 8, 24  # HistogramPanel's margins
     plot_w, plot_h = box["width"] - left - right, box["height"] - top - bottom
@@ -230,6 +236,14 @@ def test_histogram_heatmap_draws_and_hover_names_step_bin_and_count(
         text = tip.inner_text()
         assert f"step {col}" in text and f"count {meta['counts'][bin_]:,}" in text and "[" in text
     panel.screenshot(path=(_artifact("media-histogram")))
+    # Colour by each step's own largest bin: the same cells, other colours.
+    pixels = "c => c.toDataURL()"
+    before = canvas.evaluate(pixels)
+    panel.get_by_label("per step").check()
+    page.wait_for_function("([c, b]) => c.toDataURL() !== b", arg=[canvas.element_handle(), before])
+    # The rank's histograms are a series of their own.
+    panel.locator('select[aria-label="series"]').select_option(label="rank1")
+    panel.locator(f'.heatmap[data-steps="{STEPS}"] canvas[data-drawn="{STEPS}"]').wait_for()
     page.mouse.move(box["x"] + 5, box["y"] + 5)  # the axis: no tip
     panel.locator(".heatmap-tip").wait_for(state="detached")
 
@@ -340,6 +354,13 @@ def test_markdown_is_rendered_and_sanitised(page: Any, server: LiveServer) -> No
     plain = page.locator('.text-panel[data-key="log"] pre.plain-text')
     assert plain.inner_text() == "line one\n  <b>two</b>"
     assert plain.locator("b").count() == 0
+
+
+def test_a_run_without_media_says_so(page: Any, server: LiveServer) -> None:
+    page.goto(_media_url(server, "media-none"))
+    empty = page.locator(".media-tab .empty")
+    empty.wait_for()
+    assert "logged no images, histograms, tables or text" in empty.inner_text()
 
 
 def test_compare_page_shows_images_side_by_side(page: Any, server: LiveServer) -> None:
