@@ -9,6 +9,14 @@ under ``model``. Every ``Trainer.log`` call (``on_log``) becomes a row at
 ``eval/<key>``, ``epoch`` as is. The one-off totals logged when training ends
 (``train_runtime``, ``train_loss``, ...) go to the run's summary.
 
+The model (``log_model=True``): when training ends, process zero saves the model as it
+stands (``save_pretrained``, with the tokenizer or processor the ``Trainer`` holds) into a
+temporary folder and logs that folder as a version of the artifact ``model-<run id>``
+(``model_name=`` to choose another). With ``load_best_model_at_end=True`` that model is the
+best checkpoint's, and the version gets the alias ``best`` beside ``latest``; the metadata
+holds the step, the epoch and, where the ``Trainer`` tracked one, the best metric
+(``score``, ``metric_for_best_model``) and the best checkpoint's folder.
+
 Processes: under ``torchrun`` or ``accelerate launch`` every process joins the same run, so
 each rank's console is recorded under its label; only the world's process zero logs.
 
@@ -20,11 +28,15 @@ open, and keeps every rank's console, until ``tether.finish()``, the next ``teth
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 
+from tether._diagnostics import warn_failure
 from tether.integrations._handle import RunHandle
+from tether.integrations._models import check_log_model, default_name, log_model
 from tether.integrations._plain import numeric_metrics, plain_config
 from tether.store.states import RunState
 
@@ -32,6 +44,8 @@ if TYPE_CHECKING:
     from tether import Run
 
 __all__ = ["TetherCallback"]
+
+OWNER = "transformers TetherCallback()"
 
 # Keys of the log Trainer writes once, when training ends: totals, not a point of a series.
 _TOTALS = frozenset(
@@ -45,11 +59,24 @@ class TetherCallback(TrainerCallback):
     Args:
         run: a run to write to; by default one is started with ``tether.init(**init_kwargs)``
             when training begins.
+        log_model: log the final model (the best one with ``load_best_model_at_end``) as an
+            artifact when training ends.
+        model_name: the artifact's name (``model-<run id>`` by default).
         **init_kwargs: passed to ``tether.init()`` (``project``, ``name``, ``config``, ...).
     """
 
-    def __init__(self, *, run: Run | None = None, **init_kwargs: Any) -> None:
-        self._handle = RunHandle(run, init_kwargs, owner="transformers TetherCallback()")
+    def __init__(
+        self,
+        *,
+        run: Run | None = None,
+        log_model: bool = False,
+        model_name: str | None = None,
+        **init_kwargs: Any,
+    ) -> None:
+        check_log_model(log_model, OWNER, accepted=(False, True))
+        self._handle = RunHandle(run, init_kwargs, owner=OWNER)
+        self._log_model = log_model
+        self._model_name = model_name
 
     @property
     def tether_run(self) -> Run | None:
@@ -100,7 +127,41 @@ class TetherCallback(TrainerCallback):
         control: TrainerControl,
         **kwargs: Any,
     ) -> None:
+        if self._log_model and state.is_world_process_zero:
+            self._log_final_model(args, state, kwargs)
         self._handle.train_ended(RunState.FINISHED, rank_zero=state.is_world_process_zero)
+
+    def _log_final_model(
+        self, args: TrainingArguments, state: TrainerState, objects: dict[str, Any]
+    ) -> None:
+        model = objects.get("model")
+        if model is None or not hasattr(model, "save_pretrained"):
+            return
+        best = bool(args.load_best_model_at_end and state.best_model_checkpoint)
+        metadata: dict[str, Any] = {"step": state.global_step, "epoch": state.epoch}
+        if state.best_metric is not None:
+            metadata["score"] = state.best_metric
+            metadata["metric_for_best_model"] = args.metric_for_best_model
+        if state.best_model_checkpoint:
+            metadata["best_model_checkpoint"] = Path(state.best_model_checkpoint).name
+        run = self._handle.get()
+        name = self._model_name or default_name(run)
+        aliases = ("latest", "best") if best else ("latest",)
+        # Snapshotted when logged: the folder can go as soon as log_artifact returns.
+        with tempfile.TemporaryDirectory(prefix="tether-model-") as folder:
+            try:
+                model.save_pretrained(folder)
+                processor = objects.get("processing_class") or objects.get("tokenizer")
+                if processor is not None and hasattr(processor, "save_pretrained"):
+                    processor.save_pretrained(folder)
+            except OSError as exc:  # a full disk: the training itself went well
+                warn_failure(
+                    "log-model",
+                    f"transformers TetherCallback: the final model was not saved for artifact "
+                    f"{name!r} ({exc}); the run goes on without it",
+                )
+                return
+            log_model(run, folder, name=name, metadata=metadata, aliases=aliases, owner=OWNER)
 
 
 def _series_key(key: str) -> str:
