@@ -171,4 +171,4 @@ def media_run(run_dir: Path) -> Iterator[tuple[tether.Run, dict[str, bytes]]]:
 
 
 # One server for the workspace tests (filters, groups, views, bulk): tests/server/sweep.py.
-from tests.server.sweep import workspace  # noqa: E402, F401
+from tests.server.sweep import database_engine, workspace  # noqa: E402, F401

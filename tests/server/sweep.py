@@ -4,18 +4,25 @@ share (``workspace``, session-scoped, made available by ``tests/server/conftest.
 
 from __future__ import annotations
 
+import os
+import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import Engine
 
 import tether
 from tests.server.accounts import Account, add_team, add_user
+from tether.server.auth import User
+from tether.server.ingest import ingest_segment
+from tether.server.storage.db import make_engine, migrate
 from tether.server.testing import LiveServer
 from tether.store import format as fmt
 
+POSTGRES_URL = os.environ.get("TETHER_TEST_POSTGRES_URL")
 LRS = (0.001, 0.01, 0.1)
 SEEDS = (1, 2, 3)
 STEPS = 40
@@ -74,6 +81,20 @@ def upload(http: httpx.Client, run: tether.Run, project: str, owner: str | None 
         answer.raise_for_status()
 
 
+def ingest(engine: Engine, user: User, run: tether.Run, project: str) -> None:
+    """The run's segments through the server's own ingest, without a server."""
+    for path in sorted((run.dir / fmt.SEGMENTS_DIR).iterdir()):
+        ingest_segment(
+            engine,
+            user,
+            project=project,
+            run_id=run.id,
+            writer_id=path.stem.rsplit("-", 1)[1],
+            offset=0,
+            body=path.read_bytes(),
+        )
+
+
 @dataclass
 class Workspace:
     """One server for the workspace tests (they share it: a server takes seconds to start):
@@ -112,3 +133,29 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
         finally:
             for account in accounts.values():
                 account.client.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """A migrated database of its own: SQLite, then PostgreSQL (``TETHER_TEST_POSTGRES_URL``)."""
+    if request.param == "sqlite":
+        made = make_engine(f"sqlite:///{tmp_path / 'tether.db'}")
+        migrate(made)
+        yield made
+        made.dispose()
+        return
+    if not POSTGRES_URL:
+        pytest.skip("TETHER_TEST_POSTGRES_URL not set (scripts/postgres.sh prints one)")
+    import psycopg
+
+    name = "tether_ws_" + secrets.token_hex(4)
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {name}")
+    made = make_engine(POSTGRES_URL.rsplit("/", 1)[0] + "/" + name)
+    try:
+        migrate(made)
+        yield made
+    finally:
+        made.dispose()
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")

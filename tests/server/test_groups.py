@@ -5,11 +5,31 @@ with its band) and ``POST runs/history`` (the charts' series of many runs in one
 from __future__ import annotations
 
 import statistics
+from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import Engine, select
 
-from tests.server.sweep import LRS, SEEDS, STEPS, SweepRun, Workspace, accuracy, loss
+import tether
+from tests.server.sweep import (
+    LRS,
+    SEEDS,
+    STEPS,
+    SweepRun,
+    Workspace,
+    accuracy,
+    ingest,
+    loss,
+)
+from tether.server import queries
+from tether.server.auth import add_user
+from tether.server.group_history import group_history
+from tether.server.run_filter import parse, to_sql
+from tether.server.run_filter.parse import parse_field
+from tether.server.run_groups import group_runs, groups_json
+from tether.server.series_batch import read_series
+from tether.server.storage.schema import runs
 
 P = "/api/v1/projects/sweep"
 
@@ -166,3 +186,35 @@ def test_bad_group_field_names_its_position(http: httpx.Client) -> None:
     assert (
         http.get("/api/v1/projects/absent/runs/groups", params={"by": "state"}).status_code == 404
     )
+
+
+def test_groups_and_series_sql_on_both_databases(database_engine: Engine, run_dir: Path) -> None:
+    """The queries behind the three routes, on SQLite and PostgreSQL, after the real ingest."""
+    user = add_user(database_engine, "alice")
+    for lr, seed in [(0.1, 1), (0.1, 2), (0.2, 1)]:
+        with tether.init(
+            project="p", dir=run_dir, mode="offline", console="off", system=False,
+            config={"lr": lr}, tags=[f"s{seed}"],
+        ) as run:  # fmt: skip
+            for step in range(5):
+                run.log({"loss": loss(lr, seed, step), "note": "x"}, step=step)
+            run.summary["acc"] = seed
+        ingest(database_engine, user, run, "p")
+    with database_engine.connect() as connection:
+        pk = queries.project_pk(connection, user, "p")
+        where = to_sql(parse("tags ~ '^s'"), dialect=connection.dialect.name, owner="alice")
+        found = group_runs(
+            connection, owner="alice", project_pk=pk, by=[parse_field("config.lr")], where=where
+        )
+        assert [(g.label, len(g.pks)) for g in found] == [
+            ("config.lr=0.1", 2),
+            ("config.lr=0.2", 1),
+        ]
+        assert groups_json(found)[0]["summary"]["acc"]["mean"] == 1.5
+        chosen = select(runs.c.id).where(runs.c.project_id == pk)
+        series = read_series(connection, chosen, ["loss", "note"], points=100)
+    assert all(set(by_key) == {"loss"} for by_key in series.values())  # text has no line
+    lines = group_history(found, series, ["loss"], agg="mean", band="minmax", points=100)
+    line = lines["config.lr=0.1"]["loss"]
+    assert line["step"] == [0, 1, 2, 3, 4] and line["n"] == [2] * 5
+    assert line["value"][2] == pytest.approx((loss(0.1, 1, 2) + loss(0.1, 2, 2)) / 2)

@@ -243,6 +243,7 @@ CASES = [
     ("tags exists", {"r0", "r1"}),
     ("last_step >= 5", {"r5", "r6"}),
     ("last_step exists", {"r5", "r6"}),
+    ("last_step < 99999999999999999999999", {"r5", "r6"}),  # past 64 bits: still a number
     ("duration > 55", {"r5", "r6", "r7"}),
     ("start_time > 0 and duration <= 20", {"r0", "r1"}),
     ("(state = failed or state = crashed) and config.seed = 2", {"r3"}),

@@ -59,7 +59,8 @@ def put_view(
     engine: EngineDep,
 ) -> dict[str, Any] | JSONResponse:
     """Save (create or replace) the view ``name``: its ``state`` at most 64 KiB of JSON."""
-    size = len(msgspec.json.encode(body.state))
+    encoded = msgspec.json.encode(body.state)
+    size = len(encoded)
     if size > MAX_STATE_BYTES:
         return JSONResponse(
             {"detail": f"the view's state is {size} bytes of JSON; at most {MAX_STATE_BYTES} "
@@ -70,7 +71,10 @@ def put_view(
     try:
         with engine.begin() as connection:
             pk = queries.project_pk(connection, owner, project)
-            return save_view(connection, pk, name, body.state, caller.id)
+            # As JSON has it: a NaN that Python's parser let in is null (PostgreSQL's json
+            # type refuses NaN).
+            state = msgspec.json.decode(encoded)
+            return save_view(connection, pk, name, state, caller.id)
     except ValueError as exc:
         raise HTTPException(409, str(exc)) from exc
     except IntegrityError as exc:  # saved at the same moment by another request: retry

@@ -165,7 +165,8 @@ class _Builder:
                 ["a number"] if numeric else ["a quoted string", "a word", "a number"],
             )
         if numeric:
-            return _OPS[node.op](column, literal(value.value))
+            # As a float: an int past 64 bits would not bind (SQLite raises OverflowError).
+            return _OPS[node.op](column, literal(float(value.value), Float))
         # A number compared with a text field compares as written: name = 001.
         return _OPS[node.op](self.collated(column), literal(value.text, Text))
 
