@@ -66,6 +66,12 @@ def test_offline_version_synced_then_used_online_and_cache_repaired(
         stamp = (folder / "model.pt").stat().st_mtime_ns
         assert used.download() == folder
         assert (folder / "model.pt").stat().st_mtime_ns == stamp  # not fetched again
+        report_file = tmp_path / "report.md"
+        report_file.write_text("# eval")
+        online = user.log_artifact(report_file, type="report")  # sent by the uploader
+        assert user.use_artifact("report.md:v0").digest == online.digest  # not synced yet
+        with pytest.raises(ValueError, match=r"'net:v9' is not in project 'arts'"):
+            user.use_artifact("net:v9")
         damaged = bytearray(big)
         damaged[5] ^= 0xFF
         (folder / "model.pt").write_bytes(bytes(damaged))
@@ -76,6 +82,8 @@ def test_offline_version_synced_then_used_online_and_cache_repaired(
         assert [c["id"] for c in detail["consumers"]] == [user.id]
         api.artifact("arts/net:v0").set_alias("prod")
         assert api.artifact("arts/net:prod").digest == logged.digest
+        sent = api.artifact("arts/report.md:latest")
+        assert (sent.version, sent.digest, sent.type) == ("v0", online.digest, "report")
 
 
 def test_with_an_s3_store_files_come_straight_from_the_store(

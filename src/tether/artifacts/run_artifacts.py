@@ -115,7 +115,15 @@ class RunArtifacts:
         name, ref = manifest.split_ref(spec)
         artifact = None
         if self._client is not None:
-            artifact = self._remote(name, ref)
+            try:
+                artifact = self._remote(name, ref)
+            except ValueError:  # not on the server: maybe logged here and not synced yet
+                try:
+                    artifact = self._local(name, ref)
+                except ValueError:
+                    pass
+                if artifact is None:
+                    raise
         if artifact is None:
             artifact = self._local(name, ref)
         self._record(
