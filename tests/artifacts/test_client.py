@@ -237,3 +237,15 @@ def test_a_disabled_run_checks_log_artifact_and_stores_nothing(run_dir: Path) ->
             off.log_artifact(run_dir / "m.pt", name="a/b")
         assert off.use_artifact("m:v0").digest == logged.digest  # the local index answers
     assert len([p for p in (run_dir / "tether").iterdir() if p.name.startswith("run-")]) == 1
+
+
+def test_a_damaged_stored_chunk_is_never_put_in_place(run_dir: Path) -> None:
+    from tether.artifacts.cache import ArtifactIntegrityError
+
+    (run_dir / "w.bin").write_bytes(b"good" * 100)
+    with _init(run_dir) as run:
+        art = run.log_artifact(run_dir / "w.bin", name="w")
+    (run.dir / BLOBS_DIR / art.files[0].sha256).write_bytes(b"evil" * 100)  # bit rot
+    with pytest.raises(ArtifactIntegrityError, match=r"'w\.bin' came back as 400 bytes"):
+        art.download(run_dir / "out")
+    assert list((run_dir / "out").iterdir()) == []  # nothing wrong left, no temporary file
