@@ -1,5 +1,5 @@
 // Logged text: Markdown rendered through the safe renderer (markdown.ts), plain text as it is.
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useMemo, useState } from "preact/hooks";
 import { ErrorBox } from "../components";
 import { type PanelProps, type TextMeta, blobText, writerLabeller } from "./api";
 import { markdown } from "./markdown";
@@ -34,6 +34,8 @@ export function TextPanel({ project, run, mediaKey, writers, live = false, count
   const blob = useBlobText(project, run, item?.sha256 ?? null);
   const format =
     (item?.meta as TextMeta | undefined)?.format ?? (item?.media_type === "text/markdown" ? "markdown" : "plain");
+  // Parsed once per text, not on every render (a live run re-renders every few seconds).
+  const rendered = useMemo(() => (blob.text === null ? null : markdown(blob.text)), [blob.text]);
   return (
     <section class="media-panel text-panel" data-key={mediaKey} data-kind="text">
       <div class="panel-head">
@@ -48,7 +50,7 @@ export function TextPanel({ project, run, mediaKey, writers, live = false, count
       {blob.text !== null &&
         (format === "markdown" ? (
           <div class="markdown" data-format="markdown">
-            {markdown(blob.text)}
+            {rendered}
           </div>
         ) : (
           <pre class="plain-text" data-format="plain">
