@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
@@ -433,7 +434,9 @@ def _check_pattern(text: str, pattern: Literal) -> None:
             expected=[],
         )
     try:
-        re.compile(value)
+        with warnings.catch_warnings():  # FutureWarnings of re ("possible nested set")
+            warnings.simplefilter("ignore")
+            re.compile(value)
     except re.error as exc:
         raise FilterError(
             f"not a valid regular expression: {exc}",

@@ -16,6 +16,7 @@ Meaning, the same on both databases:
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
@@ -79,7 +80,9 @@ Condition = ColumnElement[bool]
 
 @lru_cache(maxsize=256)
 def _compiled(pattern: str) -> re.Pattern[str]:
-    return re.compile(pattern)
+    with warnings.catch_warnings():  # FutureWarnings of re ("possible nested set")
+        warnings.simplefilter("ignore")
+        return re.compile(pattern)
 
 
 def sqlite_regexp(pattern: str | None, value: Any) -> bool | None:
