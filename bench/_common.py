@@ -193,15 +193,19 @@ def run_child(
     *,
     timeout: float = 300.0,
     log_path: Path | None = None,
+    python: str | None = None,
 ) -> tuple[dict[str, Any], float]:
     """Run ``script --child SPEC RESULT`` in ``tmp``; return its JSON result and wall seconds.
+
+    ``python`` is the interpreter (``sys.executable`` by default; a peer installed in a
+    virtual environment of its own runs under that one's).
 
     The child's stdout and stderr go to ``log_path`` (a file, so stdout is block-buffered as
     in a batch job); its tail is shown if the child fails.
     """
     result_path = tmp / f"result-{time.monotonic_ns()}.json"
     log_path = log_path or tmp / f"child-{time.monotonic_ns()}.log"
-    command = [sys.executable, str(script), "--child", json.dumps(spec), str(result_path)]
+    command = [python or sys.executable, str(script), "--child", json.dumps(spec), str(result_path)]
     with open(log_path, "wb") as log:
         start = time.perf_counter()
         try:
