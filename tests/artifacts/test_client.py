@@ -43,6 +43,7 @@ def test_a_file_is_logged_as_blobs_and_a_log_record(run_dir: Path) -> None:
     with _init(run_dir) as run:
         art = run.log_artifact(src, metadata={"acc": 0.5}, aliases=["best"])
     assert (art.name, art.version, art.type, art.committed) == ("model.pt", "v0", "model", False)
+    assert art.aliases == ["best", "latest"]  # a new version is the latest one
     sha = hashlib.sha256(src.read_bytes()).hexdigest()
     assert art.files == [ArtifactFile("model.pt", 7000, sha)]
     assert art.digest == manifest.digest_of([{"path": "model.pt", "size": 7000, "sha256": sha}])

@@ -106,7 +106,7 @@ class RunArtifacts:
                 run_id=self._run_id,
                 run_dir=self._run_dir,
             )
-            version = entry["version"]
+            version, alias_list = entry["version"], entry["aliases"]
         except OSError as exc:  # the record is written: only the local number is unknown
             warn_failure("artifact-index", f"artifact {name!r}: the local index failed ({exc})")
         return self._artifact(name, version, type, files, metadata, alias_list)
