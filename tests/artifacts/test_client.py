@@ -81,6 +81,9 @@ def test_a_directory_versions_by_digest_and_use_offline(run_dir: Path) -> None:
     out = used.download(run_dir / "out")
     assert (out / "sub" / "w.bin").read_bytes() == b"w" * 2500
     assert (out / "a.txt").read_text() == "a"
+    assert b"".join(used.read("sub/w.bin")) == b"w" * 2500  # one file, without a folder
+    with pytest.raises(FileNotFoundError, match=r"ckpt:v0 has no file 'b\.txt'; its files: a\.txt"):
+        used.read("b.txt")
     assert _artifact_records(reader.dir) == [
         {"op": "use", "name": "ckpt", "ref": "same", "digest": first.digest},
         {"op": "use", "name": "ckpt", "ref": "latest", "digest": second.digest},
