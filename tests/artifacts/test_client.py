@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import socket
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -253,3 +255,26 @@ def test_a_damaged_stored_chunk_is_never_put_in_place(run_dir: Path) -> None:
     with pytest.raises(ArtifactIntegrityError, match=r"'w\.bin' came back as 400 bytes"):
         art.download(run_dir / "out")
     assert list((run_dir / "out").iterdir()) == []  # nothing wrong left, no temporary file
+
+
+def test_use_artifact_with_the_server_down_falls_back_to_the_local_index(
+    run_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (run_dir / "m.pt").write_bytes(b"m")
+    with _init(run_dir) as run:
+        logged = run.log_artifact(run_dir / "m.pt", name="m")
+    with socket.socket() as closed:  # a port nobody listens on
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    monkeypatch.setenv("TETHER_BASE_URL", f"http://127.0.0.1:{port}")
+    monkeypatch.setenv("TETHER_API_KEY", "tth_nobody")
+    monkeypatch.setenv("TETHER_UPLOAD_TIMEOUT_S", "1")
+    online = tether.init(project="p", dir=run_dir, console="off", system=0)
+    try:
+        with pytest.warns(tether.TetherWarning, match=r"use_artifact\('m:latest'\).*local index"):
+            used = online.use_artifact("m")
+    finally:
+        with warnings.catch_warnings():  # the uploader's own warnings: not this test's
+            warnings.simplefilter("ignore")
+            online.finish()
+    assert (used.version, used.digest, used.committed) == ("v0", logged.digest, False)
