@@ -3,6 +3,8 @@
     python bench/ui_bench.py            # full sizes (~8 min), rewrites RESULTS.md's section
     python bench/ui_bench.py --quick    # small sizes, prints the section only
     python bench/ui_bench.py --no-mlflow  # skip the same runs table in MLflow's UI
+    python bench/ui_bench.py --workspace  # the project workspace on 10,000 runs (issue 16):
+                                          # bench/_ui_workspace.py, its own RESULTS section
 
 Everything runs on this machine, on 127.0.0.1:
 
@@ -719,8 +721,16 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="small sizes, a smoke test")
     parser.add_argument("--no-mlflow", action="store_true", help="skip MLflow's UI")
     parser.add_argument("--write", action="store_true", help="write RESULTS.md even if --quick")
+    parser.add_argument(
+        "--workspace", action="store_true", help="the project workspace (bench/_ui_workspace.py)"
+    )
     args = parser.parse_args()
     argv = sys.argv[1:]
+    if args.workspace:
+        from _ui_workspace import run_workspace
+
+        run_workspace(quick=args.quick, mlflow=not args.no_mlflow, write=args.write, argv=argv)
+        return
     from playwright.sync_api import sync_playwright
 
     from tether.server.app import STATIC_DIR

@@ -1,0 +1,347 @@
+"""The project workspace (issue 16) on 10,000 runs: ``python bench/ui_bench.py --workspace``.
+
+1. Data: 10,000 finished runs of a sweep (config lr, batch, optimizer, seed, dropout; summary
+   acc and loss; a tag; 20 groups), the first 1,000 of them with 1,000 steps of
+   ``train/loss`` and the rest with 10. Their segment files are built in this process with
+   the store's own frame encoder, in the format ``tether.init`` writes (a header, config,
+   row blocks, summary, final state), and PUT through the server's upload route, a few at a
+   time: the server's real ingest stores them, ~10x faster than 10,000 ``tether.init``.
+2. The server alone (httpx, ``repeats`` times each, interleaved): the runs table's first page,
+   a filter over the 10,000 runs, grouping them by one config key (and the groups' lines),
+   and the first chart's series of 1,000 runs x 1,000 points (``POST runs/history``).
+3. MLflow's ``search_runs`` on the same 10,000 runs (params, metrics, tags written straight
+   into its SQLite tables, as ``ui_bench.load_mlflow_runs`` does), through its server: the
+   first page and the same filter. MLflow has no server-side grouping nor a batch of
+   downsampled histories to compare with.
+4. The browser (``measure_browser``): the workspace's own timings in Chromium, beside these.
+"""
+
+from __future__ import annotations
+
+import random
+import sqlite3
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from _common import fmt_num, machine_lines, median, table
+
+PROJECT = "bench-ws"
+SECTION = "ui_workspace"
+OPTIMIZERS = ("adam", "sgd", "lion")
+TAGS = ("baseline", "ablation", "sweep")
+FILTER = "config.lr < 0.001 and summary.acc > 0.5 and state = finished"
+# The same question in MLflow's grammar (its params are text: no numeric comparison on lr).
+SAME_FILTER = (
+    "summary.acc > 0.5 and config.optimizer = adam and state = finished",
+    "metrics.acc > 0.5 and params.optimizer = 'adam' and attributes.status = 'FINISHED'",
+)
+TARGETS_MS = {"first rows": 300.0, "filter": 200.0, "grouping": 300.0, "first chart": 1500.0}
+
+
+@dataclass
+class Sizes:
+    runs: int = 10_000
+    chart_runs: int = 1_000
+    chart_points: int = 1_000
+    short_points: int = 10
+    repeats: int = 7
+
+    @classmethod
+    def quick(cls) -> Sizes:
+        return cls(runs=500, chart_runs=100, chart_points=200, repeats=3)
+
+
+@dataclass
+class Timings:
+    sizes: Sizes
+    ms: dict[str, list[float]] = field(default_factory=dict)
+    answers: dict[str, str] = field(default_factory=dict)
+    setup_s: dict[str, float] = field(default_factory=dict)
+    browser_rows: list[list[str]] = field(default_factory=list)
+
+
+# -- data -------------------------------------------------------------------------------------
+def sweep_run(i: int, rng: random.Random, sizes: Sizes) -> dict[str, Any]:
+    points = sizes.chart_points if i < sizes.chart_runs else sizes.short_points
+    return {
+        "id": f"ws{i:06d}",
+        "name": f"sweep-{rng.randrange(10**6):06d}",
+        "config": {
+            "lr": 10 ** rng.uniform(-5, -1),
+            "batch": rng.choice([16, 32, 64, 128]),
+            "optimizer": rng.choice(OPTIMIZERS),
+            "seed": i,
+            "dropout": rng.choice([0.0, 0.1, 0.3]),
+        },
+        "summary": {"acc": rng.random(), "loss": rng.random()},
+        "tags": [rng.choice(TAGS)],
+        "group": f"g{i % 20}",
+        "state": "failed" if i % 50 == 7 else "finished",
+        "points": points,
+        "decay": rng.uniform(0.5, 3.0),
+    }
+
+
+def segment(run: dict[str, Any], start: float) -> tuple[str, bytes]:
+    """The run's one segment file as ``tether.init`` writes it (``docs/format.md``)."""
+    from tether.store import format as fmt
+
+    writer = uuid.uuid4().hex[:12]
+    header = {
+        "format_version": 2, "writer_id": writer, "label": "main", "pid": 1, "host": "bench",
+        "start_time": start, "proc_start": 0, "run_id": run["id"], "main": True, "argv": [],
+        "project": PROJECT, "name": run["name"], "group": run["group"], "job_type": None,
+        "tags": run["tags"], "notes": None, "resumed": False, "python": "3.11", "tether": "0",
+        "cwd": "/",
+    }  # fmt: skip
+    parts, seq = [fmt.MAGIC], 0
+
+    def add(records: list[Any]) -> None:
+        nonlocal seq
+        parts.append(fmt.encode_frame(seq, records))
+        seq += len(records)
+
+    add([[fmt.K_HEADER, header], [fmt.K_CONFIG, start, run["config"], []]])
+    steps = list(range(run["points"]))
+    rows: list[Any] = [[fmt.K_KEYS, 0, ["train/loss"]]]
+    for first in range(0, len(steps), 1024):  # a writer's blocks hold 1,024 rows at most
+        block = steps[first : first + 1024]
+        values = [[1.0 / (1 + s * run["decay"] / 100) + 0.01 * (s % 7)] for s in block]
+        rows.append([fmt.K_ROWS, 0, block, [s * 10 for s in block], values])
+    add(rows)
+    add([[fmt.K_SUMMARY, start + 1, run["summary"], []]])
+    add([[fmt.K_FINAL, start + 2, run["state"], 0]])
+    return writer, b"".join(parts)
+
+
+def make_runs(sizes: Sizes) -> list[dict[str, Any]]:
+    rng = random.Random(0)
+    return [sweep_run(i, rng, sizes) for i in range(sizes.runs)]
+
+
+def upload_runs(base_url: str, api_key: str, runs: list[dict[str, Any]]) -> None:
+    headers = {"Authorization": f"Bearer {api_key}", "Content-Type": "application/octet-stream"}
+    now = time.time() - len(runs)
+
+    def upload(client: httpx.Client, index: int) -> None:
+        writer, body = segment(runs[index], now + index)
+        path = f"/api/v1/projects/{PROJECT}/runs/{runs[index]['id']}/segments/{writer}"
+        for _ in range(20):  # a 429 (uploads in flight) or 409/503 (a race, busy) asks again
+            answer = client.put(path, params={"offset": 0}, content=body)
+            if answer.status_code not in (409, 429, 503):
+                break
+            time.sleep(0.1)
+        answer.raise_for_status()
+
+    with (
+        httpx.Client(base_url=base_url, headers=headers, timeout=120) as client,
+        ThreadPoolExecutor(4) as pool,
+    ):
+        upload(client, 0)  # makes the project: the others' first uploads would race for it
+        for future in [pool.submit(upload, client, i) for i in range(1, len(runs))]:
+            future.result()
+
+
+# -- the server alone -------------------------------------------------------------------------
+def server_requests(
+    client: httpx.Client, runs: list[dict[str, Any]], sizes: Sizes
+) -> dict[str, Callable[[], httpx.Response]]:
+    p = f"/api/v1/projects/{PROJECT}"
+    chart_ids = [r["id"] for r in runs[: sizes.chart_runs]]
+    return {
+        "first rows": lambda: client.get(
+            f"{p}/runs", params={"order": "-start_time", "limit": 100}
+        ),
+        "filter": lambda: client.get(f"{p}/runs", params={"filter": FILTER, "limit": 100}),
+        "filter (as MLflow's)": lambda: client.get(
+            f"{p}/runs", params={"filter": SAME_FILTER[0], "limit": 100}
+        ),
+        "filter name ~ regex": lambda: client.get(
+            f"{p}/runs", params={"filter": 'name ~ "^sweep-00"', "limit": 100}
+        ),
+        "grouping": lambda: client.get(f"{p}/runs/groups", params={"by": "config.optimizer"}),
+        "grouping, 2 keys": lambda: client.get(
+            f"{p}/runs/groups", params={"by": ["config.optimizer", "config.batch"]}
+        ),
+        "groups' lines": lambda: client.get(
+            f"{p}/runs/groups/history",
+            params={"by": "config.optimizer", "keys": "train/loss", "points": 500},
+        ),
+        "first chart": lambda: client.post(
+            f"{p}/runs/history", json={"runs": chart_ids, "keys": ["train/loss"], "points": 500}
+        ),
+        "runs/keys": lambda: client.get(f"{p}/runs/keys"),
+    }
+
+
+def measure_server(
+    base_url: str, api_key: str, runs: list[dict[str, Any]], timings: Timings
+) -> None:
+    headers = {"Authorization": f"Bearer {api_key}"}
+    with httpx.Client(base_url=base_url, headers=headers, timeout=120) as client:
+        requests = server_requests(client, runs, timings.sizes)
+        for name, call in requests.items():  # once each to warm the caches, checked
+            answer = call()
+            answer.raise_for_status()
+            timings.answers[name] = describe(name, answer.json())
+        for _ in range(timings.sizes.repeats):  # interleaved, so noise hits all alike
+            for name, call in requests.items():
+                started = time.perf_counter()
+                call().raise_for_status()
+                timings.ms.setdefault(name, []).append((time.perf_counter() - started) * 1e3)
+
+
+def describe(name: str, answer: Any) -> str:
+    if isinstance(answer, dict) and "runs" in answer:
+        return f"{len(answer['runs'])} of {answer['total']:,} runs"
+    if name.startswith("grouping"):
+        return f"{len(answer)} groups of {sum(g['count'] for g in answer):,} runs"
+    if name == "groups' lines":
+        points = sum(len(m["step"]) for g in answer.values() for m in g.values())
+        return f"{len(answer)} lines, {points:,} points"
+    if name == "first chart":
+        points = sum(len(m["step"]) for r in answer.values() for m in r.values())
+        return f"{len(answer):,} runs, {points:,} points"
+    return f"{sum(len(v) for v in answer.values()):,} names"
+
+
+# -- MLflow -----------------------------------------------------------------------------------
+def load_mlflow(db: Path, experiment_id: str, runs: list[dict[str, Any]]) -> None:
+    """The same runs (params, the summary as metrics, tags) written into MLflow's tables."""
+    now = int(time.time() * 1000)
+    rows: dict[str, list[tuple[Any, ...]]] = {"runs": [], "params": [], "metrics": [], "tags": []}
+    for i, run in enumerate(runs):
+        uid = uuid.uuid4().hex
+        start = now - (len(runs) - i) * 1000
+        status = "FAILED" if run["state"] == "failed" else "FINISHED"
+        rows["runs"].append(
+            (uid, run["name"], "UNKNOWN", "", "", "bench", status, start, start + 60_000, "",
+             "active", f"mlflow-artifacts:/{experiment_id}/{uid}/artifacts", int(experiment_id))
+        )  # fmt: skip
+        rows["params"] += [(k, str(v), uid) for k, v in run["config"].items()]
+        rows["metrics"] += [(k, v, start + 500, uid, 0, 0) for k, v in run["summary"].items()]
+        rows["tags"] += [("mlflow.runName", run["name"], uid), (run["tags"][0], "1", uid)]
+    connection = sqlite3.connect(db, timeout=120)
+    try:
+        with connection:
+            connection.executemany(
+                "INSERT INTO runs (run_uuid, name, source_type, source_name, entry_point_name, "
+                "user_id, status, start_time, end_time, source_version, lifecycle_stage, "
+                "artifact_uri, experiment_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                rows["runs"],
+            )
+            connection.executemany(
+                "INSERT INTO params (key, value, run_uuid) VALUES (?, ?, ?)", rows["params"]
+            )
+            for name in ("metrics", "latest_metrics"):
+                connection.executemany(
+                    f"INSERT INTO {name} (key, value, timestamp, run_uuid, step, is_nan) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    rows["metrics"],
+                )
+            connection.executemany(
+                "INSERT INTO tags (key, value, run_uuid) VALUES (?, ?, ?)", rows["tags"]
+            )
+    finally:
+        connection.close()
+
+
+def measure_mlflow(tmp: Path, runs: list[dict[str, Any]], timings: Timings) -> None:
+    from mlflow.tracking import MlflowClient
+
+    from server_bench import mlflow_server
+
+    tmp.mkdir(parents=True, exist_ok=True)
+    with mlflow_server(tmp) as (url, db, _pid):
+        client = MlflowClient(tracking_uri=url)
+        experiment = client.create_experiment(PROJECT)
+        load_mlflow(db, experiment, runs)
+        calls = {
+            "MLflow first rows": lambda: client.search_runs(
+                [experiment], max_results=100, order_by=["attributes.start_time DESC"]
+            ),
+            "MLflow filter (same question)": lambda: client.search_runs(
+                [experiment], filter_string=SAME_FILTER[1], max_results=100
+            ),
+        }
+        for name, call in calls.items():
+            timings.answers[name] = f"{len(call())} runs"
+        for _ in range(timings.sizes.repeats):
+            for name, call in calls.items():
+                started = time.perf_counter()
+                call()
+                timings.ms.setdefault(name, []).append((time.perf_counter() - started) * 1e3)
+
+
+# -- the browser ------------------------------------------------------------------------------
+def measure_browser(base_url: str, api_key: str, timings: Timings) -> None:
+    """The workspace in Chromium (workspace-ui's part): append rows of
+    ``[what, median ms, target, answer]`` to ``timings.browser_rows``. Until it lands, the
+    report shows the server's part alone."""
+
+
+# -- report -----------------------------------------------------------------------------------
+def report(timings: Timings, argv: list[str], load_at_start: float) -> str:
+    s = timings.sizes
+    rows = []
+    for name, values in timings.ms.items():
+        target = TARGETS_MS.get(name)
+        rows.append([
+            name, fmt_num(median(values)), fmt_num(max(values)),
+            f"<= {target:.0f}" if target else "", timings.answers.get(name, ""),
+        ])  # fmt: skip
+    lines = [
+        "## The project workspace: 10,000 runs (`ui_bench.py --workspace`)",
+        "",
+        machine_lines("ui_bench.py", argv, load_at_start),
+        "",
+        f"{s.runs:,} runs (config of 5 keys, summary of 2, a tag, 20 groups), the first "
+        f"{s.chart_runs:,} with {s.chart_points:,} steps of `train/loss` and the rest "
+        f"{s.short_points}; uploaded through the server's ingest in "
+        f"{timings.setup_s.get('upload', 0):.0f} s. Server alone (HTTP from Python, medians "
+        f"of {s.repeats}, ms); the targets are the issue's for what the browser shows, of "
+        "which these requests are the server's part.",
+        "",
+        f"Filter: `{FILTER}`; as MLflow's: `{SAME_FILTER[0]}` vs `{SAME_FILTER[1]}`.",
+        "",
+        table(["request", "median ms", "max ms", "target", "answer"], rows),
+    ]
+    if timings.browser_rows:
+        lines += ["", "In Chromium:", "", table(["what", "median ms", "target", "answer"],
+                                                timings.browser_rows)]  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
+def run_workspace(*, quick: bool, mlflow: bool, write: bool, argv: list[str]) -> None:
+    import os
+    import tempfile
+
+    from _common import update_section
+    from tether.server.testing import LiveServer
+
+    load_at_start = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+    sizes = Sizes.quick() if quick else Sizes()
+    timings = Timings(sizes)
+    runs = make_runs(sizes)
+    with tempfile.TemporaryDirectory(prefix="tether-ws-bench-") as name:
+        tmp = Path(name)
+        with LiveServer(tmp / "server") as server:
+            started = time.perf_counter()
+            upload_runs(server.base_url, server.api_key, runs)
+            timings.setup_s["upload"] = time.perf_counter() - started
+            print(f"{len(runs):,} runs uploaded in {timings.setup_s['upload']:.0f} s", flush=True)
+            measure_server(server.base_url, server.api_key, runs, timings)
+            measure_browser(server.base_url, server.api_key, timings)
+        if mlflow:
+            measure_mlflow(tmp / "mlflow", runs, timings)
+    body = report(timings, argv, load_at_start)
+    print(body)
+    if not quick or write:
+        update_section(SECTION, body)
