@@ -136,6 +136,8 @@ def test_bad_input_is_refused_naming_it_and_the_fix(run_dir: Path) -> None:
     outside = run_dir / "secret.txt"
     outside.write_text("s")
     with _init(run_dir) as run:
+        here = run.log_artifact(run_dir, name="cwd")  # the runs folder inside is left out
+        assert [f.path for f in here.files] == ["data/ok.txt", "secret.txt"]
         with pytest.raises(FileNotFoundError, match=r"'nope\.pt' does not exist"):
             run.log_artifact("nope.pt")
         for bad in ("a/b", "..", "x..y", "", "-lead"):
@@ -174,7 +176,7 @@ def test_bad_input_is_refused_naming_it_and_the_fix(run_dir: Path) -> None:
     with pytest.raises(tether.UsageError, match="it can no longer change"):
         run.log_artifact(folder)
     ops = [info["op"] for info in _artifact_records(run.dir)]
-    assert ops == ["log", "log", "alias", "use"]
+    assert ops == ["log", "log", "log", "alias", "use"]
 
 
 def test_a_full_run_disk_is_a_warning_not_an_error(

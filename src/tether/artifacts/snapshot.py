@@ -11,6 +11,9 @@ that ``torch.save`` truncates and rewrites in place (the "snapshot" would change
 and a chunk is a byte range, which neither can name. A file that changes while it is read
 (its size or modification time moved) is read again, up to ``READ_TRIES`` times.
 
+Logging a folder that holds the run's own ``tether/`` folder (``log_artifact(".")``) leaves
+that folder out: its blobs are being written by this very call.
+
 Symlinks: one whose target resolves inside the logged directory is followed (its content is
 logged under the link's path); one that points outside is refused with a ``ValueError``
 naming it, so that logging a folder never picks up files from elsewhere on the disk.
@@ -48,7 +51,7 @@ def snapshot(source: str | os.PathLike[str], run_dir: Path) -> list[ArtifactFile
             "pass the path of a file or a directory"
         )
     if root.is_dir():
-        found = _walk(root)
+        found = _walk(root, skip=run_dir.parent.resolve())
         if not found:
             raise ValueError(
                 f"log_artifact(): directory {str(source)!r} holds no file; an artifact needs "
@@ -66,7 +69,9 @@ def snapshot(source: str | os.PathLike[str], run_dir: Path) -> list[ArtifactFile
     return [_store_file(rel, path, run_dir) for rel, path in sorted(found)]
 
 
-def _walk(root: Path) -> list[tuple[str, Path]]:
+def _walk(root: Path, *, skip: Path) -> list[tuple[str, Path]]:
+    """Files under ``root`` as ``(relative POSIX path, path)``; ``skip`` (the runs folder
+    that holds this run, which logging ``.`` would otherwise read while writing) is left out."""
     real_root = root.resolve()
     found: list[tuple[str, Path]] = []
     pending: list[tuple[str, Path, frozenset[Path]]] = [("", root, frozenset({real_root}))]
@@ -98,6 +103,8 @@ def _walk(root: Path) -> list[tuple[str, Path]]:
                             f"{str(target)!r}); fix or remove it"
                         )
                 if entry.is_dir():
+                    if path.resolve() == skip:
+                        continue
                     pending.append((f"{rel}/", path, seen | {path.resolve()}))
                 else:
                     _check_regular(path, str(path))
