@@ -4,7 +4,10 @@ a corrupted cached file is found and fetched again."""
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -84,6 +87,26 @@ def test_offline_version_synced_then_used_online_and_cache_repaired(
         assert api.artifact("arts/net:prod").digest == logged.digest
         sent = api.artifact("arts/report.md:latest")
         assert (sent.version, sent.digest, sent.type) == ("v0", online.digest, "report")
+
+    # The CLI with a key asks the server.
+    listed_cli = _cli(tmp_path, env, "ls", "arts", "--type", "model", "--json")
+    assert [row["name"] for row in json.loads(listed_cli.stdout)] == ["net"], listed_cli.stderr
+    got = _cli(tmp_path, env, "get", "arts/net:prod", "fetched")
+    assert got.returncode == 0, got.stderr
+    assert (tmp_path / "fetched" / "model.pt").read_bytes() == big
+
+
+def _cli(cwd: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    full = {k: v for k, v in os.environ.items() if not k.startswith("TETHER_")}
+    return subprocess.run(
+        [sys.executable, "-m", "tether.cli", "artifact", *args],
+        cwd=cwd,
+        env={**full, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def test_with_an_s3_store_files_come_straight_from_the_store(
