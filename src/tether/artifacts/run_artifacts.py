@@ -30,7 +30,7 @@ from tether.artifacts.artifact import Artifact
 from tether.artifacts.local_index import LocalIndex, blob_reader
 from tether.artifacts.manifest import ArtifactFile
 from tether.artifacts.snapshot import StoreError, snapshot
-from tether.errors import ServerUnreachableError
+from tether.errors import ServerError, ServerUnreachableError
 from tether.store import format as fmt
 
 MAX_METADATA_BYTES: Final = 64 * 1024
@@ -180,8 +180,8 @@ class RunArtifacts:
         return self._index.artifact(name, ref, project=self._project)
 
     def _remote(self, name: str, ref: str) -> Artifact | None:
-        """The server's version, or None when the server cannot be reached (the local index
-        answers then); a version the server does not have raises, naming what it has."""
+        """The server's version, or None when the server cannot be reached or fails (the
+        local index answers then); a version the server does not have raises ValueError."""
         from tether.artifacts.remote import Remote
         from tether.sync.http import HttpClient
 
@@ -189,7 +189,7 @@ class RunArtifacts:
             self._http = HttpClient(self._client.base_url, self._client.api_key)
         try:
             return Remote(self._http, self._project).version(name, ref)
-        except ServerUnreachableError as exc:
+        except (ServerUnreachableError, ServerError) as exc:  # down, busy, failing: ours
             warn_failure(
                 "artifact-use", f"use_artifact('{name}:{ref}'): {exc}; the local index answers"
             )
