@@ -11,7 +11,7 @@ import { navigate } from "../router";
 import { type FilterProblem, FilterError, type ProjectKeys, fetchJson, fetchKeys, fetchRuns } from "../workspace/api";
 import { BulkActions } from "../workspace/Bulk";
 import { FilterBox } from "../workspace/FilterBox";
-import { GroupBy, GroupTable, groupLabel, useGroups } from "../workspace/Groups";
+import { GroupBy, GroupTable, useGroups } from "../workspace/Groups";
 import { Highlight, markRow } from "../workspace/highlight";
 import { WorkspacePanels } from "../workspace/Panels";
 import { andClause, effectiveFilter, readWorkspace } from "../workspace/state";
@@ -106,6 +106,7 @@ export function RunsPage({ project, query }: { project: string; query: URLSearch
   const [viewHeight, setViewHeight] = useState(800);
   const scroller = useRef<HTMLDivElement>(null);
   const scrolledTo = useRef(0);
+  const pageRef = useRef<HTMLDivElement>(null);
 
   // Keep the URL in step with the view, so every table state is a link.
   const setQuery = (changes: Record<string, string | null>) => {
@@ -233,13 +234,10 @@ export function RunsPage({ project, query }: { project: string; query: URLSearch
   // Colours: a run's line in the charts and its row share the run's place among the charted runs.
   const colourIndex = useMemo(() => new Map((visible?.runs ?? []).map((run, i) => [run.id, i])), [visible]);
   const colourOf = (id: string) => colourIndex.get(id) ?? 0;
-  const groupIndex = useMemo(
-    () => new Map((grouped.groups ?? []).map((g, i) => [groupLabel(g.key), i])),
-    [grouped.groups],
-  );
+  const groupIndex = useMemo(() => new Map((grouped.groups ?? []).map((g, i) => [g.label, i])), [grouped.groups]);
 
   // Hover: a line in a chart marks its row; a row hovered brings its line forward.
-  useEffect(() => highlight.subscribe((id) => markRow(scroller.current?.parentElement ?? null, id)), [highlight]);
+  useEffect(() => highlight.subscribe((id) => markRow(pageRef.current, id)), [highlight]);
   const hoverRow = (event: MouseEvent) => {
     const row = (event.target as Element).closest?.(".runs-row[data-run]") as HTMLElement | null;
     highlight.set(row?.dataset.run ?? null);
@@ -304,7 +302,7 @@ export function RunsPage({ project, query }: { project: string; query: URLSearch
     setRefresh((r) => r + 1);
   };
   return (
-    <div class="runs-page workspace-page" data-filter={filter}>
+    <div class="runs-page workspace-page" data-filter={filter} ref={pageRef}>
       <div class="toolbar">
         <h1 class="inline">{project}</h1>
         <FilterBox

@@ -48,6 +48,7 @@ function candidates(text: string, start: number, keys: ProjectKeys | null): stri
   if (["=", "!=", "in", "("].includes(op) || op.endsWith("(")) {
     if (field === "state") return STATES;
     if (field === "group") return (keys?.groups ?? []).map(quoted);
+    if (field === "job_type") return (keys?.job_types ?? []).map(quoted);
     if (field === "user") return (keys?.users ?? []).map(quoted);
     if (field === "host") return (keys?.hosts ?? []).map(quoted);
   }

@@ -1,19 +1,12 @@
 // Grouping: the group-by control (config keys, group, job_type, tags), and the table folded
 // into groups with their counts and aggregated summaries (GET P/runs/groups).
 import { useEffect, useState } from "preact/hooks";
-import { ApiError, type Json, isAbort, runPath } from "../api";
+import { ApiError, isAbort, runPath } from "../api";
 import { colour, formatNumber, formatValue } from "../format";
 import { type Aggregate, type ProjectKeys, type RunGroup, fetchGroups } from "./api";
 import type { Highlight } from "./highlight";
 
 const GROUP_FIELDS = ["group", "job_type", "tags", "state", "user", "host"];
-
-/** A group's label as the charts name it: its key's values, joined. */
-export function groupLabel(key: Record<string, Json>): string {
-  return Object.values(key)
-    .map((value) => formatValue(value))
-    .join(" · ");
-}
 
 export function GroupBy({
   keys,
@@ -132,7 +125,7 @@ export function GroupTable({
         </thead>
         <tbody>
           {groups.map((group, index) => {
-            const label = groupLabel(group.key);
+            const label = group.label;
             return [
               <tr
                 class="group-row"

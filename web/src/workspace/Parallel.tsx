@@ -14,6 +14,8 @@ const HEIGHT = 260;
 const PAD_TOP = 28;
 const PAD_BOTTOM = 22;
 const PAD_X = 60;
+/** How near an end of an axis (a fraction of it) a brush snaps to that end. */
+const EDGE = 0.03;
 
 interface Props {
   runs: Run[];
@@ -59,14 +61,10 @@ export function ParallelCoordinates({ runs, colourOf, axes, brushes, onBrush, hi
     if (Math.abs(drag.to - drag.from) < 0.01) onBrush(others);
     else {
       const [lo, hi] = [Math.min(drag.from, drag.to), Math.max(drag.from, drag.to)];
-      onBrush([
-        ...others,
-        {
-          key: scale.field,
-          low: Number(scale.invert(lo).toPrecision(6)),
-          high: Number(scale.invert(hi).toPrecision(6)),
-        },
-      ]);
+      // A brush that reaches an end of the axis takes in its extreme value exactly.
+      const low = lo <= EDGE ? scale.min : Number(scale.invert(lo).toPrecision(6));
+      const high = hi >= 1 - EDGE ? scale.max : Number(scale.invert(hi).toPrecision(6));
+      onBrush([...others, { key: scale.field, low, high }]);
     }
     setDrag(null);
   };

@@ -65,6 +65,7 @@ export interface ProjectKeys {
   environment: string[];
   tags: string[];
   groups: string[];
+  job_types?: string[];
   users: string[];
   hosts: string[];
 }
@@ -102,6 +103,8 @@ export interface Aggregate {
 
 export interface RunGroup {
   key: Record<string, Json>;
+  /** `config.lr=0.01, group=a`: the group's name in its history too. */
+  label: string;
   count: number;
   runs: string[];
   summary: Record<string, Aggregate>;
