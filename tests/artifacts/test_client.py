@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import http.server
 import os
-import socket
+import threading
 import warnings
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ from typing import Any
 import pytest
 
 import tether
+from tether import _diagnostics
 from tether.artifacts import chunks, manifest
 from tether.artifacts.manifest import ArtifactFile
 from tether.media.blobs import BLOBS_DIR
@@ -185,6 +187,7 @@ def test_a_full_run_disk_is_a_warning_not_an_error(
 ) -> None:
     big = tmp_path / "big.bin"  # the user's file is elsewhere; the run's disk has 2 MiB
     big.write_bytes(os.urandom(3 * MiB))
+    _diagnostics.reset_after_fork()  # rate limits of earlier tests must not hide a warning
     with _init(small_disk) as run:
         with pytest.warns(
             tether.TetherWarning,
@@ -259,18 +262,41 @@ def test_a_damaged_stored_chunk_is_never_put_in_place(run_dir: Path) -> None:
     assert list((run_dir / "out").iterdir()) == []  # nothing wrong left, no temporary file
 
 
-def test_use_artifact_with_the_server_down_falls_back_to_the_local_index(
-    run_dir: Path, monkeypatch: pytest.MonkeyPatch
+class _Busy(http.server.BaseHTTPRequestHandler):
+    """A real server that answers every request 503, as an overloaded tether server does."""
+
+    def _busy(self) -> None:
+        body = b'{"detail": "busy"}'
+        self.send_response(503)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_PUT = do_POST = _busy  # noqa: N815  (the names http.server calls)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.mark.parametrize("server", ["down", "busy"])
+def test_use_artifact_with_the_server_down_or_failing_falls_back_to_the_local_index(
+    server: str, run_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     (run_dir / "m.pt").write_bytes(b"m")
     with _init(run_dir) as run:
         logged = run.log_artifact(run_dir / "m.pt", name="m")
-    with socket.socket() as closed:  # a port nobody listens on
-        closed.bind(("127.0.0.1", 0))
-        port = closed.getsockname()[1]
+    busy = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Busy)
+    thread = threading.Thread(target=busy.serve_forever, daemon=True)
+    thread.start()
+    port = busy.server_address[1]
+    if server == "down":
+        busy.shutdown()
+        busy.server_close()  # nobody listens there any more
     monkeypatch.setenv("TETHER_BASE_URL", f"http://127.0.0.1:{port}")
     monkeypatch.setenv("TETHER_API_KEY", "tth_nobody")
     monkeypatch.setenv("TETHER_UPLOAD_TIMEOUT_S", "1")
+    _diagnostics.reset_after_fork()  # rate limits of earlier tests must not hide a warning
     online = tether.init(project="p", dir=run_dir, console="off", system=0)
     try:
         with pytest.warns(tether.TetherWarning, match=r"use_artifact\('m:latest'\).*local index"):
@@ -279,4 +305,7 @@ def test_use_artifact_with_the_server_down_falls_back_to_the_local_index(
         with warnings.catch_warnings():  # the uploader's own warnings: not this test's
             warnings.simplefilter("ignore")
             online.finish()
+        if server == "busy":
+            busy.shutdown()
+            busy.server_close()
     assert (used.version, used.digest, used.committed) == ("v0", logged.digest, False)
