@@ -21,8 +21,9 @@ from .conftest import client_env, screenshot, sign_in
 PROJECT = "uiart"
 
 # "producer" logs a dataset (a folder: two files, one nested), two versions of "model" (the
-# second with the alias best and metadata) and two of "scratch" (for the delete test);
-# "reader-a" uses model:best and dataset:latest, "reader-b" model:v1; "idle" touches nothing.
+# second with the alias best and metadata), two of "scratch" (for the delete test) and
+# "vocab"; "reader-a" uses model:best and dataset:latest, "reader-b" model:v1, thirteen "fan"
+# runs vocab; "idle" touches nothing.
 TRAINING = """
 import os
 from pathlib import Path
@@ -43,7 +44,14 @@ run.log_artifact("model.pt", "model", metadata={"score": 0.93, "epoch": 3,
 for i in range(2):
     Path("scratch.bin").write_bytes(bytes([i]) * 100)
     run.log_artifact("scratch.bin", "scratch", type="tmp")
+Path("vocab.txt").write_text("a b c")
+run.log_artifact("vocab.txt", "vocab", type="dataset")
 run.finish()
+
+for i in range(13):  # more runs than the lineage graph draws
+    fan = tether.init(project="uiart", name=f"fan-{i:02d}", id=f"fan-{i:02d}")
+    fan.use_artifact("vocab:latest")
+    fan.finish()
 
 for name, refs in (("reader-a", ["model:best", "dataset:latest"]), ("reader-b", ["model:v1"])):
     reader = tether.init(project="uiart", name=name, id=name)
@@ -108,7 +116,7 @@ def test_artifact_versions_files_metadata_lineage_and_download(
     page.locator("header .project-nav").click()
     page.locator(".artifact-list li").first.wait_for()
     names = page.locator(".artifact-list li").evaluate_all("l => l.map(x => x.dataset.artifact)")
-    assert names == ["dataset", "model", "scratch"]
+    assert names == ["dataset", "model", "scratch", "vocab"]
     page.locator('.artifact-list li[data-artifact="model"] a').click()
     versions = page.locator('table[data-table="versions"] tbody tr')
     versions.first.wait_for()
@@ -176,8 +184,17 @@ def test_a_folder_artifact_older_versions_and_the_type_filter(
     assert old.locator('[data-node="none"] text').text_content() == "no run used it yet"
     # The type filter keeps only that type's artifacts.
     page.locator('select[aria-label="type"]').select_option("dataset")
-    page.wait_for_function("() => document.querySelectorAll('.artifact-list li').length === 1")
-    assert page.locator(".artifact-list li").get_attribute("data-artifact") == "dataset"
+    page.wait_for_function("() => document.querySelectorAll('.artifact-list li').length === 2")
+    listed = page.locator(".artifact-list li").evaluate_all("l => l.map(x => x.dataset.artifact)")
+    assert listed == ["dataset", "vocab"]
+    # Thirteen runs used vocab:v0: twelve are drawn, the last node counts the rest.
+    page.goto(_url(server, "/vocab"))
+    lineage = page.locator('.artifact-version[data-version="v0"] svg.lineage')
+    lineage.wait_for()
+    drawn = lineage.locator('[data-node="consumer"] text').all_text_contents()
+    assert drawn == [f"fan-{i:02d}" for i in range(12)]
+    assert lineage.locator('[data-node="none"] text').text_content() == "+1 more runs"
+    assert lineage.locator("path.lineage-edge").count() == 1 + 13
     # A version that does not exist says which do.
     page.goto(_url(server, "/model/v99"))
     error = page.locator(".error-box")

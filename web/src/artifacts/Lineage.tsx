@@ -9,6 +9,8 @@ const GAP_Y = 12;
 const GAP_X = 70;
 const PAD = 6;
 const MAX_CHARS = 24;
+/** Consumers drawn; past it one node says how many more (the graph stays a screen high). */
+export const MAX_CONSUMERS = 12;
 
 interface Node {
   key: string;
@@ -56,7 +58,9 @@ export function Lineage({
   producer: RunRef | null;
   consumers: RunRef[];
 }) {
-  const rows = Math.max(1, consumers.length);
+  const drawn = consumers.slice(0, MAX_CONSUMERS);
+  const more = consumers.length - drawn.length;
+  const rows = Math.max(1, drawn.length + (more > 0 ? 1 : 0));
   const height = 2 * PAD + rows * NODE_H + (rows - 1) * GAP_Y;
   const width = 2 * PAD + 3 * NODE_W + 2 * GAP_X;
   const xs = [PAD, PAD + NODE_W + GAP_X, PAD + 2 * (NODE_W + GAP_X)];
@@ -81,7 +85,18 @@ export function Lineage({
     kind: "version" as const,
   }));
   const right = consumers.length
-    ? column(consumers, height, (run, y) => runNode(project, run, xs[2], y, "consumer"))
+    ? column(more > 0 ? [...drawn, null] : drawn, height, (run, y) =>
+        run
+          ? runNode(project, run, xs[2], y, "consumer")
+          : {
+              key: "consumer-more",
+              x: xs[2],
+              y,
+              label: `+${more} more runs`,
+              title: `${more} more runs used this version`,
+              kind: "none" as const,
+            },
+      )
     : column([null], height, (_, y) => ({
         key: "consumer-none",
         x: xs[2],
