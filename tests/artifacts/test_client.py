@@ -149,6 +149,15 @@ def test_bad_input_is_refused_naming_it_and_the_fix(run_dir: Path) -> None:
             run.log_artifact(folder, aliases=["v2"])
         with pytest.raises(TypeError, match="metadata must hold numbers"):
             run.log_artifact(folder, metadata={"x": object()})
+        with pytest.raises(ValueError, match=r"metadata\['n'\] = 18446744073709551615 is outside"):
+            run.log_artifact(folder, metadata={"n": 2**64 - 1})
+        deep: dict[str, Any] = {}
+        for _ in range(20):
+            deep = {"d": deep}
+        with pytest.raises(ValueError, match="nests deeper than 16 levels"):
+            run.log_artifact(folder, metadata=deep)
+        with pytest.raises(ValueError, match="65 aliases for one version: at most 64"):
+            run.log_artifact(folder, aliases=[f"a{i}" for i in range(65)])
         art = run.log_artifact(folder, aliases=["best"])
         assert art.name == "data"
         (folder / "link.txt").symlink_to(outside)

@@ -38,6 +38,7 @@ OPS: Final = ("log", "use", "alias")
 # A version lists at most this many files: its record must fit well inside one upload.
 MAX_FILES: Final = 10_000
 MAX_PATH_CHARS: Final = 1024
+MAX_ALIASES: Final = 64  # a version's aliases in one record (the server's limit too)
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,7 +139,13 @@ def check_aliases(aliases: object) -> list[str]:
             f"aliases must be a list of str, got {type(aliases).__name__}; "
             "pass aliases=['latest', 'best']"
         )
-    return list(dict.fromkeys(check_alias(alias) for alias in aliases))
+    checked = list(dict.fromkeys(check_alias(alias) for alias in aliases))
+    if len(checked) > MAX_ALIASES:
+        raise ValueError(
+            f"{len(checked)} aliases for one version: at most {MAX_ALIASES}; keep the ones "
+            "you look versions up by"
+        )
+    return checked
 
 
 def is_version(ref: str) -> bool:

@@ -34,6 +34,7 @@ from tether.errors import ServerError, ServerUnreachableError
 from tether.store import format as fmt
 
 MAX_METADATA_BYTES: Final = 64 * 1024
+MAX_DEPTH: Final = 16
 _TYPE: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
@@ -243,4 +244,25 @@ def _checked_metadata(value: object) -> dict[str, Any]:
             f"{MAX_METADATA_BYTES:,}; keep large data in the artifact's files"
         )
     result: dict[str, Any] = msgspec.json.decode(encoded)
+    _check_json(result, "metadata", 0)
     return result
+
+
+def _check_json(value: Any, where: str, depth: int) -> None:
+    # What the server's database keeps (server/media.py's JSON check): 64-bit integers and
+    # at most MAX_DEPTH levels, so every metadata accepted here is stored there.
+    if depth > MAX_DEPTH:
+        raise ValueError(
+            f"log_artifact(): {where} nests deeper than {MAX_DEPTH} levels; flatten it"
+        )
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _check_json(item, f"{where}[{key!r}]", depth + 1)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _check_json(item, f"{where}[{index}]", depth + 1)
+    elif type(value) is int and not -(2**63) <= value < 2**63:
+        raise ValueError(
+            f"log_artifact(): {where} = {value} is outside 64-bit integers; store it as "
+            "str(value) or float(value)"
+        )
