@@ -160,6 +160,10 @@ def test_bad_input_is_refused_naming_it_and_the_fix(run_dir: Path) -> None:
             run.log_artifact(folder, aliases=[f"a{i}" for i in range(65)])
         art = run.log_artifact(folder, aliases=["best"])
         assert art.name == "data"
+        (folder / "a\\b.txt").write_text("x")
+        with pytest.raises(ValueError, match=r"under the name 'a\\\\b\.txt' .*rename it"):
+            run.log_artifact(folder)
+        (folder / "a\\b.txt").unlink()
         (folder / "link.txt").symlink_to(outside)
         with pytest.raises(ValueError, match=r"link\.txt' is a symlink to .*secret\.txt.*outside"):
             run.log_artifact(folder)

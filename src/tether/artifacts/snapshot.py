@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import BinaryIO, Final
 
 from tether.artifacts.chunks import CHUNK_BYTES, read_chunks
-from tether.artifacts.manifest import MAX_FILES, ArtifactFile
+from tether.artifacts.manifest import MAX_FILES, MAX_PATH_CHARS, ArtifactFile, is_relative_path
 from tether.media.blobs import write_blob
 
 READ_TRIES: Final = 3
@@ -66,6 +66,12 @@ def snapshot(source: str | os.PathLike[str], run_dir: Path) -> list[ArtifactFile
             f"{MAX_FILES:,} an artifact version may list; pack them into a few archives "
             "(tar, zip, shards) and log those"
         )
+    for rel, path in found:
+        if not is_relative_path(rel):  # what the server keeps: no backslash, 1024 characters
+            raise ValueError(
+                f"log_artifact(): {str(path)!r} cannot be stored under the name {rel!r:.80} "
+                f"(a backslash, or over {MAX_PATH_CHARS} characters); rename it"
+            )
     return [_store_file(rel, path, run_dir) for rel, path in sorted(found)]
 
 
