@@ -164,6 +164,11 @@ def test_bad_input_is_refused_naming_it_and_the_fix(run_dir: Path) -> None:
         with pytest.raises(ValueError, match=r"under the name 'a\\\\b\.txt' .*rename it"):
             run.log_artifact(folder)
         (folder / "a\\b.txt").unlink()
+        bad_bytes = os.path.join(os.fsencode(folder), b"\xff.bin")
+        open(bad_bytes, "wb").close()
+        with pytest.raises(ValueError, match="not UTF-8"):
+            run.log_artifact(folder)
+        os.unlink(bad_bytes)
         (folder / "link.txt").symlink_to(outside)
         with pytest.raises(ValueError, match=r"link\.txt' is a symlink to .*secret\.txt.*outside"):
             run.log_artifact(folder)

@@ -67,12 +67,22 @@ def snapshot(source: str | os.PathLike[str], run_dir: Path) -> list[ArtifactFile
             "(tar, zip, shards) and log those"
         )
     for rel, path in found:
-        if not is_relative_path(rel):  # what the server keeps: no backslash, 1024 characters
+        # What a record and the server keep: UTF-8, no backslash, 1024 characters at most.
+        if not is_relative_path(rel) or not _is_utf8(rel):
             raise ValueError(
                 f"log_artifact(): {str(path)!r} cannot be stored under the name {rel!r:.80} "
-                f"(a backslash, or over {MAX_PATH_CHARS} characters); rename it"
+                f"(a backslash, bytes that are not UTF-8, or over {MAX_PATH_CHARS} "
+                "characters); rename it"
             )
     return [_store_file(rel, path, run_dir) for rel, path in sorted(found)]
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a file name's undecodable bytes, as surrogates
+        return False
+    return True
 
 
 def _walk(root: Path, *, skip: Path) -> list[tuple[str, Path]]:
