@@ -58,6 +58,7 @@ class RunArtifacts:
         self._record = record
         self._client = client
         self._http: Any = None  # tether.sync.http.HttpClient, made on the first remote use
+        self._http_pid = 0  # the process that made it (a connection pool is not fork-safe)
         self._index = LocalIndex(run_dir.parent, project.rpartition("/")[2] or project)
 
     def log(
@@ -186,8 +187,9 @@ class RunArtifacts:
         from tether.artifacts.remote import Remote
         from tether.sync.http import HttpClient
 
-        if self._http is None:
+        if self._http is None or self._http_pid != os.getpid():  # a fork child: its own
             self._http = HttpClient(self._client.base_url, self._client.api_key)
+            self._http_pid = os.getpid()
         try:
             return Remote(self._http, self._project).version(name, ref)
         except (ServerUnreachableError, ServerError) as exc:  # down, busy, failing: ours
