@@ -178,6 +178,7 @@ class MlflowServer:
         self.url = f"http://127.0.0.1:{self.port}"
         mlflow = str(Path(python).parent / "mlflow")
         self.artifacts = root / "mlartifacts"
+        root.mkdir(parents=True, exist_ok=True)
         self.process = subprocess.Popen(
             [mlflow, "server", "--host", "127.0.0.1", "--port", str(self.port),
              "--backend-store-uri", f"sqlite:///{root}/mlflow.db",
