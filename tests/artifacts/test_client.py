@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import http.server
 import os
+import subprocess
+import sys
 import threading
 import warnings
 from pathlib import Path
@@ -278,6 +280,18 @@ def test_a_damaged_stored_chunk_is_never_put_in_place(run_dir: Path) -> None:
     with pytest.raises(ArtifactIntegrityError, match=r"'w\.bin' came back as 400 bytes"):
         art.download(run_dir / "out")
     assert list((run_dir / "out").iterdir()) == []  # nothing wrong left, no temporary file
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    stale = run_dir / "out" / f".tmp-{dead.stdout.strip()}-0a1b2c"  # a killed download's
+    stale.write_bytes(b"half")
+    (run.dir / BLOBS_DIR / art.files[0].sha256).write_bytes(b"good" * 100)
+    assert (art.download(run_dir / "out") / "w.bin").read_bytes() == b"good" * 100
+    assert sorted(p.name for p in (run_dir / "out").iterdir()) == ["w.bin"]
 
 
 class _Busy(http.server.BaseHTTPRequestHandler):

@@ -2,7 +2,8 @@
 
 A file is fetched into a temporary file beside its place, hashed as it arrives, and renamed
 into place only when its size and sha256 match the manifest; a mismatch is fetched once more,
-then raised (``ArtifactIntegrityError``). What was checked is remembered (size, modification
+then raised (``ArtifactIntegrityError``); temporary files a killed download left are removed
+by the next one. What was checked is remembered (size, modification
 time, sha256 per file) in ``<cache>/verified/<sha256 of the folder's path>.json``, so a
 second download of the same version stats its files and fetches nothing; a file whose size
 or modification time changed since (a corrupted or edited cache) is hashed again and, if it
@@ -50,12 +51,16 @@ def download(files: Iterable[ArtifactFile], reader: Reader, target: Path, *, dig
     target.mkdir(parents=True, exist_ok=True)
     state_path = cache_base() / "verified" / f"{_path_key(target)}.json"
     state = _load_state(state_path, digest)
+    cleaned: set[Path] = set()
     for file in files:
         dest = target / file.path
         if not dest.resolve().is_relative_to(target.resolve()):
             raise ValueError(f"artifact file {file.path!r} would be written outside {target}")
         known = _checked(dest, file, state.get(file.path))
         if known is None:
+            if dest.parent not in cleaned:
+                _remove_stale_temps(dest.parent)
+                cleaned.add(dest.parent)
             _fetch(dest, file, reader)
             known = _stamp(dest, file)
         state[file.path] = known
@@ -106,6 +111,24 @@ def _fetch(dest: Path, file: ArtifactFile, reader: Reader) -> None:
                 f"{file.sha256[:12]}…, twice; the stored copy is damaged: log the file again "
                 "from a good copy (a new version)"
             )
+
+
+def _remove_stale_temps(folder: Path) -> None:
+    """Temporary files a killed download left here (their process is gone)."""
+    for temp in folder.glob(".tmp-*-*"):
+        pid = temp.name.split("-")[1]
+        if pid.isdigit() and not _alive(int(pid)):
+            temp.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def _sha256_file(path: Path) -> str:
