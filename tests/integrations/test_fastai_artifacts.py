@@ -36,6 +36,10 @@ def model():
 
 if __name__ == "__main__":
     found = {}
+    try:
+        TetherCallback(log_model="best")
+    except ValueError as exc:
+        found["bad_value"] = str(exc)
     bare = Learner(data(), model(), loss_func=MSELossFlat(), cbs=[TetherCallback(
         project="tiny", dir=".", name="bare", log_model=True)])
     try:
@@ -67,6 +71,7 @@ def test_log_model_with_save_model_callback(run_dir: Path) -> None:
     line = next(x for x in result.stdout.splitlines() if x.startswith("FOUND "))
     found = json.loads(line.removeprefix("FOUND "))
     assert "SaveModelCallback" in found["refused"] and "log_model=False" in found["refused"]
+    assert "log_model='best'; pass one of False, True" in found["bad_value"]
     artifact = found["artifact"]
     assert artifact["version"] == "v0"
     assert artifact["aliases"] == ["best", "latest"]

@@ -66,6 +66,12 @@ def describe(artifact):
 
 
 if __name__ == "__main__":
+    refused = []
+    for bad in ({"log_model": "best"}, {"checkpoint_name": 3}):
+        try:
+            TetherLogger(project="ckpt", dir=".", **bad)
+        except (TypeError, ValueError) as exc:
+            refused.append(f"{type(exc).__name__}: {exc}")
     torch.manual_seed(0)
     at_end = TetherLogger(project="ckpt", dir=".", name="at-end", log_model=True)
     kept = fit(at_end, 2, "ddp_spawn")
@@ -76,6 +82,7 @@ if __name__ == "__main__":
     summary = tether.load_run(at_end.version).summary
     found = {"best_score": summary["checkpoint/best_model_score"]}
     found["best_path"] = kept.best_model_path
+    found["refused"] = refused
     consumer = tether.init(project="ckpt", dir=".", name="consumer")
     for key, logger in (("at_end", at_end), ("each", each)):
         name = f"model-{logger.version}"
@@ -95,6 +102,11 @@ def test_log_model_true_under_ddp_spawn_and_all_in_one_process(run_dir: Path) ->
     assert "Traceback" not in result.stderr, result.stderr
     line = next(x for x in result.stdout.splitlines() if x.startswith("FOUND "))
     found = json.loads(line.removeprefix("FOUND "))
+
+    # A log_model or checkpoint_name it does not take is refused at once, naming the choices.
+    bad_value, bad_name = found["refused"]
+    assert bad_value.endswith("log_model='best'; pass one of False, True, 'all'")
+    assert "TypeError: TetherLogger(): checkpoint_name=3; pass the artifact's name" in bad_name
 
     # True: the two checkpoints top-k kept, logged once training ended (by rank 0, a spawned
     # process), oldest first: the newest is the best and the latest.

@@ -60,6 +60,10 @@ def describe(artifact):
 
 
 if __name__ == "__main__":
+    try:
+        TetherCallback(log_model="checkpoint")
+    except ValueError as exc:
+        bad_value = str(exc)
     best_id, best = train(
         "best", eval_strategy="epoch", save_strategy="epoch", load_best_model_at_end=True,
         metric_for_best_model="eval_loss",
@@ -68,6 +72,7 @@ if __name__ == "__main__":
     consumer = tether.init(project="tiny", dir=".", name="consumer")
     state = best.state
     found = {"best_metric": state.best_metric, "best_checkpoint": state.best_model_checkpoint}
+    found["bad_value"] = bad_value
     artifact = consumer.use_artifact(f"model-{best_id}:best")
     found["best"] = describe(artifact)
     found["final"] = describe(consumer.use_artifact(f"model-{final_id}:latest"))
@@ -83,6 +88,7 @@ def test_log_model_logs_the_best_model_at_the_end_and_the_final_one(run_dir: Pat
     result = run_script(run_dir, TRAINING, timeout=240)
     line = next(x for x in result.stdout.splitlines() if x.startswith("FOUND "))
     found = json.loads(line.removeprefix("FOUND "))
+    assert "log_model='checkpoint'; pass one of False, True" in found["bad_value"]
     best = found["best"]
     assert best["version"] == "v0" and best["aliases"] == ["best", "latest"]
     assert {"config.json", "model.safetensors"} <= set(best["files"])
