@@ -10,9 +10,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from fastapi import HTTPException
 from sqlalchemy import Engine, insert, select
 
 from tether.server.auth import add_user
+from tether.server.routes.run_query import database_refusals
 from tether.server.run_filter import FilterError, parse, to_sql
 from tether.server.run_filter.parse import And, Compare, Exists, Field, Has, In, Match, Not, Or
 from tether.server.storage.db import make_engine, migrate
@@ -284,3 +286,19 @@ def test_fields_and_operators_that_do_not_go_together(
     with pytest.raises(FilterError, match=words) as caught:
         _ids(database, text)
     assert caught.value.position == position
+
+
+def test_a_pattern_only_python_accepts_is_a_422_on_postgresql(
+    database: tuple[Engine, int],
+) -> None:
+    """``(?P<x>...)`` is Python's syntax: SQLite (Python's re) runs it, PostgreSQL refuses it,
+    and the routes turn that refusal into a 422 rather than a 500."""
+    engine, _ = database
+    text = "name ~ '(?P<x>lr)-high'"
+    if engine.dialect.name == "sqlite":
+        assert _ids(database, text) == {"r2"}
+        return
+    with pytest.raises(HTTPException) as caught, database_refusals():
+        _ids(database, text)
+    assert caught.value.status_code == 422
+    assert "refused the filter" in caught.value.detail["message"]  # type: ignore[index]

@@ -263,10 +263,18 @@ class _Builder:
         """The value's kind (SQLite's ``json_type``: integer, real, text, true, false, null,
         array, object; PostgreSQL's ``json_typeof`` with true and false for boolean; NULL when
         missing), its number and its text."""
-        section, key = field.section or "", field.name
-        if self.postgres:
-            return _postgres_parts(section, key)
-        return _sqlite_parts(section, key)
+        return json_parts(field, postgres=self.postgres)
+
+
+def json_parts(
+    field: Field, *, postgres: bool
+) -> tuple[ColumnElement[Any], ColumnElement[Any], ColumnElement[Any]]:
+    """A config, summary or environment field's kind, number and text (see ``_Builder``'s
+    ``json_parts``): the accessors ``run_groups`` groups and aggregates with."""
+    section, key = field.section or "", field.name
+    if postgres:
+        return _postgres_parts(section, key)
+    return _sqlite_parts(section, key)
 
 
 def _postgres_parts(
