@@ -283,8 +283,142 @@ def measure_mlflow(tmp: Path, runs: list[dict[str, Any]], timings: Timings) -> N
 # -- the browser ------------------------------------------------------------------------------
 def measure_browser(base_url: str, api_key: str, timings: Timings) -> None:
     """The workspace in Chromium (workspace-ui's part): append rows of
-    ``[what, median ms, target, answer]`` to ``timings.browser_rows``. Until it lands, the
-    report shows the server's part alone."""
+    ``[what, median ms, target, answer]`` to ``timings.browser_rows``.
+
+    Each load is a fresh context (cold cache, signed in). Times are the page's own clock
+    (``performance.now()``): from navigation start for a load, from the user's action (an
+    Enter in the filter box, a pick in the group-by menu) for the rest, to the moment the
+    DOM shows the answer (a MutationObserver checks after every change; charts stamp
+    ``data-drawn`` when uPlot has drawn).
+    """
+    import json
+    import os
+
+    from playwright.sync_api import sync_playwright
+
+    from tether.server.testing import CHROMIUM_ARGS
+
+    chromium = os.environ.get("TETHER_BENCH_CHROMIUM", "/usr/bin/chromium")
+    url = f"{base_url}/projects/{PROJECT}"
+    s = timings.sizes
+    ms: dict[str, list[float]] = {}
+    answers: dict[str, str] = {}
+    charted = min(s.runs, 1000)  # the workspace charts the first 1,000 runs of the table
+    headers = {"Authorization": f"Bearer {api_key}"}
+    with httpx.Client(base_url=base_url, headers=headers, timeout=120) as api:
+        filtered = api.get(
+            f"/api/v1/projects/{PROJECT}/runs", params={"filter": FILTER, "limit": 1}
+        )
+        filtered_total = filtered.json()["total"]
+        groups = len(api.get(f"/api/v1/projects/{PROJECT}/runs/groups",
+                             params={"by": "config.optimizer"}).json())  # fmt: skip
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=list(CHROMIUM_ARGS))
+
+        def page() -> Any:
+            context = browser.new_context(viewport={"width": 1920, "height": 1080})
+            signed_in = context.request.post(
+                f"{base_url}/api/v1/session",
+                data=json.dumps({"key": api_key}),
+                headers={"Content-Type": "application/json"},
+            )
+            assert signed_in.ok, signed_in.text()
+            context.set_default_timeout(120_000)
+            return context.new_page()
+
+        for _ in range(s.repeats):
+            # The table's first rows, then the first chart of the first 1,000 runs (the long
+            # ones: oldest first), each from navigation start.
+            tab = page()
+            tab.goto(url)
+            first = tab.wait_for_function(
+                "() => document.querySelector('.runs-row[data-run]') && performance.now()",
+                polling="raf",
+            )
+            ms.setdefault(f"the {s.runs:,}-run table's first rows", []).append(first.json_value())
+            tab.context.close()
+
+            tab = page()
+            tab.goto(f"{url}?order=start_time")
+            drawn = tab.wait_for_function(
+                f"""() => {{
+                  const c = document.querySelector('.ws-chart[data-key="train/loss"] .many-lines');
+                  return c && c.dataset.lines === '{charted}' && Number(c.dataset.firstDrawn);
+                }}""",
+                polling=50,
+            )
+            ms.setdefault(
+                f"{s.chart_runs:,} runs x {s.chart_points:,} points, first chart drawn", []
+            ).append(drawn.json_value())
+
+            # On the loaded page: a filter over all runs, then grouping them by a config key.
+            applied = tab.evaluate(
+                MEASURE,
+                ["filter", FILTER, f"(() => {{ const t = document.querySelector('.runs-scroll');"
+                 f" return t && t.dataset.total === '{filtered_total}' && t.dataset.ready === '1'"
+                 " && document.querySelector('.runs-row[data-run]'); })"],
+            )  # fmt: skip
+            ms.setdefault(f"a filter over {s.runs:,} runs applied", []).append(applied)
+            tab.evaluate(MEASURE, ["filter", "", "(() => document.querySelector('.runs-scroll')"
+                                   f"?.dataset.total === '{s.runs}')"])  # fmt: skip
+            grouped = tab.evaluate(
+                MEASURE,
+                ["group", "config.optimizer",
+                 f"(() => document.querySelectorAll('.group-row').length === {groups}"
+                 f" && [...document.querySelectorAll('.ws-chart .many-lines')].some(c =>"
+                 f" c.dataset.lines === '{groups}' && Number(c.dataset.drawn) > window.__t0))"],
+            )  # fmt: skip
+            ms.setdefault(
+                f"grouping {s.runs:,} runs by one config key (table and charts)", []
+            ).append(grouped)
+            tab.context.close()
+        browser.close()
+    answers["a filter over"] = f"{filtered_total:,} runs"
+    targets = {
+        "first rows": "first rows",
+        "points": "first chart",
+        "filter": "filter",
+        "grouping": "grouping",
+    }
+    for what, values in ms.items():
+        target = next((TARGETS_MS[t] for k, t in targets.items() if k in what), None)
+        answer = (
+            f"{filtered_total:,} runs"
+            if "filter" in what
+            else f"{groups} groups"
+            if "grouping" in what
+            else ""
+        )
+        timings.browser_rows.append(
+            [what, fmt_num(median(values)), f"<= {target:.0f}" if target else "", answer]
+        )
+
+
+# In the page: do what the user does (Enter in the filter box, a pick in the group-by menu),
+# then resolve with the ms until `done` holds, checked after every DOM change.
+MEASURE = """
+([what, value, done]) => new Promise((resolve, reject) => {
+  const check = new Function(`return ${done}`)();
+  const finish = () => { observer.disconnect(); resolve(performance.now() - window.__t0); };
+  const observer = new MutationObserver(() => { if (check()) finish(); });
+  observer.observe(document.body, { subtree: true, childList: true, attributes: true });
+  setTimeout(() => { observer.disconnect(); reject(new Error(`not done: ${done}`)); }, 120000);
+  if (what === "filter") {
+    const box = document.querySelector('input[aria-label="filter"]');
+    box.value = value;
+    box.dispatchEvent(new Event("input", { bubbles: true }));
+    requestAnimationFrame(() => {
+      window.__t0 = performance.now();
+      box.dispatchEvent(new KeyboardEvent("keydown", { key: "Enter", bubbles: true }));
+    });
+  } else {
+    const select = document.querySelector('select[aria-label="group by"]');
+    select.value = value;
+    window.__t0 = performance.now();
+    select.dispatchEvent(new Event("change", { bubbles: true }));
+  }
+})
+"""
 
 
 # -- report -----------------------------------------------------------------------------------

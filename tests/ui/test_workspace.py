@@ -12,7 +12,6 @@ import subprocess
 import sys
 import textwrap
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -223,13 +222,12 @@ def test_charts_of_all_visible_runs_share_colours_hover_and_isolate(ws: Any, swe
     # A click isolates the line: every chart draws only that run; the chip shows all again.
     ws.mouse.down()
     ws.mouse.up()
-    ws.wait_for_function(
-        "() => document.querySelector('.ws-chart[data-key=\"val/acc\"]').dataset.seriesCount === '1'"
+    series_count = (
+        "() => document.querySelector('.ws-chart[data-key=\"val/acc\"]').dataset.seriesCount"
     )
+    ws.wait_for_function(f"() => ({series_count})() === '1'")
     ws.get_by_role("button", name=re.compile(f"only {re.escape(hovered)}")).click()
-    ws.wait_for_function(
-        "() => document.querySelector('.ws-chart[data-key=\"val/acc\"]').dataset.seriesCount === '9'"
-    )
+    ws.wait_for_function(f"() => ({series_count})() === '9'")
 
     # The grid is as wide as the page, and the chart width resizes it.
     ws.get_by_label("chart width").fill("1200")
@@ -307,7 +305,10 @@ def test_parallel_coordinates_brush_filters_and_scatter(ws: Any, sweep: Sweep) -
 
 
 def test_named_views_and_the_url_reproduce_the_view(ws: Any, sweep: Sweep) -> None:
-    query = "?filter=config.lr+%3E+0.02&group=config.lr&agg=max&band=none&smooth=0.3&panels=charts,scatter"
+    query = (
+        "?filter=config.lr+%3E+0.02&group=config.lr&agg=max&band=none&smooth=0.3"
+        "&panels=charts,scatter"
+    )
     ws.goto(sweep.url + query)
     ws.wait_for_function("() => document.querySelectorAll('.group-row').length === 2")
     assert ws.get_by_label("filter", exact=True).input_value() == "config.lr > 0.02"

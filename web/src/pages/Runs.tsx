@@ -386,6 +386,7 @@ export function RunsPage({ project, query }: { project: string; query: URLSearch
           data-ready={ready ? "1" : "0"}
           data-order={order}
           data-total={total}
+          style={{ height: `${(total + 1) * ROW + 4}px` }}
         >
           <div class="runs-head" style={{ gridTemplateColumns: template, minWidth: `${width}px` }}>
             <span />

@@ -236,7 +236,8 @@ export function WorkspacePanels(props: Props) {
             <KeySelect label="scatter x" keys={props.configKeys} value={sx} onChange={(v) => setQuery({ sx: v })} />
           </div>
           <Scatter
-            runs={brushed}
+            runs={runs}
+            brushes={ws.brush}
             colourOf={props.colourOf}
             x={sx}
             y={sy}

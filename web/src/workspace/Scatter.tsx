@@ -1,9 +1,11 @@
-// A scatter of a summary metric against a config key: a dot per run in its row's colour.
+// A scatter of a summary metric against a config key: a dot per run in its row's colour; runs
+// outside the parallel coordinates' brushes stay, greyed, so the axes do not jump.
 import type { Run } from "../api";
 import { colour } from "../format";
 import { useWidth } from "../hooks";
 import type { Highlight } from "./highlight";
-import { type Scale, fieldValue, scaleOf } from "./values";
+import type { Brush } from "./state";
+import { type Scale, fieldValue, passesBrushes, scaleOf } from "./values";
 
 const HEIGHT = 260;
 const PAD = { left: 64, right: 16, top: 12, bottom: 36 };
@@ -13,6 +15,7 @@ interface Props {
   colourOf: (id: string) => number;
   x: string;
   y: string;
+  brushes: Brush[];
   highlight: Highlight;
   onIsolate: (id: string) => void;
 }
@@ -26,7 +29,7 @@ function ticks(scale: Scale): { p: number; label: string }[] {
   return [0, 0.25, 0.5, 0.75, 1].map((p) => ({ p, label: String(Number(scale.invert(p).toPrecision(3))) }));
 }
 
-export function Scatter({ runs, colourOf, x, y, highlight, onIsolate }: Props) {
+export function Scatter({ runs, colourOf, x, y, brushes, highlight, onIsolate }: Props) {
   const [ref, width] = useWidth<HTMLDivElement>();
   const sx = scaleOf(x, runs);
   const sy = scaleOf(y, runs);
@@ -37,10 +40,10 @@ export function Scatter({ runs, colourOf, x, y, highlight, onIsolate }: Props) {
   const dots = runs.flatMap((run) => {
     const a = sx.at(fieldValue(run, x));
     const b = sy.at(fieldValue(run, y));
-    return a === null || b === null ? [] : [{ run, cx: px(a), cy: py(b) }];
+    return a === null || b === null ? [] : [{ run, cx: px(a), cy: py(b), kept: passesBrushes(run, brushes) }];
   });
   return (
-    <div class="ws-scatter" ref={ref} data-x={x} data-y={y} data-dots={dots.length}>
+    <div class="ws-scatter" ref={ref} data-x={x} data-y={y} data-dots={dots.filter((d) => d.kept).length}>
       {width > 0 && x && y && (
         <svg width={width} height={HEIGHT}>
           <line class="sc-axis" x1={PAD.left} x2={PAD.left + w} y1={PAD.top + h} y2={PAD.top + h} />
@@ -58,9 +61,9 @@ export function Scatter({ runs, colourOf, x, y, highlight, onIsolate }: Props) {
           <text class="sc-title" x={PAD.left + w / 2} y={HEIGHT - 4} text-anchor="middle">
             {x}
           </text>
-          {dots.map(({ run, cx, cy }) => (
+          {dots.map(({ run, cx, cy, kept }) => (
             <circle
-              class="sc-dot"
+              class={kept ? "sc-dot" : "sc-dot dim"}
               data-run={run.id}
               cx={cx}
               cy={cy}

@@ -38,8 +38,9 @@ export function scaleOf(field: string, runs: Run[]): Scale {
     let min = Math.min(...numbers);
     let max = Math.max(...numbers);
     if (min === max) {
-      min -= 0.5;
-      max += 0.5;
+      const pad = Math.abs(min) * 0.1 || 0.5;
+      min -= pad;
+      max += pad;
     }
     return {
       field,
