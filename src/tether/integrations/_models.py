@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from tether._diagnostics import warn_failure
+from tether.artifacts.manifest import check_name
 from tether.integrations._plain import plain_config
 
 if TYPE_CHECKING:
@@ -38,6 +39,16 @@ def check_log_model(value: object, owner: str, *, accepted: Sequence[object]) ->
         return
     choices = ", ".join(repr(choice) for choice in accepted)
     raise ValueError(f"{owner}: log_model={value!r}; pass one of {choices}")
+
+
+def check_model_name(name: object, owner: str, *, argument: str) -> None:
+    """Refuse, at construction, an artifact name ``log_artifact`` would refuse later."""
+    if name is None:
+        return
+    try:
+        check_name(name)
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(f"{owner}: {argument}={name!r:.80}: {exc}") from None
 
 
 def log_model(

@@ -44,7 +44,12 @@ from fastai.torch_core import rank_distrib  # type: ignore[import-untyped, unuse
 from tether._diagnostics import warn_failure
 from tether.integrations._fastai_preds import PredictionSampler
 from tether.integrations._handle import RunHandle
-from tether.integrations._models import check_log_model, default_name, log_model
+from tether.integrations._models import (
+    check_log_model,
+    check_model_name,
+    default_name,
+    log_model,
+)
 from tether.integrations._plain import numeric_metrics, plain_config
 from tether.store.states import RunState
 
@@ -87,6 +92,7 @@ class TetherCallback(Callback):  # type: ignore[misc]
     ):
         super().__init__()
         check_log_model(log_model, "fastai TetherCallback()", accepted=(False, True))
+        check_model_name(model_name, "fastai TetherCallback()", argument="model_name")
         if isinstance(n_preds, bool) or not isinstance(n_preds, int) or n_preds < 1:
             raise ValueError(
                 f"fastai TetherCallback(): n_preds={n_preds!r}; give how many validation "

@@ -45,7 +45,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tether.integrations._handle import FINAL_STATES, RunHandle
-from tether.integrations._models import LogModel, check_log_model, default_name, log_model
+from tether.integrations._models import (
+    LogModel,
+    check_log_model,
+    check_model_name,
+    default_name,
+    log_model,
+)
 from tether.integrations._plain import numeric_metrics, plain_config
 from tether.media.table import Table
 from tether.media.types import Image
@@ -103,12 +109,7 @@ class TetherLogger(Logger):
     ) -> None:
         super().__init__()
         check_log_model(log_model, "TetherLogger()", accepted=(False, True, "all"))
-        if checkpoint_name is not None and not isinstance(checkpoint_name, str):
-            raise TypeError(
-                f"TetherLogger(): checkpoint_name={checkpoint_name!r}; pass the artifact's name "
-                "as a string, e.g. checkpoint_name='mnist-model', or leave it out for "
-                "model-<run id>"
-            )
+        check_model_name(checkpoint_name, "TetherLogger()", argument="checkpoint_name")
         if save_dir is not None:
             given = init_kwargs.get("dir")
             if given is not None and os.fspath(given) != os.fspath(save_dir):

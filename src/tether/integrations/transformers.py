@@ -36,7 +36,12 @@ from transformers import TrainerCallback, TrainerControl, TrainerState, Training
 
 from tether._diagnostics import warn_failure
 from tether.integrations._handle import RunHandle
-from tether.integrations._models import check_log_model, default_name, log_model
+from tether.integrations._models import (
+    check_log_model,
+    check_model_name,
+    default_name,
+    log_model,
+)
 from tether.integrations._plain import numeric_metrics, plain_config
 from tether.store.states import RunState
 
@@ -74,6 +79,7 @@ class TetherCallback(TrainerCallback):
         **init_kwargs: Any,
     ) -> None:
         check_log_model(log_model, OWNER, accepted=(False, True))
+        check_model_name(model_name, OWNER, argument="model_name")
         self._handle = RunHandle(run, init_kwargs, owner=OWNER)
         self._log_model = log_model
         self._model_name = model_name
