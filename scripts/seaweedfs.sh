@@ -4,6 +4,8 @@
 #   http://<access key>:<secret key>@127.0.0.1:<port>/<bucket>
 # Idempotent: a second call finds the running one (its pid and URL are kept in $STATE) and
 # prints the same URL. `bash scripts/seaweedfs.sh stop` stops the one this script started.
+# TETHER_SEAWEEDFS_VOLUME_MB (64) sizes its 8 volumes: the tests need 512 MB at most, a
+# benchmark of 1 GiB files more (bench/artifact_bench.py starts its own with 1024).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 STATE=${TETHER_SEAWEEDFS_DIR:-${TMPDIR:-/tmp}/tether-seaweedfs-$(id -u)}
@@ -78,7 +80,7 @@ EOF
 setsid "$WEED" server -dir="$STATE/data" -ip=127.0.0.1 -ip.bind=127.0.0.1 \
   -master.port="$MASTER" -volume.port="$VOLUME" -filer.port="$FILER" \
   -s3 -s3.port="$S3" -s3.config="$STATE/s3.json" -s3.port.iceberg=0 -s3.port.lance=0 \
-  -master.volumeSizeLimitMB=64 \
+  -master.volumeSizeLimitMB="${TETHER_SEAWEEDFS_VOLUME_MB:-64}" \
   -volume.max=8 -metricsPort=0 >"$STATE/weed.log" 2>&1 </dev/null &
 echo $! >"$STATE/pid"
 echo "$S3" >"$STATE/s3port"
