@@ -104,6 +104,12 @@ def _api(server: LiveServer, path: str) -> Any:
     return response.json()
 
 
+def _owners(server: LiveServer) -> Any:
+    response = httpx.get(f"{server.base_url}/api/v1/owners", headers=server.headers, timeout=30)
+    response.raise_for_status()
+    return response.json()
+
+
 def _url(server: LiveServer, path: str = "") -> str:
     return f"{server.base_url}/projects/{PROJECT}/artifacts{path}"
 
@@ -195,6 +201,14 @@ def test_a_folder_artifact_older_versions_and_the_type_filter(
     assert drawn == [f"fan-{i:02d}" for i in range(12)]
     assert lineage.locator('[data-node="none"] text').text_content() == "+1 more runs"
     assert lineage.locator("path.lineage-edge").count() == 1 + 13
+    # The same pages under the owner's path (/owners/<owner>/projects/...) ask the owner's API.
+    owner = next(o["name"] for o in _owners(server) if o["default"])
+    page.goto(f"{server.base_url}/owners/{owner}/projects/{PROJECT}/artifacts/dataset/v0")
+    link = page.locator('tr[data-path="sub/labels.txt"] a[download]')
+    link.wait_for()
+    href = link.get_attribute("href")
+    assert href.startswith(f"/api/v1/owners/{owner}/projects/{PROJECT}/artifacts/dataset/v0/")
+    assert page.request.get(server.base_url + href).body() == b"cat\ndog\n"
     # A version that does not exist says which do.
     page.goto(_url(server, "/model/v99"))
     error = page.locator(".error-box")
