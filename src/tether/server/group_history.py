@@ -54,7 +54,7 @@ def _lines(
 ) -> dict[str, dict[str, Any]]:
     steps_parts: list[npt.NDArray[np.int64]] = []
     value_parts: list[npt.NDArray[np.float64]] = []
-    run_parts: list[npt.NDArray[np.int64]] = []
+    lengths: list[int] = []
     group_of_run: list[int] = []
     for group_index, group in enumerate(groups):
         for pk in group.pks:
@@ -63,31 +63,36 @@ def _lines(
                 continue
             steps_parts.append(arrays[0])
             value_parts.append(arrays[1])
-            run_parts.append(np.full(len(arrays[0]), len(group_of_run), dtype=np.int64))
+            lengths.append(len(arrays[0]))
             group_of_run.append(group_index)
     if not steps_parts:
         return {}
     steps = np.concatenate(steps_parts)
     values = np.concatenate(value_parts)
-    runs = np.concatenate(run_parts)
+    runs = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)
     finite = np.isfinite(values)
-    steps, values, runs = steps[finite], values[finite], runs[finite]
+    if not finite.all():
+        steps, values, runs = steps[finite], values[finite], runs[finite]
     if not len(steps):
         return {}
     low_step = int(steps.min())
     width = max(1, math.ceil((int(steps.max()) - low_step + 1) / points))
     buckets = (steps - low_step) // width
     count = int(buckets.max()) + 1
-    # One value per (run, bucket): the mean of the run's points there.
-    pairs, inverse = np.unique(runs * count + buckets, return_inverse=True)
-    per_run = np.bincount(inverse, weights=values) / np.bincount(inverse)
+    # One value per (run, bucket): the mean of the run's points there. Each run's steps are
+    # sorted and the runs follow each other, so equal (run, bucket) pairs are adjacent.
+    pairs = runs * count + buckets
+    pair_starts = np.flatnonzero(np.r_[True, pairs[1:] != pairs[:-1]])
+    per_run = np.add.reduceat(values, pair_starts) / np.diff(np.r_[pair_starts, len(pairs)])
+    pairs = pairs[pair_starts]
     pair_group = np.asarray(group_of_run, dtype=np.int64)[pairs // count]
     cells = pair_group * count + pairs % count
-    order = np.lexsort((per_run, cells))
+    # A median needs each cell's values in order; the other statistics only the cells.
+    order = np.lexsort((per_run, cells)) if agg == "median" else np.argsort(cells, kind="stable")
     cells, per_run = cells[order], per_run[order]
     starts = np.flatnonzero(np.r_[True, cells[1:] != cells[:-1]])
     sizes = np.diff(np.r_[starts, len(cells)])
-    stats = _stats(per_run, starts, sizes)
+    stats = _stats(per_run, starts, sizes, median=agg == "median")
     cell = cells[starts]
     lines: dict[str, dict[str, Any]] = {}
     for group_index, group in enumerate(groups):
@@ -111,17 +116,21 @@ def _lines(
 
 
 def _stats(
-    values: npt.NDArray[np.float64], starts: npt.NDArray[np.intp], sizes: npt.NDArray[np.intp]
+    values: npt.NDArray[np.float64],
+    starts: npt.NDArray[np.intp],
+    sizes: npt.NDArray[np.intp],
+    *,
+    median: bool,
 ) -> dict[str, npt.NDArray[np.float64]]:
-    """Per cell (a run of sorted values from ``starts``, ``sizes`` long)."""
+    """Per cell (a run of values from ``starts``, ``sizes`` long; sorted when ``median``)."""
     mean = np.add.reduceat(values, starts) / sizes
     squares = np.add.reduceat(values * values, starts) / sizes
-    middle_low = values[starts + (sizes - 1) // 2]
-    middle_high = values[starts + sizes // 2]
-    return {
+    stats = {
         "mean": mean,
-        "median": (middle_low + middle_high) / 2,
-        "min": values[starts],
-        "max": values[starts + sizes - 1],
+        "min": np.minimum.reduceat(values, starts),
+        "max": np.maximum.reduceat(values, starts),
         "std": np.sqrt(np.maximum(squares - mean * mean, 0.0)),
     }
+    if median:
+        stats["median"] = (values[starts + (sizes - 1) // 2] + values[starts + sizes // 2]) / 2
+    return stats

@@ -47,14 +47,18 @@ def read_series(
         )
     )
     parts: dict[tuple[int, str], list[tuple[int, bytes, bytes]]] = {}
-    for row in connection.execute(query):
-        parts.setdefault((int(row.run_pk), row.key), []).append((int(row.id), row.steps, row.vals))
+    for chunk_id, run_pk, key, steps_blob, vals_blob in connection.execute(query).tuples():
+        parts.setdefault((run_pk, key), []).append((chunk_id, steps_blob, vals_blob))
     found: dict[int, dict[str, Arrays]] = {}
     for (run_pk, key), chunks in parts.items():
-        chunks.sort()  # upload order, as the single-run history reads them
-        steps = np.concatenate([np.frombuffer(s, dtype="<i8") for _, s, _ in chunks])
-        values = np.concatenate([np.frombuffer(v, dtype="<f8") for _, _, v in chunks])
-        if len(steps) > 1 and not bool(np.all(steps[1:] >= steps[:-1])):
+        if len(chunks) == 1:  # the usual case for a run uploaded once: no copy
+            steps = np.frombuffer(chunks[0][1], dtype="<i8")
+            values = np.frombuffer(chunks[0][2], dtype="<f8")
+        else:
+            chunks.sort()  # upload order, as the single-run history reads them
+            steps = np.concatenate([np.frombuffer(s, dtype="<i8") for _, s, _ in chunks])
+            values = np.concatenate([np.frombuffer(v, dtype="<f8") for _, _, v in chunks])
+        if len(steps) > 1 and (np.diff(steps) < 0).any():
             order = np.argsort(steps, kind="stable")  # several writers, or steps logged back
             steps, values = steps[order], values[order]
         found.setdefault(run_pk, {})[key] = (steps, values)
