@@ -141,6 +141,12 @@ function ArtifactView({
           reload();
           onChanged();
         }}
+        onDeleted={() => {
+          // The last version gone, the artifact is too: back to the project's artifacts.
+          navigate(versions.length > 1 ? artifactsPage(project, name) : artifactsPage(project), { replace: true });
+          reload();
+          onChanged();
+        }}
       />
     </div>
   );

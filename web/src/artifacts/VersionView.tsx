@@ -5,8 +5,7 @@ import { ApiError, type Json, runPath } from "../api";
 import { ErrorBox, Loading } from "../components";
 import { flatten, formatBytes, formatTime, formatValue } from "../format";
 import { useResource } from "../hooks";
-import { navigate } from "../router";
-import { type VersionDetail, artifactsPage, deleteVersion, fileUrl, removeAlias, setAlias, versionPath } from "./api";
+import { type VersionDetail, deleteVersion, fileUrl, removeAlias, setAlias, versionPath } from "./api";
 import { Lineage } from "./Lineage";
 
 export function MetadataTable({ metadata }: { metadata: Record<string, Json> | null }) {
@@ -82,17 +81,20 @@ function Aliases({ detail, project, onChange }: { detail: VersionDetail; project
   );
 }
 
-/** `onChanged`: an alias moved or the version was deleted (the lists around it are stale). */
+/** `onChanged`: an alias moved (the lists around it are stale); `onDeleted`: the version was
+ * deleted (the page moves away from it). */
 export function VersionView({
   project,
   name,
   reference,
   onChanged,
+  onDeleted,
 }: {
   project: string;
   name: string;
   reference: string;
   onChanged: () => void;
+  onDeleted: () => void;
 }) {
   const { data: detail, error, reload } = useResource<VersionDetail>(versionPath(project, name, reference));
   const [problem, setProblem] = useState<string | null>(null);
@@ -106,8 +108,8 @@ export function VersionView({
     if (!confirm(`Delete ${name}:${detail.version}? Its number is never given again.`)) return;
     try {
       await deleteVersion(project, name, detail.version);
-      navigate(artifactsPage(project, name), { replace: true });
-      onChanged();
+      onDeleted();
+      reload(); // shown by an alias ("latest"), the URL stays: show what it names now
     } catch (caught) {
       setProblem(caught instanceof ApiError ? caught.detail : String(caught));
     }
