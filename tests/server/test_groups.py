@@ -8,6 +8,7 @@ import statistics
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
 from sqlalchemy import Engine, select
 
@@ -28,7 +29,8 @@ from tether.server.group_history import group_history
 from tether.server.run_filter import parse, to_sql
 from tether.server.run_filter.parse import parse_field
 from tether.server.run_groups import group_runs, groups_json
-from tether.server.series_batch import read_series
+from tether.server.series import Series
+from tether.server.series_batch import cut_many, read_series
 from tether.server.storage.schema import runs
 
 P = "/api/v1/projects/sweep"
@@ -218,3 +220,21 @@ def test_groups_and_series_sql_on_both_databases(database_engine: Engine, run_di
     line = lines["config.lr=0.1"]["loss"]
     assert line["step"] == [0, 1, 2, 3, 4] and line["n"] == [2] * 5
     assert line["value"][2] == pytest.approx((loss(0.1, 1, 2) + loss(0.1, 2, 2)) / 2)
+
+
+def test_cut_many_keeps_what_one_series_downsampled_keeps() -> None:
+    """The batch's min/max reduction, all series of a length at once, equals the single-run
+    history's (``Series.downsampled``), NaN included."""
+    rng = np.random.default_rng(0)
+    made = []
+    for length in (1000, 1000, 77, 5000, 3):
+        values = rng.normal(size=length)
+        values[rng.integers(0, length, size=length // 10)] = np.nan
+        made.append((np.arange(length, dtype=np.int64), values))
+    for points in (500, 10, 2):
+        for (steps, values), (got_steps, got_values) in zip(
+            made, cut_many(made, points), strict=True
+        ):
+            expected = Series("k", "", steps, np.zeros(len(steps)), values).downsampled(points)
+            assert np.array_equal(got_steps, expected.steps)
+            assert np.array_equal(got_values, expected.values, equal_nan=True)

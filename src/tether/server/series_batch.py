@@ -47,7 +47,7 @@ def read_series(
         )
     )
     parts: dict[tuple[int, str], list[tuple[int, bytes, bytes]]] = {}
-    for chunk_id, run_pk, key, steps_blob, vals_blob in connection.execute(query).tuples():
+    for chunk_id, run_pk, key, steps_blob, vals_blob in connection.execute(query):
         parts.setdefault((run_pk, key), []).append((chunk_id, steps_blob, vals_blob))
     found: dict[int, dict[str, Arrays]] = {}
     for (run_pk, key), chunks in parts.items():
@@ -63,3 +63,49 @@ def read_series(
             steps, values = steps[order], values[order]
         found.setdefault(run_pk, {})[key] = (steps, values)
     return found
+
+
+def cut_many(series: list[Arrays], points: int) -> list[Arrays]:
+    """Each series reduced to about ``points`` points: per bucket its minimum and maximum
+    point (NaN is neither) and the ends, as ``Series.downsampled`` keeps them, computed for
+    all the series of one length at once (a sweep's runs mostly share theirs)."""
+    out = list(series)
+    by_length: dict[int, list[int]] = {}
+    for index, (steps, _) in enumerate(series):
+        if len(steps) > points:
+            by_length.setdefault(len(steps), []).append(index)
+    buckets = max(1, points // 2)
+    for length, indices in by_length.items():
+        starts = (np.arange(buckets, dtype=np.int64) * length) // buckets
+        owner = _owner(starts, length)
+        values = np.stack([series[i][1] for i in indices])
+        low = np.where(np.isnan(values), np.inf, values)
+        high = np.where(np.isnan(values), -np.inf, values)
+        mins = np.minimum.reduceat(low, starts, axis=1)[:, owner]
+        maxs = np.maximum.reduceat(high, starts, axis=1)[:, owner]
+        picked = np.concatenate(
+            [_first_in_bucket(low == mins, starts, length),
+             _first_in_bucket(high == maxs, starts, length)],
+            axis=1,
+        )  # fmt: skip
+        ends = np.broadcast_to(np.array([0, length - 1]), (len(indices), 2))
+        picked = np.sort(np.concatenate([picked, ends], axis=1), axis=1)
+        fresh = np.ones(picked.shape, dtype=bool)
+        fresh[:, 1:] = picked[:, 1:] != picked[:, :-1]
+        for row, index in enumerate(indices):
+            keep = picked[row][fresh[row]]
+            out[index] = (series[index][0][keep], series[index][1][keep])
+    return out
+
+
+def _owner(starts: npt.NDArray[np.int64], length: int) -> npt.NDArray[np.int64]:
+    """The bucket of each position."""
+    return np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, length]))
+
+
+def _first_in_bucket(
+    hits: npt.NDArray[np.bool_], starts: npt.NDArray[np.int64], length: int
+) -> npt.NDArray[np.int64]:
+    """Per row and bucket, the first position where ``hits`` is true."""
+    score = np.where(hits, length - np.arange(length), 0)
+    return length - np.maximum.reduceat(score, starts, axis=1)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Final
 
-import numpy as np
 from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy import ColumnElement, select
@@ -23,8 +22,8 @@ from tether.server.run_filter import FilterError
 from tether.server.run_filter.parse import Field as RunField
 from tether.server.run_filter.parse import parse_field
 from tether.server.run_groups import group_runs, groups_json
-from tether.server.series import Series, json_values
-from tether.server.series_batch import read_series
+from tether.server.series import json_values
+from tether.server.series_batch import cut_many, read_series
 from tether.server.storage.schema import runs
 
 router = APIRouter()
@@ -130,10 +129,11 @@ def runs_history(
             runs.c.id.in_(chosen.scalar_subquery())
         )).all())  # fmt: skip
         series = read_series(connection, chosen, body.keys, points=body.points)
+    named = [(ids[pk], key) for pk, by_key in series.items() for key in by_key]
+    cut = cut_many(
+        [arrays for by_key in series.values() for arrays in by_key.values()], body.points
+    )
     answer: dict[str, dict[str, dict[str, list[Any]]]] = {}
-    for run_pk, by_key in series.items():
-        lines = answer.setdefault(ids[run_pk], {})
-        for key, (steps, values) in by_key.items():
-            cut = Series(key, "", steps, np.zeros(len(steps)), values).downsampled(body.points)
-            lines[key] = {"step": cut.steps.tolist(), "value": json_values(cut.values)}
+    for (run_id, key), (steps, values) in zip(named, cut, strict=True):
+        answer.setdefault(run_id, {})[key] = {"step": steps.tolist(), "value": json_values(values)}
     return answer
