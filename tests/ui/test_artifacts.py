@@ -201,6 +201,7 @@ def test_a_folder_artifact_older_versions_and_the_type_filter(
     assert drawn == [f"fan-{i:02d}" for i in range(12)]
     assert lineage.locator('[data-node="none"] text').text_content() == "+1 more runs"
     assert lineage.locator("path.lineage-edge").count() == 1 + 13
+    screenshot(page, "artifacts-lineage-many", full_page=True)
     # The same pages under the owner's path (/owners/<owner>/projects/...) ask the owner's API.
     owner = next(o["name"] for o in _owners(server) if o["default"])
     page.goto(f"{server.base_url}/owners/{owner}/projects/{PROJECT}/artifacts/dataset/v0")

@@ -129,7 +129,10 @@ function ArtifactView({
   return (
     <div class="artifact-view" data-artifact={name}>
       <h2>
-        {name} <span class="muted">{versions.length} versions</span>
+        {name}{" "}
+        <span class="muted">
+          {versions.length} {versions.length === 1 ? "version" : "versions"}
+        </span>
       </h2>
       <VersionTable project={project} name={name} versions={versions} chosen={reference} />
       <VersionView
