@@ -66,9 +66,14 @@ run.log({"big": tether.Table(columns=["id", "name", "score", "flag"], rows=data)
 run.finish()
 """
 
-NOW_WHEN = """([condition, arg]) => new Promise((resolve) => {
+NOW_WHEN = """([condition, arg]) => new Promise((resolve, reject) => {
   const check = new Function("arg", condition);
-  const poll = () => (check(arg) ? resolve(performance.now()) : requestAnimationFrame(poll));
+  const deadline = performance.now() + 120000;
+  const poll = () => {
+    if (check(arg)) resolve(performance.now());
+    else if (performance.now() > deadline) reject(new Error("not met in 120 s: " + condition));
+    else requestAnimationFrame(poll);
+  };
   poll();
 })"""
 ALL_IMAGES = """const images = [...document.querySelectorAll('.image-panel .media-image img')];
