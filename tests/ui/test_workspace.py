@@ -181,6 +181,14 @@ def test_filter_box_filters_completes_and_points_at_errors(ws: Any, sweep: Sweep
     total(ws, 9)
     assert ws.locator(".filter-problem").count() == 0
 
+    # Links from before the workspace (?tag=, ?group=<name>) open as the same filter.
+    ws.goto(sweep.url + "?tag=baseline&group=sweep")
+    total(ws, 3)
+    assert box.input_value() == 'group = "sweep" and tags has "baseline"'
+    ws.wait_for_url(re.compile(r"^(?!.*(tag=|group=)).*filter=group"))
+    apply_filter(ws, "")
+    total(ws, 9)
+
     # A click on a tag adds its clause to the filter.
     ws.locator(".runs-row[data-run] .c-tags .tag", has_text="baseline").first.click()
     total(ws, 3)

@@ -8,7 +8,8 @@ import { ErrorBox } from "../components";
 import { colour } from "../format";
 import { useDebounced } from "../hooks";
 import { navigate } from "../router";
-import { type FilterProblem, FilterError, type ProjectKeys, fetchJson, fetchKeys, fetchRuns } from "../workspace/api";
+import { type FilterProblem, FilterError, fetchJson } from "../workspace/api";
+import { useWorkspaceData } from "../workspace/data";
 import { BulkActions } from "../workspace/Bulk";
 import { FilterBox } from "../workspace/FilterBox";
 import { GroupBy, GroupTable, useGroups } from "../workspace/Groups";
@@ -16,7 +17,7 @@ import { Highlight, markRow } from "../workspace/highlight";
 import { WorkspacePanels } from "../workspace/Panels";
 import { andClause, effectiveFilter, readWorkspace } from "../workspace/state";
 import { Views } from "../workspace/Views";
-import { differingFields } from "../workspace/values";
+import { columnKeys, differingFields } from "../workspace/values";
 import "../workspace/workspace.css";
 import {
   type Column,
@@ -36,39 +37,7 @@ const PAGE = 100;
 const OVERSCAN = 10;
 const LIVE_MS = 3000;
 const IDLE_REFRESH_MS = 15_000;
-/** The runs the charts and panels draw: the first ones in the table's order. */
-const VISIBLE_LIMIT = 1000;
 const NO_RUNS: Run[] = [];
-
-/** The workspace's other data: the project's keys (completion, group-by, columns) and the runs
- * the filter passes (charts, panels, default columns), asked again after a bulk action. */
-function useWorkspaceData(
-  /** False until the table's first page came: that request goes first, alone. */
-  go: boolean,
-  project: string,
-  query: { filter: string; order: string; search: string; state: string },
-  refresh: number,
-) {
-  const [keys, setKeys] = useState<ProjectKeys | null>(null);
-  const [visible, setVisible] = useState<RunPage | null>(null);
-  useEffect(() => {
-    if (!go) return;
-    const controller = new AbortController();
-    fetchKeys(project, controller.signal)
-      .then(setKeys)
-      .catch(() => undefined); // completion is a help: without it the box still filters
-    return () => controller.abort();
-  }, [go, project, refresh]);
-  useEffect(() => {
-    if (!go) return;
-    const controller = new AbortController();
-    fetchRuns(project, { ...query, limit: VISIBLE_LIMIT }, controller.signal)
-      .then(setVisible)
-      .catch(() => undefined); // the table shows the error
-    return () => controller.abort();
-  }, [go, project, query.filter, query.order, query.search, query.state, refresh]);
-  return { keys, visible };
-}
 
 /** Pages of one query (order, search, state); thrown away when the query changes. */
 class PageCache {
@@ -121,6 +90,9 @@ export function RunsPage({ project, query }: { project: string; query: URLSearch
   useEffect(() => {
     if ((query.get("search") ?? "") !== search) setQuery({ search: search || null });
   }, [search]);
+  useEffect(() => {
+    if (ws.legacy) setQuery({ filter: ws.filter, group: ws.group.join(",") || null, tag: null });
+  }, [ws.legacy]);
 
   // In this order: public/prefetch.js asks for the same first page before the app loads.
   const params = new URLSearchParams({ order, limit: String(PAGE) });
@@ -206,18 +178,7 @@ export function RunsPage({ project, query }: { project: string; query: URLSearch
   const sample = useMemo(() => visible?.runs ?? firstPage0 ?? NO_RUNS, [visible, firstPage0]);
   const differing = useMemo(() => differingFields(sample), [sample]);
   const base = baseColumns(project, (clause) => setQuery({ filter: andClause(ws.filter, clause) }));
-  const keyColumns = useMemo(() => {
-    const seen = new Set<string>();
-    for (const key of projectKeys?.config ?? []) seen.add(`config.${key}`);
-    for (const key of projectKeys?.summary ?? []) seen.add(`summary.${key}`);
-    for (const key of projectKeys?.environment ?? []) seen.add(`environment.${key}`);
-    for (const run of sample) {
-      for (const key of Object.keys(run.config)) seen.add(`config.${key}`);
-      for (const key of Object.keys(run.summary)) seen.add(`summary.${key}`);
-      for (const key of Object.keys(run.environment ?? {})) seen.add(`environment.${key}`);
-    }
-    return [...seen].sort();
-  }, [projectKeys, sample]);
+  const keyColumns = useMemo(() => columnKeys(projectKeys, sample), [projectKeys, sample]);
   const defaults = [...defaultBaseColumns(sample), ...differing.config.slice(0, 12), ...differing.summary.slice(0, 12)];
   const shownIds = shownColumns(defaults, prefs);
   const byId = new Map(base.map((c) => [c.id, c]));

@@ -5,8 +5,7 @@ import { ApiError, isAbort, runPath } from "../api";
 import { colour, formatNumber, formatValue } from "../format";
 import { type Aggregate, type ProjectKeys, type RunGroup, fetchGroups } from "./api";
 import type { Highlight } from "./highlight";
-
-const GROUP_FIELDS = ["group", "job_type", "tags", "state", "user", "host"];
+import { GROUP_FIELDS } from "./state";
 
 export function GroupBy({
   keys,

@@ -33,6 +33,8 @@ export interface Workspace {
   brush: Brush[];
   size: number;
   view: string;
+  /** The URL is an older page's (?tag=, ?group=<name>): it is rewritten to this workspace's. */
+  legacy: boolean;
 }
 
 /** The parameters a view consists of (what a saved view stores). */
@@ -60,12 +62,23 @@ function parseBrushes(value: string | null): Brush[] {
   return brushes;
 }
 
+/** What the group-by control offers; anything else in `group=` is an older link's group name. */
+export const GROUP_FIELDS = ["group", "job_type", "tags", "state", "user", "host"];
+const groupable = (by: string) => GROUP_FIELDS.includes(by) || /^(config|summary|environment)\./.test(by);
+
 export function readWorkspace(query: URLSearchParams): Workspace {
   const smooth = Number(query.get("smooth") ?? "0");
   const size = Number(query.get("size") ?? "0");
+  // Links from before the workspace: ?group=<a group's name>, ?tag=<tag> filtered.
+  const group = list(query.get("group"));
+  let filter = query.get("filter") ?? "";
+  const legacyGroup = group.length === 1 && !groupable(group[0]);
+  if (legacyGroup) filter = andClause(filter, `group = ${JSON.stringify(group.pop())}`);
+  const tag = query.get("tag");
+  if (tag) filter = andClause(filter, `tags has ${JSON.stringify(tag)}`);
   return {
-    filter: query.get("filter") ?? "",
-    group: list(query.get("group")),
+    filter,
+    group,
     agg: oneOf(query.get("agg"), ["mean", "median", "min", "max"] as const, "mean"),
     band: oneOf(query.get("band"), ["minmax", "std", "none"] as const, "minmax"),
     cols: list(query.get("cols")),
@@ -82,6 +95,7 @@ export function readWorkspace(query: URLSearchParams): Workspace {
     brush: parseBrushes(query.get("brush")),
     size: isFinite(size) && size >= 200 ? Math.min(1600, size) : 380,
     view: query.get("view") ?? "",
+    legacy: legacyGroup || tag !== null,
   };
 }
 

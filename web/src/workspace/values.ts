@@ -1,6 +1,7 @@
 // Reading a run's fields by the filter grammar's names (`config.lr`, `summary.acc`, `state`...),
 // and the scales the hyperparameter panels draw them on.
 import type { Json, Run } from "../api";
+import type { ProjectKeys } from "./api";
 import type { Brush } from "./state";
 
 export function fieldValue(run: Run, field: string): Json | undefined {
@@ -102,4 +103,19 @@ export function metricKeys(runs: Run[], limit: number): string[] {
     for (const [key, value] of Object.entries(run.summary)) if (typeof value === "number") keys.add(key);
   }
   return [...keys].sort((a, b) => a.localeCompare(b, undefined, { numeric: true })).slice(0, limit);
+}
+
+/** Every config, summary and environment field a column can show: the project's (GET
+ * runs/keys), and the runs' own while that answer is on its way. */
+export function columnKeys(keys: ProjectKeys | null, runs: Run[]): string[] {
+  const seen = new Set<string>();
+  for (const key of keys?.config ?? []) seen.add(`config.${key}`);
+  for (const key of keys?.summary ?? []) seen.add(`summary.${key}`);
+  for (const key of keys?.environment ?? []) seen.add(`environment.${key}`);
+  for (const run of runs) {
+    for (const key of Object.keys(run.config)) seen.add(`config.${key}`);
+    for (const key of Object.keys(run.summary)) seen.add(`summary.${key}`);
+    for (const key of Object.keys(run.environment ?? {})) seen.add(`environment.${key}`);
+  }
+  return [...seen].sort();
 }
