@@ -88,11 +88,16 @@ def _tether_up(spec: dict[str, Any]) -> dict[str, Any]:
         for path in spec["paths"]:
             run.log_artifact(path, name=spec["name"])
     logged = time.perf_counter() - start
-    report = sync_paths(
-        [run.dir], base_url=spec["base_url"], api_key=spec["api_key"], progress=False
-    )
+    retries = 0
+    while True:  # a store that refuses for a moment: sync again, as a user would (resumes)
+        report = sync_paths(
+            [run.dir], base_url=spec["base_url"], api_key=spec["api_key"], progress=False
+        )
+        if report.ok or retries == 3:
+            break
+        retries += 1
     assert report.ok, report
-    return {"log_s": logged, "seconds": time.perf_counter() - start}
+    return {"log_s": logged, "seconds": time.perf_counter() - start, "retries": retries}
 
 
 def _tether_down(spec: dict[str, Any]) -> dict[str, Any]:
@@ -206,14 +211,21 @@ class MlflowServer:
             self.process.wait(timeout=30)
 
 
-def _s3_environ() -> dict[str, str] | None:
+def _seaweedfs(state: Path, *args: str) -> str:
+    """``scripts/seaweedfs.sh`` for an instance of the benchmark's own (in ``state``, with
+    volumes big enough for 1 GiB files; the tests' instance holds 512 MB)."""
+    env = {**os.environ, "TETHER_SEAWEEDFS_DIR": str(state), "TETHER_SEAWEEDFS_VOLUME_MB": "1024"}
+    return subprocess.run(
+        ["bash", str(REPO / "scripts" / "seaweedfs.sh"), *args],
+        capture_output=True, text=True, timeout=120, check=True, env=env,
+    ).stdout.strip()  # fmt: skip
+
+
+def _s3_environ(state: Path) -> dict[str, str] | None:
     from urllib.parse import urlsplit
 
     try:
-        url = subprocess.run(
-            ["bash", str(REPO / "scripts" / "seaweedfs.sh")],
-            capture_output=True, text=True, timeout=120, check=True,
-        ).stdout.strip()  # fmt: skip
+        url = _seaweedfs(state)
     except (subprocess.SubprocessError, OSError):
         return None
     parts = urlsplit(url)
@@ -263,7 +275,7 @@ def main() -> None:
         folders = _versions(tmp / "versions", 10)
         logical = 10 * 100 * MIB
         servers: dict[str, Any] = {"tether (local store)": _tether_server(tmp / "srv-local", None)}
-        s3 = _s3_environ()
+        s3 = _s3_environ(tmp / "seaweedfs")
         if s3 is None:
             notes.append("SeaweedFS could not be started: no S3 row.")
         else:
@@ -342,6 +354,8 @@ def main() -> None:
                 server.stop()
             if mlflow_server is not None:
                 mlflow_server.stop()
+            if s3 is not None:
+                _seaweedfs(tmp / "seaweedfs", "stop")
     tether_up = median(up["tether (local store)"])
     rows = []
     for label, rates in up.items():
