@@ -183,6 +183,11 @@ export async function send<T>(method: string, path: string, body?: unknown): Pro
   return answer as T;
 }
 
+/** Tells the app that the server answered 401 (for requests made outside this module). */
+export function notifyUnauthorized(): void {
+  unauthorizedListeners.forEach((listener) => listener());
+}
+
 /** Called whenever the server answers 401, so the app can ask for a key. */
 export function onUnauthorized(listener: () => void): () => void {
   unauthorizedListeners.add(listener);

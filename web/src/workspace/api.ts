@@ -1,7 +1,7 @@
 // The workspace's endpoints (issue 16; docs/api.md): the filtered listing, keys for completion,
 // groups and their aggregated histories, many runs' histories in one request, views, bulk actions.
 // A malformed filter comes back as a FilterError carrying the server's position.
-import { ApiError, type Json, type RunPage, enc, projectPath, requestHeaders, send } from "../api";
+import { ApiError, type Json, type RunPage, enc, notifyUnauthorized, projectPath, requestHeaders, send } from "../api";
 import { takePrefetched } from "../prefetch";
 
 /** The server's answer to a malformed filter (HTTP 422). */
@@ -46,6 +46,7 @@ async function call<T>(method: string, path: string, signal?: AbortSignal, body?
   }
   const answer: unknown = await response.json().catch(() => null);
   if (!response.ok) {
+    if (response.status === 401) notifyUnauthorized();
     const problem = response.status === 422 ? problemOf(answer) : null;
     if (problem) throw new FilterError(problem);
     const detail = (answer as { detail?: unknown } | null)?.detail;
