@@ -30,7 +30,7 @@ from tether.server.run_filter import parse, to_sql
 from tether.server.run_filter.parse import parse_field
 from tether.server.run_groups import group_runs, groups_json
 from tether.server.series import Series
-from tether.server.series_batch import cut_many, read_series
+from tether.server.series_batch import cut_many, read_flat, read_series
 from tether.server.storage.schema import runs
 
 P = "/api/v1/projects/sweep"
@@ -215,8 +215,11 @@ def test_groups_and_series_sql_on_both_databases(database_engine: Engine, run_di
         assert groups_json(found)[0]["summary"]["acc"]["mean"] == 1.5
         chosen = select(runs.c.id).where(runs.c.project_id == pk)
         series = read_series(connection, chosen, ["loss", "note"], points=100)
+        flat = {key: read_flat(connection, chosen, key, points=100) for key in ("loss", "note")}
     assert all(set(by_key) == {"loss"} for by_key in series.values())  # text has no line
-    lines = group_history(found, series, ["loss"], agg="mean", band="minmax", points=100)
+    assert len(flat["note"].steps) == 0 and list(flat["loss"].lengths) == [5, 5, 5]
+    lines = group_history(found, flat, agg="mean", band="minmax", points=100)
+    assert "note" not in lines["config.lr=0.1"]
     line = lines["config.lr=0.1"]["loss"]
     assert line["step"] == [0, 1, 2, 3, 4] and line["n"] == [2] * 5
     assert line["value"][2] == pytest.approx((loss(0.1, 1, 2) + loss(0.1, 2, 2)) / 2)

@@ -20,7 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from tether.server.run_groups import Group
-from tether.server.series_batch import Arrays
+from tether.server.series_batch import Flat
 
 AGGREGATES: Final = ("mean", "median", "min", "max")
 BANDS: Final = ("minmax", "std", "none")
@@ -28,16 +28,17 @@ BANDS: Final = ("minmax", "std", "none")
 
 def group_history(
     groups: Sequence[Group],
-    series: dict[int, dict[str, Arrays]],
-    keys: Sequence[str],
+    series: dict[str, Flat],
     *,
     agg: str,
     band: str,
     points: int,
 ) -> dict[str, dict[str, dict[str, Any]]]:
+    """``{label: {key: line}}`` for each key of ``series`` (``series_batch.read_flat``)."""
     answer: dict[str, dict[str, dict[str, Any]]] = {g.label: {} for g in groups}
-    for key in keys:
-        lines = _lines(groups, series, key, agg=agg, band=band, points=points)
+    group_of_pk = {pk: index for index, group in enumerate(groups) for pk in group.pks}
+    for key, flat in series.items():
+        lines = _lines(groups, group_of_pk, flat, agg=agg, band=band, points=points)
         for label, line in lines.items():
             answer[label][key] = line
     return answer
@@ -45,34 +46,22 @@ def group_history(
 
 def _lines(
     groups: Sequence[Group],
-    series: dict[int, dict[str, Arrays]],
-    key: str,
+    group_of_pk: dict[int, int],
+    flat: Flat,
     *,
     agg: str,
     band: str,
     points: int,
 ) -> dict[str, dict[str, Any]]:
-    steps_parts: list[npt.NDArray[np.int64]] = []
-    value_parts: list[npt.NDArray[np.float64]] = []
-    lengths: list[int] = []
-    group_of_run: list[int] = []
-    for group_index, group in enumerate(groups):
-        for pk in group.pks:
-            arrays = series.get(pk, {}).get(key)
-            if arrays is None or not len(arrays[0]):
-                continue
-            steps_parts.append(arrays[0])
-            value_parts.append(arrays[1])
-            lengths.append(len(arrays[0]))
-            group_of_run.append(group_index)
-    if not steps_parts:
-        return {}
-    steps = np.concatenate(steps_parts)
-    values = np.concatenate(value_parts)
-    runs = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)
-    finite = np.isfinite(values)
-    if not finite.all():
-        steps, values, runs = steps[finite], values[finite], runs[finite]
+    run_group = np.fromiter(
+        (group_of_pk.get(int(pk), -1) for pk in flat.pks), dtype=np.int64, count=len(flat.pks)
+    )
+    runs = np.repeat(np.arange(len(flat.pks), dtype=np.int64), flat.lengths)
+    steps, values = flat.steps, flat.values
+    # NaN and infinities are left out, and so are runs in no group (made meanwhile).
+    wanted = np.isfinite(values) & (run_group[runs] >= 0)
+    if not wanted.all():
+        steps, values, runs = steps[wanted], values[wanted], runs[wanted]
     if not len(steps):
         return {}
     low_step = int(steps.min())
@@ -85,7 +74,7 @@ def _lines(
     pair_starts = np.flatnonzero(np.r_[True, pairs[1:] != pairs[:-1]])
     per_run = np.add.reduceat(values, pair_starts) / np.diff(np.r_[pair_starts, len(pairs)])
     pairs = pairs[pair_starts]
-    pair_group = np.asarray(group_of_run, dtype=np.int64)[pairs // count]
+    pair_group = run_group[pairs // count]
     cells = pair_group * count + pairs % count
     # A median needs each cell's values in order; the other statistics only the cells.
     order = np.lexsort((per_run, cells)) if agg == "median" else np.argsort(cells, kind="stable")

@@ -23,7 +23,7 @@ from tether.server.run_filter.parse import Field as RunField
 from tether.server.run_filter.parse import parse_field
 from tether.server.run_groups import group_runs, groups_json
 from tether.server.series import json_values
-from tether.server.series_batch import cut_many, read_series
+from tether.server.series_batch import cut_many, read_flat, read_series
 from tether.server.storage.schema import runs
 
 router = APIRouter()
@@ -99,8 +99,9 @@ def groups_history(
         found = group_runs(
             connection, owner=owner.name, project_pk=pk, by=fields, where=where, with_summary=False
         )
-        series = read_series(connection, _selected(pk, where), keys, points=points)
-    return group_history(found, series, keys, agg=agg, band=band, points=points)
+        chosen = _selected(pk, where)
+        series = {key: read_flat(connection, chosen, key, points=points) for key in keys}
+    return group_history(found, series, agg=agg, band=band, points=points)
 
 
 def _selected(project_pk: int, where: ColumnElement[bool] | None) -> Any:
