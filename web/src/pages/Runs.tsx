@@ -14,7 +14,7 @@ import { BulkActions } from "../workspace/Bulk";
 import { FilterBox } from "../workspace/FilterBox";
 import { GroupBy, GroupTable, useGroups } from "../workspace/Groups";
 import { Highlight, markRow } from "../workspace/highlight";
-import { WorkspacePanels } from "../workspace/Panels";
+import { Unchanged, WorkspacePanels } from "../workspace/Panels";
 import { andClause, effectiveFilter, readWorkspace } from "../workspace/state";
 import { Views } from "../workspace/Views";
 import { columnKeys, differingFields } from "../workspace/values";
@@ -375,21 +375,23 @@ export function RunsPage({ project, query }: { project: string; query: URLSearch
         </div>
       )}
       {visible && visible.runs.length > 0 && (
-        <WorkspacePanels
-          project={project}
-          ws={ws}
-          runs={visible.runs}
-          total={visible.total}
-          filter={filter}
-          configKeys={keyColumns.filter((k) => k.startsWith("config."))}
-          summaryKeys={keyColumns.filter((k) => k.startsWith("summary."))}
-          colourOf={colourOf}
-          groupColour={(label) => groupIndex.get(label)}
-          highlight={highlight}
-          isolated={isolated}
-          onIsolate={setIsolated}
-          setQuery={setQuery}
-        />
+        <Unchanged deps={[query.toString(), visible, grouped.groups, projectKeys, isolated, keyColumns]}>
+          <WorkspacePanels
+            project={project}
+            ws={ws}
+            runs={visible.runs}
+            total={visible.total}
+            filter={filter}
+            configKeys={keyColumns.filter((k) => k.startsWith("config."))}
+            summaryKeys={keyColumns.filter((k) => k.startsWith("summary."))}
+            colourOf={colourOf}
+            groupColour={(label) => groupIndex.get(label)}
+            highlight={highlight}
+            isolated={isolated}
+            onIsolate={setIsolated}
+            setQuery={setQuery}
+          />
+        </Unchanged>
       )}
     </div>
   );

@@ -2,7 +2,7 @@
 // POST P/runs/history, downsampled on the server), or, grouped, one line per group with its
 // band (GET P/runs/groups/history, aggregated on the server). A grid as wide as the page; the
 // user sets the charts' width, and the smoothing and log scale the run page has.
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useMemo, useState } from "preact/hooks";
 import { ApiError, isAbort } from "../api";
 import { colour } from "../format";
 import { useWidth } from "../hooks";
@@ -99,7 +99,11 @@ function useChartData(props: Props): { data: Charted | null; error: ApiError | n
 
 function ChartCard({ name, lines, props }: { name: string; lines: ChartLine[]; props: Props }) {
   const [ref, width] = useWidth<HTMLDivElement>();
-  const shown = props.isolated ? lines.filter((l) => l.id === props.isolated) : lines;
+  // The same array while nothing changed: a new one redraws the chart.
+  const shown = useMemo(
+    () => (props.isolated ? lines.filter((l) => l.id === props.isolated) : lines),
+    [lines, props.isolated],
+  );
   return (
     <div class="panel ws-chart" data-key={name} data-series-count={shown.length}>
       <div class="panel-head">

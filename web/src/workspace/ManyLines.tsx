@@ -71,8 +71,14 @@ function columns(lines: ChartLine[]): { data: uPlot.AlignedData; owners: number[
       owners.push(index, index);
     }
   });
-  const data = tables.length === 1 ? tables[0] : uPlot.join(tables);
-  return { data, owners };
+  return { data: sameX(tables) ? [tables[0][0], ...tables.map((t) => t[1])] : uPlot.join(tables), owners };
+}
+
+/** Whether every series has the same x values (runs logged at the same steps, a group's
+ * lines and band): then the columns need no join, which costs most with a thousand runs. */
+function sameX(tables: uPlot.AlignedData[]): boolean {
+  const x = tables[0][0];
+  return tables.every((t) => t[0] === x || (t[0].length === x.length && t[0].every((v, i) => v === x[i])));
 }
 
 function prepared(data: uPlot.AlignedData, logY: boolean, smoothing: number): uPlot.AlignedData {

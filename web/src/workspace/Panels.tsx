@@ -1,5 +1,6 @@
 // The workspace below the table: its toolbar (which panels, smoothing, log scale, chart width,
 // and, grouped, the aggregate and band), the charts grid, parallel coordinates and the scatter.
+import { Component, type ComponentChildren } from "preact";
 import { useState } from "preact/hooks";
 import type { Run } from "../api";
 import { type Agg, type Band } from "./api";
@@ -267,4 +268,17 @@ export function WorkspacePanels(props: Props) {
       )}
     </section>
   );
+}
+
+/** Renders its children again only when one of `deps` changed: the table re-renders on every
+ * scroll, and a thousand runs' SVG paths need not be diffed each time. */
+export class Unchanged extends Component<{ deps: unknown[]; children: ComponentChildren }> {
+  shouldComponentUpdate(next: { deps: unknown[] }) {
+    const deps = this.props.deps;
+    return next.deps.length !== deps.length || next.deps.some((dep, i) => dep !== deps[i]);
+  }
+
+  render() {
+    return this.props.children;
+  }
 }

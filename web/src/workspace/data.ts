@@ -18,20 +18,23 @@ export function useWorkspaceData(
 ) {
   const [keys, setKeys] = useState<ProjectKeys | null>(null);
   const [visible, setVisible] = useState<RunPage | null>(null);
+  // The keys wait for the visible runs' first answer: the charts need those sooner.
+  const [settled, setSettled] = useState(false);
   useEffect(() => {
-    if (!go) return;
+    if (!go || !settled) return;
     const controller = new AbortController();
     fetchKeys(project, controller.signal)
       .then(setKeys)
       .catch(() => undefined); // completion is a help: without it the box still filters
     return () => controller.abort();
-  }, [go, project, refresh]);
+  }, [go, settled, project, refresh]);
   useEffect(() => {
     if (!go) return;
     const controller = new AbortController();
     fetchRuns(project, { ...query, limit: VISIBLE_LIMIT }, controller.signal)
       .then(setVisible)
-      .catch(() => undefined); // the table shows the error
+      .catch(() => undefined) // the table shows the error
+      .finally(() => setSettled(true));
     return () => controller.abort();
   }, [go, project, query.filter, query.order, query.search, query.state, refresh]);
   return { keys, visible };
