@@ -214,7 +214,7 @@ class MlflowServer:
 def _seaweedfs(state: Path, *args: str) -> str:
     """``scripts/seaweedfs.sh`` for an instance of the benchmark's own (in ``state``, with
     volumes big enough for 1 GiB files; the tests' instance holds 512 MB)."""
-    env = {**os.environ, "TETHER_SEAWEEDFS_DIR": str(state), "TETHER_SEAWEEDFS_VOLUME_MB": "1024"}
+    env = {**os.environ, "TETHER_SEAWEEDFS_DIR": str(state), "TETHER_SEAWEEDFS_VOLUME_MB": "4096"}
     return subprocess.run(
         ["bash", str(REPO / "scripts" / "seaweedfs.sh"), *args],
         capture_output=True, text=True, timeout=120, check=True, env=env,
@@ -274,18 +274,20 @@ def main() -> None:
         checkpoint = tmp / "ckpt.pt"
         folders = _versions(tmp / "versions", 10)
         logical = 10 * 100 * MIB
-        servers: dict[str, Any] = {"tether (local store)": _tether_server(tmp / "srv-local", None)}
-        s3 = _s3_environ(tmp / "seaweedfs")
-        if s3 is None:
-            notes.append("SeaweedFS could not be started: no S3 row.")
-        else:
-            servers["tether (SeaweedFS S3)"] = _tether_server(tmp / "srv-s3", s3)
+        servers: dict[str, Any] = {}
         mlflow_server = None
-        if args.mlflow_python and Path(args.mlflow_python).exists():
-            mlflow_server = MlflowServer(args.mlflow_python, tmp / "mlflow")
-        else:
-            notes.append("MLflow was not measured: no --mlflow-python interpreter with mlflow.")
+        s3 = None
         try:
+            servers["tether (local store)"] = _tether_server(tmp / "srv-local", None)
+            s3 = _s3_environ(tmp / "seaweedfs")
+            if s3 is None:
+                notes.append("SeaweedFS could not be started: no S3 row.")
+            else:
+                servers["tether (SeaweedFS S3)"] = _tether_server(tmp / "srv-s3", s3)
+            if args.mlflow_python and Path(args.mlflow_python).exists():
+                mlflow_server = MlflowServer(args.mlflow_python, tmp / "mlflow")
+            else:
+                notes.append("MLflow was not measured: no --mlflow-python with mlflow.")
             for round_number in range(rounds):
                 # New bytes each round: the servers would rightly not take the same twice.
                 _checkpoint(checkpoint, size)
