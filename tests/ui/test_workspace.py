@@ -209,7 +209,9 @@ def test_charts_of_all_visible_runs_share_colours_hover_and_isolate(ws: Any, swe
     screenshot(ws, "workspace-charts", full_page=True)
 
     # Hovering a row brings its line forward; hovering a line marks its row and names it.
-    ws.locator(".runs-row[data-run]").first.hover()
+    first = ws.locator(".runs-row[data-run]").first
+    first.hover()
+    chart.and_(ws.locator(f'[data-focused="{first.get_attribute("data-run")}"]')).wait_for()
     over = chart.locator(".u-over")
     over.scroll_into_view_if_needed()
     box = over.bounding_box()

@@ -148,7 +148,9 @@ export function ManyLines({ lines, width, height, smoothing, logY, highlight, on
             // Band edges focus their line.
             const owner = index == null || index === 0 ? null : owners[index - 1];
             focused = owner;
-            highlight.set(owner === null ? null : latest.current.lines[owner].id);
+            const id = owner === null ? null : latest.current.lines[owner].id;
+            element.dataset.focused = id ?? "";
+            highlight.set(id);
             showHover(u);
           },
         ],
@@ -182,6 +184,7 @@ export function ManyLines({ lines, width, height, smoothing, logY, highlight, on
       if (owner === focused) return;
       focused = owner;
       u.setSeries(s ?? null, { focus: s !== undefined }, false);
+      element.dataset.focused = s === undefined ? "" : (id ?? ""); // for tests
     });
     const click = () => {
       if (focused !== null && u.select.width < 2) latest.current.onIsolate(latest.current.lines[focused].id);
