@@ -379,7 +379,7 @@ def test_bulk_actions_tag_untag_move_and_delete(ws: Any, sweep: Sweep) -> None:
     ws.get_by_label("select lr0.01-s2").check()
     ws.get_by_role("button", name="Delete…").click()
     form = ws.locator('.bulk-form[data-action="delete"]')
-    assert "Delete 1 run and all their data?" in form.inner_text()
+    assert "Delete 1 run and all its data?" in form.inner_text()
     screenshot(ws, "workspace-bulk-delete")
     ws.get_by_role("button", name="Delete 1 run").click()
     total(ws, 7)

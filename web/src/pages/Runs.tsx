@@ -257,6 +257,7 @@ export function RunsPage({ project, query }: { project: string; query: URLSearch
 
   const ready = cache.total !== null && (total === 0 || cache.pages.has(firstPage));
   const filtered = Boolean(search || state || filter);
+  const tableHeight = (total + 1) * ROW + 20; // the rows, the head, a horizontal scrollbar (up to 42vh)
   const onBulkDone = (message: string) => {
     setNotice(message);
     setSelected(new Set());
@@ -347,7 +348,7 @@ export function RunsPage({ project, query }: { project: string; query: URLSearch
           data-ready={ready ? "1" : "0"}
           data-order={order}
           data-total={total}
-          style={{ height: `${(total + 1) * ROW + 4}px` }}
+          style={{ height: `${tableHeight}px` }}
         >
           <div class="runs-head" style={{ gridTemplateColumns: template, minWidth: `${width}px` }}>
             <span />

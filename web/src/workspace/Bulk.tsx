@@ -67,7 +67,9 @@ export function BulkActions({ project, selected, onDone }: Props) {
           }}
         >
           {action === "delete" ? (
-            <span>Delete {count} and all their data? This cannot be undone.</span>
+            <span>
+              Delete {count} and all {selected.length === 1 ? "its" : "their"} data? This cannot be undone.
+            </span>
           ) : (
             <input
               aria-label={NEEDS[action]!}
