@@ -269,6 +269,7 @@ def main() -> None:
     down: dict[str, list[float]] = {}
     rss: dict[str, list[float]] = {}
     stored: dict[str, float] = {}
+    snapshot: dict[str, list[float]] = {}  # tether: seconds in log_artifact (of "up")
     notes: list[str] = []
     with scratch("artifacts") as tmp:
         checkpoint = tmp / "ckpt.pt"
@@ -298,6 +299,7 @@ def main() -> None:
                             "base_url": server.base_url, "api_key": server.api_key}  # fmt: skip
                     result, _ = run_child(SCRIPT, spec, tmp, timeout=1800)
                     up.setdefault(label, []).append(size / MIB / result["seconds"])
+                    snapshot.setdefault(label, []).append(result["log_s"])
                     rss.setdefault(f"{label} up", []).append(result["rss_mib"])
                     target = tmp / f"down-{round_number}-{label[:8]}"
                     spec = {"kind": "tether-down", "project": project, "name": "ckpt",
@@ -366,6 +368,7 @@ def main() -> None:
                 label,
                 f"{median(rates):.0f}",
                 f"{median(rates) / tether_up:.2f}x",
+                f"{median(snapshot[label]):.1f}" if label in snapshot else "-",
                 f"{median(down[label]):.0f}" if label in down else "-",
                 f"{median(rss[label + ' up']):.0f}",
                 f"{median(rss[label + ' down']):.0f}" if label + " down" in rss else "-",
