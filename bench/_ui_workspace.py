@@ -62,6 +62,7 @@ class Sizes:
 class Timings:
     sizes: Sizes
     ms: dict[str, list[float]] = field(default_factory=dict)
+    cpu_ms: dict[str, list[float]] = field(default_factory=dict)  # the server process's
     answers: dict[str, str] = field(default_factory=dict)
     setup_s: dict[str, float] = field(default_factory=dict)
     browser_rows: list[list[str]] = field(default_factory=list)
@@ -182,8 +183,18 @@ def server_requests(
 
 
 def measure_server(
-    base_url: str, api_key: str, runs: list[dict[str, Any]], timings: Timings
+    base_url: str, api_key: str, runs: list[dict[str, Any]], timings: Timings, pid: int
 ) -> None:
+    """Wall time of each request, and the server process's CPU time for it (user + system,
+    from psutil): on a shared machine the second is the steadier figure."""
+    import psutil
+
+    server = psutil.Process(pid)
+
+    def cpu_s() -> float:
+        times = server.cpu_times()
+        return float(times.user + times.system)
+
     headers = {"Authorization": f"Bearer {api_key}"}
     with httpx.Client(base_url=base_url, headers=headers, timeout=120) as client:
         requests = server_requests(client, runs, timings.sizes)
@@ -193,9 +204,11 @@ def measure_server(
             timings.answers[name] = describe(name, answer.json())
         for _ in range(timings.sizes.repeats):  # interleaved, so noise hits all alike
             for name, call in requests.items():
+                cpu = cpu_s()
                 started = time.perf_counter()
                 call().raise_for_status()
                 timings.ms.setdefault(name, []).append((time.perf_counter() - started) * 1e3)
+                timings.cpu_ms.setdefault(name, []).append((cpu_s() - cpu) * 1e3)
 
 
 def describe(name: str, answer: Any) -> str:
@@ -427,9 +440,11 @@ def report(timings: Timings, argv: list[str], load_at_start: float) -> str:
     rows = []
     for name, values in timings.ms.items():
         target = TARGETS_MS.get(name)
+        cpu = timings.cpu_ms.get(name)
         rows.append([
             name, fmt_num(median(values)), fmt_num(max(values)),
-            f"<= {target:.0f}" if target else "", timings.answers.get(name, ""),
+            fmt_num(median(cpu)) if cpu else "", f"<= {target:.0f}" if target else "",
+            timings.answers.get(name, ""),
         ])  # fmt: skip
     lines = [
         "## The project workspace: 10,000 runs (`ui_bench.py --workspace`)",
@@ -441,11 +456,13 @@ def report(timings: Timings, argv: list[str], load_at_start: float) -> str:
         f"{s.short_points}; uploaded through the server's ingest in "
         f"{timings.setup_s.get('upload', 0):.0f} s. Server alone (HTTP from Python, medians "
         f"of {s.repeats}, ms); the targets are the issue's for what the browser shows, of "
-        "which these requests are the server's part.",
+        "which these requests are the server's part. `server CPU ms`: the tether server "
+        "process's CPU time (user + system) for the request, steadier than wall time on this "
+        "shared machine (MLflow's server is not measured so).",
         "",
         f"Filter: `{FILTER}`; as MLflow's: `{SAME_FILTER[0]}` vs `{SAME_FILTER[1]}`.",
         "",
-        table(["request", "median ms", "max ms", "target", "answer"], rows),
+        table(["request", "median ms", "max ms", "server CPU ms", "target", "answer"], rows),
     ]
     if timings.browser_rows:
         lines += ["", "In Chromium:", "", table(["what", "median ms", "target", "answer"],
@@ -471,7 +488,8 @@ def run_workspace(*, quick: bool, mlflow: bool, write: bool, argv: list[str]) ->
             upload_runs(server.base_url, server.api_key, runs)
             timings.setup_s["upload"] = time.perf_counter() - started
             print(f"{len(runs):,} runs uploaded in {timings.setup_s['upload']:.0f} s", flush=True)
-            measure_server(server.base_url, server.api_key, runs, timings)
+            assert server.process is not None
+            measure_server(server.base_url, server.api_key, runs, timings, server.process.pid)
             measure_browser(server.base_url, server.api_key, timings)
         if mlflow:
             measure_mlflow(tmp / "mlflow", runs, timings)
