@@ -396,6 +396,7 @@ def main() -> None:
                     "tracker",
                     "up MiB/s",
                     "up vs tether local",
+                    "of which log_artifact s",
                     "down MiB/s",
                     "client peak RSS up (MiB)",
                     "client peak RSS down (MiB)",
