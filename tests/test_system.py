@@ -200,7 +200,10 @@ import tether
 
 run = tether.init(project="sys", system=0.05, console="off")
 sampler = next(t for t in threading.enumerate() if t.name == "tether-system")
-time.sleep(0.2)
+# Until it has taken a sample (on a busy machine the first can take long): then kill it.
+deadline = time.monotonic() + 60
+while run._system.samples < 1 and time.monotonic() < deadline:
+    time.sleep(0.01)
 # Kill the sampler thread as a debugger or a C extension could: an exception raised in it.
 ctypes.pythonapi.PyThreadState_SetAsyncExc(
     ctypes.c_ulong(sampler.ident), ctypes.py_object(KeyboardInterrupt)
