@@ -35,4 +35,12 @@ else
   echo "SeaweedFS unavailable: the S3 blob store tests will be skipped" >&2
 fi
 echo "==> pytest"
-python -m pytest "$@"
+# Two workers (PYTEST_WORKERS): most tests wait on the processes, servers and browsers
+# they start, so two at a time keep both cores busy; a file's tests stay on one worker, so a
+# module's server or browser is started once. PYTEST_WORKERS=0 runs in one process.
+workers="${PYTEST_WORKERS:-2}"
+if [ "$workers" = "0" ]; then
+  python -m pytest "$@"
+else
+  python -m pytest -n "$workers" --dist loadfile "$@"
+fi
