@@ -25,7 +25,8 @@ def run_keys(connection: Connection, owner: User, project_pk: int) -> dict[str, 
         found: set[str] = set()
         for column in columns:
             if postgres:
-                element = func.json_object_keys(column).table_valued("value")
+                # AS anon_1(value): json_object_keys names its column after the alias alone.
+                element = func.json_object_keys(column).table_valued("value").render_derived()
                 query = select(element.c.value).select_from(runs).join(element, true())
             else:
                 element = func.json_each(column).table_valued("key")
