@@ -81,7 +81,7 @@ def ws(browser: Any, sweep: Sweep) -> Iterator[Any]:
     """One signed-in page for the module; page errors fail the module's last test."""
     context = browser.new_context(viewport={"width": 1500, "height": 1000})
     sign_in(context, sweep.server)
-    context.set_default_timeout(20_000)
+    context.set_default_timeout(60_000)  # CI machines are loaded: waits for events, generous
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
@@ -98,9 +98,18 @@ def total(page: Any, expected: int) -> None:
 
 
 def apply_filter(page: Any, text: str) -> None:
+    """Types a filter and applies it; returns once the page queries it, so that a following
+    `total` cannot be met by the previous filter's rows (two filters may match as many runs)."""
     box = page.get_by_label("filter", exact=True)
     box.fill(text)
     box.press("Enter")
+    applied(page, text.strip())
+
+
+def applied(page: Any, text: str) -> None:
+    page.wait_for_function(
+        "text => document.querySelector('.runs-page')?.dataset.filter === text", arg=text
+    )
 
 
 def charts_drawn(page: Any, key: str, lines: int) -> Any:
@@ -165,7 +174,9 @@ def test_filter_box_filters_completes_and_points_at_errors(ws: Any, sweep: Sweep
     box.press("Tab")
     assert box.input_value() == "config.lr "
     box.type("= 0.03")
+    assert box.input_value() == "config.lr = 0.03"
     box.press("Enter")
+    applied(ws, "config.lr = 0.03")
     total(ws, 3)
 
     # A malformed filter: the server's message, and a caret under the position it names.

@@ -177,7 +177,11 @@ export function RunsPage({ project, query }: { project: string; query: URLSearch
   const firstPage0 = shown.pages.get(0);
   const sample = useMemo(() => visible?.runs ?? firstPage0 ?? NO_RUNS, [visible, firstPage0]);
   const differing = useMemo(() => differingFields(sample), [sample]);
-  const base = baseColumns(project, (clause) => setQuery({ filter: andClause(ws.filter, clause) }));
+  // The filter from the URL at the click, not from this render: rows skip re-rendering, so a
+  // row's tag or group link may hold an older render's closure.
+  const base = baseColumns(project, (clause) =>
+    setQuery({ filter: andClause(readWorkspace(new URLSearchParams(location.search)).filter, clause) }),
+  );
   const keyColumns = useMemo(() => columnKeys(projectKeys, sample), [projectKeys, sample]);
   const defaults = [...defaultBaseColumns(sample), ...differing.config.slice(0, 12), ...differing.summary.slice(0, 12)];
   const shownIds = shownColumns(defaults, prefs);

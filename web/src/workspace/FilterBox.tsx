@@ -2,7 +2,7 @@
 // (the server parses it: src/tether/server/run_filter/). Completion offers the project's keys
 // and values for the word at the cursor; a malformed filter shows the server's message with a
 // caret under the position it names. Applied on Enter (or a pick from the completion).
-import { useEffect, useMemo, useRef, useState } from "preact/hooks";
+import { useLayoutEffect, useMemo, useRef, useState } from "preact/hooks";
 import type { FilterProblem, ProjectKeys } from "./api";
 
 const FIELDS = [
@@ -69,7 +69,8 @@ export function FilterBox({ value, keys, problem, onApply }: Props) {
   const [open, setOpen] = useState(false);
   const [active, setActive] = useState(0);
   const input = useRef<HTMLInputElement>(null);
-  useEffect(() => setText(value), [value]);
+  // A layout effect: the applied filter shows in the box in the same render, before a key comes.
+  useLayoutEffect(() => setText(value), [value]);
 
   const { word, start } = wordAt(text, cursor);
   const suggestions = useMemo(() => {
@@ -83,10 +84,17 @@ export function FilterBox({ value, keys, problem, onApply }: Props) {
   const accept = (choice: string) => {
     const next = `${text.slice(0, start)}${choice} ${text.slice(cursor).trimStart()}`;
     const at = start + choice.length + 1;
+    // The input's text and caret change now, not in a later frame: a key typed before that
+    // frame would otherwise land at the end and then the caret jump back behind it (under load
+    // the next keys come first). The render that follows finds the same value and keeps the caret.
+    const element = input.current;
+    if (element) {
+      element.value = next;
+      element.setSelectionRange(at, at);
+    }
     setText(next);
     setCursor(at);
     setActive(0);
-    requestAnimationFrame(() => input.current?.setSelectionRange(at, at));
   };
 
   const onKeyDown = (event: KeyboardEvent) => {
