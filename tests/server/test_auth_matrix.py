@@ -103,12 +103,27 @@ _PROJECT_ROUTES = (
     ("put", "/projects/{project}/artifacts/{name}/aliases/{alias}"),
     ("delete", "/projects/{project}/artifacts/{name}/aliases/{alias}"),
     ("delete", "/projects/{project}/artifacts/{name}/{version}"),
+    ("get", "/projects/{project}/runs/keys"),
+    ("get", "/projects/{project}/runs/groups"),
+    ("get", "/projects/{project}/runs/groups/history"),
+    ("get", "/projects/{project}/views"),
+    ("put", "/projects/{project}/views/{name}"),
+    ("delete", "/projects/{project}/views/{name}"),
 )
-for _method, _path in _PROJECT_ROUTES:
+# Reads sent as a POST (a body too long for a URL): a viewer's role.
+_PROJECT_READS = {("post", "/projects/{project}/runs/history")}
+for _method, _path in (*_PROJECT_ROUTES, *_PROJECT_READS):
     RULES[(_method, "/api/v1" + _path)] = "own namespace"
     RULES[(_method, "/api/v1/owners/{owner}" + _path)] = (
-        "team write" if _method in ("put", "post", "delete") else "team read"
+        "team write"
+        if _method in ("put", "post", "delete") and (_method, _path) not in _PROJECT_READS
+        else "team read"
     )
+# Called with its strongest action, "delete": the namespace's admin role (a user is the admin
+# of their own namespace; a team's key is a member of its team). Tag, untag and move need a
+# member's role: tests/server/test_views_bulk.py.
+RULES[("post", "/api/v1/projects/{project}/runs/bulk")] = "users only"
+RULES[("post", "/api/v1/owners/{owner}/projects/{project}/runs/bulk")] = "team admin"
 # Versions of artifact "extra" the run logs: enough for every allowed DELETE of one.
 ARTIFACT_VERSIONS = 5
 
@@ -220,8 +235,16 @@ class World:
             key = self.keys[caller]
             with client(self.server, key) as own:  # refused alike when the DELETE is
                 own.put(url.removeprefix("/api/v1"), json={"version": "v0"})
+        if method == "delete" and template.endswith("/views/{name}"):
+            key = self.keys[caller]
+            with client(self.server, key) as own:  # refused alike when the DELETE is
+                own.put(url.removeprefix("/api/v1"), json={"state": {}})
         if template.endswith(("/media", "/media/steps")):
             url += "?key=loss"
+        elif template.endswith("/runs/groups"):
+            url += "?by=group"
+        elif template.endswith("/runs/groups/history"):
+            url += "?by=group&keys=loss"
         return url, self.body(method, template, caller)
 
     def body(self, method: str, template: str, caller: str) -> dict[str, Any]:
@@ -241,6 +264,12 @@ class World:
             return {"json": {"sha256": [self.sha256]}}
         if template.endswith("/aliases/{alias}") and method == "put":
             return {"json": {"version": "v0"}}
+        if template.endswith("/views/{name}") and method == "put":
+            return {"json": {"state": {"filter": "state = 'finished'"}}}
+        if template.endswith("/runs/history"):
+            return {"json": {"runs": [self.run_id], "keys": ["loss"]}}
+        if template.endswith("/runs/bulk"):  # no run of this id: the world's run stays
+            return {"json": {"action": "delete", "runs": ["absent0"]}}
         if method == "put":
             return {"content": self.segment}
         return {}

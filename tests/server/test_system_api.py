@@ -25,6 +25,7 @@ from tether.store import format as fmt
 from tether.sync.offline import sync_paths
 
 from ..conftest import only_run, run_script
+from .alembic_head import head_revision
 
 K_ENVIRONMENT = fmt.K_ENVIRONMENT
 PG_URL = os.environ.get("TETHER_TEST_POSTGRES_URL")
@@ -371,7 +372,7 @@ def test_migration_0005_on_a_database_of_0004(server: LiveServer, run_dir: Path)
     assert "environment_summary" in {c["name"] for c in inspect(engine).get_columns("runs")}
     with engine.connect() as connection:
         version = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
-    assert version == "0007"  # the head revision (0007: media)
+    assert version == head_revision()
     engine.dispose()
     server.start()
     with tether.init(project="sys", dir=run_dir, console="off", mode="offline") as new:
