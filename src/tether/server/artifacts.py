@@ -148,7 +148,7 @@ def _log_of(time: float, name: str, info: dict[str, Any]) -> LogOp:
         raise BadRecordError(
             "artifact.files", f"artifact.files must be a list of at most {MAX_FILES} files"
         )
-    files = [_file_of(raw) for raw in raw_files]
+    files = [_file_of(raw, index) for index, raw in enumerate(raw_files)]
     if len({f.path for f in files}) != len(files):
         raise BadRecordError("artifact.files.path", "artifact.files names a path twice")
     digest = _sha256(info.get("digest"), "artifact.digest")
@@ -169,9 +169,12 @@ def _log_of(time: float, name: str, info: dict[str, Any]) -> LogOp:
     )
 
 
-def _file_of(raw: Any) -> FileEntry:
+def _file_of(raw: Any, index: int) -> FileEntry:
+    from tether.artifacts.chunks import CHUNK_BYTES
+
+    where = f"artifact.files[{index}]"
     if not isinstance(raw, dict):
-        raise BadRecordError("artifact.files", f"a file is {_typed(raw)}, not a mapping")
+        raise BadRecordError(where, f"{where} is {_typed(raw)}, not a mapping")
     path = raw.get("path")
     if (
         not isinstance(path, str)
@@ -182,25 +185,32 @@ def _file_of(raw: Any) -> FileEntry:
         or any(part in ("", ".", "..") for part in path.split("/"))
     ):
         raise BadRecordError(
-            "artifact.files.path",
-            f"artifact.files.path is {_typed(path)}: a relative POSIX path of 1 to "
+            f"{where}.path",
+            f"{where}.path is {_typed(path)}: a relative POSIX path of 1 to "
             f"{PATH_CHARS} characters without '.', '..' or empty parts",
         )
-    size = check_int(raw.get("size"), "artifact.files.size", (0, INT64[1]))
-    sha256 = _sha256(raw.get("sha256"), "artifact.files.sha256")
+    size = check_int(raw.get("size"), f"{where}.size", (0, INT64[1]))
+    sha256 = _sha256(raw.get("sha256"), f"{where}.sha256")
     chunks = raw.get("chunks")
-    if chunks is not None:
-        from tether.artifacts.chunks import CHUNK_BYTES
-
+    if chunks is None:
+        # One blob holds at most CHUNK_BYTES: a larger size is a lie (and sizes near 2**63
+        # would overflow the version's total).
+        if size > CHUNK_BYTES:
+            raise BadRecordError(
+                f"{where}.size",
+                f"{where}.size is {size}: a file without chunks holds at most {CHUNK_BYTES} "
+                "bytes (a larger file lists one chunk per CHUNK_BYTES)",
+            )
+    else:
         if not isinstance(chunks, list) or not all(is_sha256(c) for c in chunks):
             raise BadRecordError(
-                "artifact.files.chunks", "artifact.files.chunks must be a list of sha256 hashes"
+                f"{where}.chunks", f"{where}.chunks must be a list of sha256 hashes"
             )
         expected = -(-size // CHUNK_BYTES)
         if len(chunks) != expected or expected < 2:
             raise BadRecordError(
-                "artifact.files.chunks",
-                f"{path}: {size} bytes make {expected} chunks of {CHUNK_BYTES}, not {len(chunks)}",
+                f"{where}.chunks",
+                f"{where}: {size} bytes make {expected} chunks of {CHUNK_BYTES}, not {len(chunks)}",
             )
     return FileEntry(text(path), size, sha256, chunks)
 

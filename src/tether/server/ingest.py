@@ -158,7 +158,9 @@ def ingest_segment(
     except OperationalError as exc:  # locked, deadlocked, or the database went away: retry
         raise IngestError(503, f"the database is busy or away ({exc.orig}); retry") from exc
     except (DataError, StatementError) as exc:
-        if isinstance(exc, DataError) or isinstance(exc.orig, TypeError | ValueError):
+        if isinstance(exc, DataError) or isinstance(
+            exc.orig, TypeError | ValueError | OverflowError
+        ):
             # A value no check above foresaw: refused (the client skips it), never a 500.
             raise IngestError(
                 422,
@@ -166,6 +168,11 @@ def ingest_segment(
                 f"({_first_line(exc.orig)})",
             ) from exc
         raise
+    except OverflowError as exc:  # a number past what the database holds: never a 500
+        raise IngestError(
+            422,
+            f"a number of this upload to writer {writer_id} is too large to store ({exc})",
+        ) from exc
     return IngestResult(offset=new_offset, records=batch.records, duplicates=batch.duplicates)
 
 
