@@ -52,6 +52,31 @@ def test_malformed_filter_is_422_with_message_position_expected(
     assert detail["message"] and isinstance(detail["expected"], list)
 
 
+@pytest.mark.parametrize(
+    ("route", "params"),
+    [
+        ("runs", {}),
+        ("runs/groups", {"by": "config.lr"}),
+        ("runs/groups/history", {"by": "config.lr", "keys": "loss"}),
+    ],
+)
+@pytest.mark.parametrize(
+    ("text", "position", "words"),
+    [
+        ("config.lr > 1" + "0" * 400, 12, "too large"),  # float() overflowed: a 500
+        ("name ~ '(.*)*x'", 7, "repetition"),  # would stall SQLite's Python re
+        ("name ~ '(a|aa)+$'", 7, "alternation"),
+    ],
+)
+def test_filters_a_database_cannot_run_safely_are_422_on_every_route(
+    http: httpx.Client, route: str, params: dict[str, str], text: str, position: int, words: str
+) -> None:
+    answer = http.get(f"/api/v1/projects/sweep/{route}", params={**params, "filter": text})
+    assert answer.status_code == 422, answer.text
+    detail = answer.json()["detail"]
+    assert detail["position"] == position and words in detail["message"]
+
+
 def test_filter_with_nul_or_too_long_is_422(http: httpx.Client) -> None:
     for text in ("name = '\x00'", "state = x or " * 400):
         answer = http.get("/api/v1/projects/sweep/runs", params={"filter": text})

@@ -27,7 +27,7 @@ import re
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 MAX_LENGTH: Final = 4096
 MAX_DEPTH: Final = 64
@@ -395,6 +395,16 @@ class _Parser:
                 number = int(token.text)
             except ValueError:
                 number = float(token.text)
+            else:
+                try:  # the SQL compares numbers as floats: 1 followed by 400 zeros is none
+                    float(number)
+                except OverflowError:
+                    raise self.fail(
+                        f"the number {token.text[:20]}... ({len(token.text)} digits) is too "
+                        "large to compare; write it with an exponent (1e308 at most) instead",
+                        ["a number"],
+                        token,
+                    ) from None
             return Literal(number, token.text, token.position)
         if token.kind == "string":
             self.at += 1
@@ -411,9 +421,53 @@ class _Parser:
         raise self.fail(f"expected a value, found {self.describe(token)}", expected)
 
 
-# A group holding a quantifier, itself repeated: (a+)+, (a|aa)*... Python's backtracking
-# engine can take exponential time on these, and SQLite runs ~ through it.
-_NESTED_QUANTIFIER = re.compile(r"\((?:[^()\\]|\\.)*[+*}](?:[^()\\]|\\.)*\)[+*{]")
+_REPEATS: Final = frozenset({"MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"})
+_BACKREFERENCES: Final = frozenset({"GROUPREF", "GROUPREF_EXISTS"})
+
+
+def _risky(items: Any, under_repeat: bool = False) -> str | None:
+    """What in a parsed pattern (``re._parser``'s tree) can make Python's backtracking engine
+    take exponential time, or None. SQLite runs ``~`` through that engine with no time bound,
+    so these shapes are refused wherever a repetition can backtrack into them: a repetition
+    inside a repetition ((a+)+, (.*)*, (\\w+\\s?)*), an alternation inside a repetition
+    ((a|aa)+; branches that start with different letters, (foo|bar)+, are fine), and any
+    backreference (\\1, (?P=name), (?(1)...))."""
+    for op, argument in items:
+        name = str(op)
+        if name in _BACKREFERENCES:
+            return "a backreference (\\1, (?P=name), (?(1)a|b))"
+        if name in _REPEATS:
+            _low, high, body = argument
+            repeats = high > 1
+            if under_repeat and repeats:
+                return "a repeated group that holds a repetition ((a+)+, (.*)*)"
+            found = _risky(body, under_repeat or repeats)
+        elif name == "BRANCH":
+            if under_repeat and not _distinct_first_letters(argument[1]):
+                return "an alternation inside a repetition ((a|aa)+)"
+            found = next((r for b in argument[1] if (r := _risky(b, under_repeat))), None)
+        elif name == "SUBPATTERN":
+            found = _risky(argument[3], under_repeat)
+        elif name in ("ASSERT", "ASSERT_NOT"):
+            found = _risky(argument[1], under_repeat)
+        elif name == "ATOMIC_GROUP":
+            found = _risky(argument, under_repeat)
+        else:
+            found = None
+        if found:
+            return found
+    return None
+
+
+def _distinct_first_letters(branches: list[Any]) -> bool:
+    """Whether each branch starts with its own literal character ((foo|bar)+): then at most
+    one branch can match at any place, and the alternation adds no backtracking."""
+    firsts = []
+    for branch in branches:
+        if not len(branch) or str(branch[0][0]) != "LITERAL":
+            return False
+        firsts.append(branch[0][1])
+    return len(set(firsts)) == len(firsts)
 
 
 def _check_pattern(text: str, pattern: Literal) -> None:
@@ -421,14 +475,6 @@ def _check_pattern(text: str, pattern: Literal) -> None:
     if len(value) > MAX_PATTERN:
         raise FilterError(
             f"the pattern is {len(value)} characters long; at most {MAX_PATTERN} are accepted",
-            text=text,
-            position=pattern.position,
-            expected=[],
-        )
-    if _NESTED_QUANTIFIER.search(value):
-        raise FilterError(
-            "a repeated group that holds a repetition ((a+)+) can take very long to match; "
-            "write the pattern without it",
             text=text,
             position=pattern.position,
             expected=[],
@@ -444,3 +490,17 @@ def _check_pattern(text: str, pattern: Literal) -> None:
             position=pattern.position,
             expected=["a regular expression"],
         ) from exc
+    import importlib
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        tree = importlib.import_module("re._parser").parse(value)
+    risk = _risky(tree)
+    if risk:
+        raise FilterError(
+            f"the pattern holds {risk}, which can take very long to match; "
+            "write the pattern without it",
+            text=text,
+            position=pattern.position,
+            expected=["a regular expression"],
+        )
