@@ -133,3 +133,43 @@ def test_with_an_s3_store_files_come_straight_from_the_store(
     # The server is gone: only presigned URLs to the store can bring the bytes now.
     folder = artifact.download(tmp_path / "out")
     assert (folder / "w.bin").read_bytes() == data
+
+
+def test_set_alias_inside_a_run_is_a_record_even_with_the_server_down(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An alias set on a used (server) version inside a run is written to the run, not sent:
+    with the server gone it neither raises nor waits, and a later sync moves the alias."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("TETHER_UPLOAD_TIMEOUT_S", "0")
+    (tmp_path / "w.bin").write_bytes(b"weights")
+    live = LiveServer(tmp_path / "data").start()
+    try:
+        with tether.init(project="al", dir=tmp_path / "train", mode="offline", console="off",
+                         system=0) as run:  # fmt: skip
+            logged = run.log_artifact(tmp_path / "w.bin", name="net")
+        assert sync_paths(
+            [tmp_path / "train"], base_url=live.base_url, api_key=live.api_key, progress=False
+        ).ok
+        monkeypatch.setenv("TETHER_BASE_URL", live.base_url)
+        monkeypatch.setenv("TETHER_API_KEY", live.api_key)
+        with tether.init(project="al", dir=tmp_path / "eval", console="off", system=0) as user:
+            used = user.use_artifact("net:latest")
+            assert (used.version, used.committed) == ("v0", True)
+            live.stop()  # nothing listens at the base URL any more
+            used.set_alias("best")  # before the fix: ServerUnreachableError into training
+            assert "best" in used.aliases
+    finally:
+        live.stop()
+    # The alias is a record of the run, waiting on disk; the next sync carries it.
+    again = LiveServer(tmp_path / "data", api_key=live.api_key).start()
+    try:
+        assert sync_paths(
+            [tmp_path / "eval"], base_url=again.base_url, api_key=again.api_key, progress=False
+        ).ok
+        with Api(again.base_url, again.api_key) as api:
+            assert api.artifact("al/net:best").digest == logged.digest
+            with pytest.raises(ValueError, match="not in project"):
+                api.artifact("al/net:prod")
+    finally:
+        again.stop()

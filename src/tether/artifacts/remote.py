@@ -14,7 +14,7 @@ download holds one piece in memory whatever the file's size:
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Final
 
 from tether.artifacts import manifest
@@ -44,12 +44,22 @@ def split_path(path: object) -> tuple[str, str, str]:
     return project, name, ref
 
 
-class Remote:
-    """The artifacts of one project on one server, through ``client``."""
+AliasRecorder = Callable[[str, str, str], None]  # (name, digest, alias)
 
-    def __init__(self, client: HttpClient, project: str) -> None:
+
+class Remote:
+    """The artifacts of one project on one server, through ``client``.
+
+    ``record_alias``, given inside a run, is how the versions it returns take an alias: as a
+    record of the run, uploaded with it (a server that is down never reaches the user's
+    training); without it (``tether.Api``), ``set_alias`` asks the server at once."""
+
+    def __init__(
+        self, client: HttpClient, project: str, *, record_alias: AliasRecorder | None = None
+    ) -> None:
         self._client = client
         self.project = project
+        self._record_alias = record_alias
         self._owner = project.rpartition("/")[0] or None
         self._base = f"{project_path(project)}/artifacts"
 
@@ -103,9 +113,15 @@ class Remote:
             owner=self.owner(),
             project=self.project.rpartition("/")[2],
             reader=self.reader(name, version, urls),
-            on_alias=lambda alias: self.set_alias(name, version, alias),
+            on_alias=self._on_alias(name, version, str(data["digest"])),
             producer=data.get("producer"),
         )
+
+    def _on_alias(self, name: str, version: str, digest: str) -> Callable[[str], None]:
+        record = self._record_alias
+        if record is not None:
+            return lambda alias: record(name, digest, alias)
+        return lambda alias: self.set_alias(name, version, alias)
 
     def owner(self) -> str:
         """The namespace: the one in the project's path, else the key's own user."""

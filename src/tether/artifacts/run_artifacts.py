@@ -191,7 +191,13 @@ class RunArtifacts:
             self._http = HttpClient(self._client.base_url, self._client.api_key)
             self._http_pid = os.getpid()
         try:
-            return Remote(self._http, self._project).version(name, ref)
+            # Its aliases are records of this run (uploaded later), never a request that
+            # could raise into training or wait for a server that is down.
+            return Remote(
+                self._http,
+                self._project,
+                record_alias=lambda n, digest, alias: self._set_alias(n, None, digest, alias),
+            ).version(name, ref)
         except (ServerUnreachableError, ServerError) as exc:  # down, busy, failing: ours
             warn_failure(
                 "artifact-use", f"use_artifact('{name}:{ref}'): {exc}; the local index answers"
