@@ -70,13 +70,16 @@ def test_presigned_put_uploaded_and_get(
     wanted = [*big_entry["chunks"], small["sha256"]]
     asked = http.post(f"{base}/missing", json={"sha256": wanted}).json()
     assert asked["missing"] == wanted and sorted(asked["upload_urls"]) == sorted(wanted)
+    assert sorted(asked["upload_staging"]) == sorted(wanted)
 
     # Bytes that are not the blob, through its URL: refused, and the object is gone.
     tampered = small["sha256"]
     assert httpx.put(asked["upload_urls"][tampered], content=b"not it").status_code == 200
-    refused = http.post(f"{base}/{tampered}/uploaded", json={})
+    note = {"staging": asked["upload_staging"][tampered]}
+    refused = http.post(f"{base}/{tampered}/uploaded", json=note)
     assert refused.status_code == 422, refused.text
-    assert http.post(f"{base}/{tampered}/uploaded", json={}).status_code == 404  # deleted
+    assert http.post(f"{base}/{tampered}/uploaded", json=note).status_code == 404  # deleted
+    assert http.post(f"{base}/{tampered}/uploaded", json={}).status_code == 422  # no staging
 
     # The real upload: sync sends the blobs to the URLs it is given, then the segment.
     written = server_bytes_written(server)
@@ -105,6 +108,52 @@ def test_presigned_put_uploaded_and_get(
             f"/projects/s3/runs/{run.id}/blobs/missing", json={"sha256": [small["sha256"]]}
         ).json()
         assert answer == {"missing": [small["sha256"]]}
-        claimed = theirs.post(f"/projects/s3/runs/{run.id}/blobs/{small['sha256']}/uploaded")
+        claimed = theirs.post(
+            f"/projects/s3/runs/{run.id}/blobs/{small['sha256']}/uploaded",
+            json={"staging": "0" * 32},
+        )
         assert claimed.status_code == 409
+    http.close()
+
+
+def test_a_second_url_holder_cannot_change_a_stored_blob(
+    s3_server: LiveServer, s3: S3Endpoint
+) -> None:
+    """Presigned PUT URLs write staging objects, never a blob's key: a URL asked for while
+    the blob was missing, used after the real upload landed, changes nothing; staged objects
+    never confirmed go at the next gc."""
+    import time
+
+    from tether.server.blobs.s3 import S3BlobStore
+    from tether.server.gc import collect
+    from tether.server.storage.db import make_engine
+
+    server = s3_server
+    http = httpx.Client(base_url=server.base_url + "/api/v1", headers=server.headers, timeout=60)
+    real = b"the owner's bytes"
+    sha = hashlib.sha256(real).hexdigest()
+    base = "/projects/s3/runs/r0000000holder/blobs"
+    owner = http.post(f"{base}/missing", json={"sha256": [sha]}).json()
+    intruder = http.post(f"{base}/missing", json={"sha256": [sha]}).json()
+    for answer in (owner, intruder):
+        assert sha not in answer["upload_urls"][sha]  # not the blob's own key
+    assert owner["upload_staging"][sha] != intruder["upload_staging"][sha]
+
+    assert httpx.put(owner["upload_urls"][sha], content=real).status_code == 200
+    landed = http.post(f"{base}/{sha}/uploaded", json={"staging": owner["upload_staging"][sha]})
+    assert landed.status_code == 201, landed.text
+    # Both URLs are still valid: neither reaches the stored blob.
+    for answer in (intruder, owner):
+        assert httpx.put(answer["upload_urls"][sha], content=b"evil").status_code == 200
+    late = http.post(f"{base}/{sha}/uploaded", json={"staging": intruder["upload_staging"][sha]})
+    assert late.status_code == 409, late.text
+    store = S3BlobStore.from_url(s3.blob_url, s3.environ())
+    assert store.read(sha) == real
+    assert http.get(f"{base}/{sha}").content == real
+
+    engine = make_engine(f"sqlite:///{server.data_dir / 'tether.db'}")
+    result = collect(engine, store, grace_s=3600, now=time.time() + 7200)
+    engine.dispose()
+    assert result.staged_deleted == 2  # the two "evil" objects, never confirmed
+    assert store.delete_staged(older_than=time.time() + 7200) == 0
     http.close()

@@ -229,7 +229,10 @@ class World:
         if template.endswith("/uploaded"):  # bytes a client put straight into the store
             data = b"direct %d" % next(self.names)
             values["sha256"] = hashlib.sha256(data).hexdigest()
-            LocalBlobStore(self.server.data_dir / "blobs").put_stream(values["sha256"], [data])
+            self.staging = f"{next(self.names):032x}"  # the staging object of a presigned PUT
+            staged = LocalBlobStore(self.server.data_dir / "blobs").staging_path(self.staging)
+            staged.parent.mkdir(exist_ok=True)
+            staged.write_bytes(data)
         url = re.sub(r"\{(\w+)\}", lambda m: str(values[m.group(1)]), template)
         if method == "delete" and template.endswith("/aliases/{alias}"):
             key = self.keys[caller]
@@ -262,6 +265,8 @@ class World:
             return {"json": {"description": "matrix"}}
         if template.endswith("/blobs/missing"):
             return {"json": {"sha256": [self.sha256]}}
+        if template.endswith("/uploaded"):
+            return {"json": {"staging": self.staging}}
         if template.endswith("/aliases/{alias}") and method == "put":
             return {"json": {"version": "v0"}}
         if template.endswith("/views/{name}") and method == "put":

@@ -8,6 +8,13 @@ hash alone (which would hand another owner's bytes to anyone who knew a hash).
 No transaction stays open while bytes stream in: the run is made (or found) first, the
 bytes go to the store, and the links are written at the end, each step short. Two uploads
 of the same blob at once both store it (the same bytes, one file) and both link it.
+
+``tether server gc`` may collect a blob while an upload of the same bytes streams (the
+upload only hashes bytes the store held when it began). ``link`` therefore locks the
+blob's row and checks, inside its transaction, that the store still holds the bytes; gc
+deletes rows and bytes under the same lock before it commits. The upload thus either links
+first (gc then finds the blob referenced and keeps it) or finds the bytes gone, links
+nothing and raises ``BlobCollectedError``: the client sends the bytes again.
 """
 
 from __future__ import annotations
@@ -21,7 +28,7 @@ from sqlalchemy import Connection, Engine, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from tether.server.blobs import BlobStore
-from tether.server.blobs.store import digest_of
+from tether.server.blobs.store import BlobStoreError, digest_of
 from tether.server.storage.schema import blobs, run_blobs
 
 # What a blob may be served as; anything else goes out as application/octet-stream.
@@ -90,16 +97,33 @@ def receive(
         size = digest_of(chunks, sha256, limit=limit)  # the sender proves it has the bytes
     else:
         size = store.put_stream(sha256, chunks, limit=limit)
-    return link(engine, run_pk, sha256, size, media_type=media_type)
+    return link(engine, run_pk, sha256, size, media_type=media_type, store=store)
 
 
-def link(engine: Engine, run_pk: int, sha256: str, size: int, *, media_type: str) -> Received:
-    """Record that the store holds blob ``sha256`` (checked by the caller) and that run
-    ``run_pk`` sent it."""
+class BlobCollectedError(BlobStoreError):
+    """``tether server gc`` deleted the blob's bytes while they were uploaded: nothing was
+    linked; send them again."""
+
+
+def link(
+    engine: Engine,
+    run_pk: int,
+    sha256: str,
+    size: int,
+    *,
+    media_type: str,
+    store: BlobStore | None = None,
+) -> Received:
+    """Record that the store holds blob ``sha256`` and that run ``run_pk`` sent it. With
+    ``store``, checks under the blob row's lock that the bytes are still there (else raises
+    ``BlobCollectedError``, nothing linked); without, the caller vouches for them."""
     now = time.time()
     for attempt in range(3):  # a concurrent upload of the same blob may insert a row first
         try:
             with engine.begin() as connection:
+                connection.execute(
+                    select(blobs.c.sha256).where(blobs.c.sha256 == sha256).with_for_update()
+                )
                 _insert_once(connection, blobs, {"sha256": sha256, "size": size, "created_at": now})
                 created = _insert_once(
                     connection,
@@ -112,6 +136,10 @@ def link(engine: Engine, run_pk: int, sha256: str, size: int, *, media_type: str
                         "created_at": now,
                     },
                 )
+                if store is not None and not store.exists(sha256):
+                    raise BlobCollectedError(
+                        f"blob {sha256} was collected by gc while it was uploaded; send it again"
+                    )
             return Received(size=size, created=created)
         except IntegrityError:
             if attempt == 2:

@@ -123,8 +123,10 @@ class BlobUpload:
         # answers come, and a body may name many blobs).
         self.on_answer: Callable[[], None] | None = None
         self._lock = threading.Lock()
-        # Presigned PUT URLs the server gave for missing blobs (an S3 store), by hash.
+        # Presigned PUT URLs the server gave for missing blobs (an S3 store), and the ids of
+        # the staging objects they write, by hash.
         self._direct: dict[str, Any] = {}
+        self._staging: dict[str, Any] = {}
 
     # -- what the server has -----------------------------------------------------------------
     def _path(self) -> Path:
@@ -188,7 +190,9 @@ class BlobUpload:
             listed = answer.get("missing") if isinstance(answer, dict) else None
             missing = [sha for sha in listed if sha in named] if isinstance(listed, list) else batch
             urls = answer.get("upload_urls") if isinstance(answer, dict) else None
+            staging = answer.get("upload_staging") if isinstance(answer, dict) else None
             self._direct = urls if isinstance(urls, dict) else {}
+            self._staging = staging if isinstance(staging, dict) else {}
             self._answered()
             self._acknowledge([sha for sha in batch if sha not in set(missing)])
             sent += self._put_all(client, [(sha, named[sha]) for sha in missing])
@@ -246,10 +250,11 @@ class BlobUpload:
                 if not media_type:  # a table's image cell: PNG or JPEG, as its bytes say
                     media_type = _sniffed(handle.read(8))
                     handle.seek(0)
-                url = self._direct.get(sha256)
+                url, staging = self._direct.get(sha256), self._staging.get(sha256)
                 if not (
                     isinstance(url, str)
-                    and self._put_direct(client, url, sha256, handle, size, media_type)
+                    and isinstance(staging, str)
+                    and self._put_direct(client, (url, staging), sha256, handle, size, media_type)
                 ):
                     client.put_stream(
                         f"{self._run_path}/blobs/{sha256}",
@@ -270,13 +275,21 @@ class BlobUpload:
         return True
 
     def _put_direct(
-        self, client: HttpClient, url: str, sha256: str, handle: Any, size: int, media_type: str
+        self,
+        client: HttpClient,
+        target: tuple[str, str],
+        sha256: str,
+        handle: Any,
+        size: int,
+        media_type: str,
     ) -> bool:
-        """PUT the blob straight into the server's object store (a presigned URL), then tell
-        the server, which checks it and links it. False when the server wants the bytes
-        through itself after all (it held the blob meanwhile); raises as a request does."""
+        """PUT the blob straight into the server's object store (``target``: a presigned URL
+        and the id of the staging object it writes), then tell the server, which checks it
+        and links it. False when the server wants the bytes through itself after all (it held
+        the blob meanwhile); raises as a request does."""
         import httpx
 
+        url, staging = target
         try:
             answer = httpx.put(
                 url,
@@ -296,7 +309,8 @@ class BlobUpload:
             )
         try:
             client.post_json(
-                f"{self._run_path}/blobs/{sha256}/uploaded", {"media_type": media_type}
+                f"{self._run_path}/blobs/{sha256}/uploaded",
+                {"media_type": media_type, "staging": staging},
             )
         except ServerError as exc:
             if exc.status == 409:

@@ -5,6 +5,9 @@ written to a temporary file in its folder, hashed as it is written, synced, and 
 its name only when the hash checks out: a reader never sees a partial blob, and two uploads
 of the same bytes at once leave one file (``os.link`` refuses to replace; the loser's copy
 is dropped, its bytes being the same).
+
+Staging objects (``<root>/staging/<id>``) exist only for the contract's sake: a local store
+gives no presigned URLs, so only the server's owner can put one there.
 """
 
 from __future__ import annotations
@@ -16,7 +19,13 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from tether.server.blobs.store import READ_CHUNK, BlobStore, HashingChunks, is_sha256
+from tether.server.blobs.store import (
+    READ_CHUNK,
+    BlobStore,
+    HashingChunks,
+    is_sha256,
+    is_staging_id,
+)
 
 
 class LocalBlobStore(BlobStore):
@@ -61,6 +70,29 @@ class LocalBlobStore(BlobStore):
 
     def delete(self, sha256: str) -> None:
         self.path(sha256).unlink(missing_ok=True)
+
+    def staging_path(self, staging: str) -> Path:
+        if not is_staging_id(staging):
+            raise ValueError(f"{staging!r} is not a staging id (32 lowercase hex digits)")
+        return self.root / "staging" / staging
+
+    def take_staged(self, staging: str, sha256: str, *, limit: int | None = None) -> int:
+        path = self.staging_path(staging)
+        handle = open(path, "rb")  # noqa: SIM115 (closed by _chunks_of); FileNotFoundError
+        try:
+            return self.put_stream(sha256, _chunks_of(handle), limit=limit)
+        finally:
+            handle.close()
+            path.unlink(missing_ok=True)
+
+    def delete_staged(self, *, older_than: float) -> int:
+        deleted = 0
+        for path in (self.root / "staging").glob("*"):
+            with contextlib.suppress(FileNotFoundError):
+                if path.stat().st_mtime < older_than:
+                    path.unlink()
+                    deleted += 1
+        return deleted
 
 
 def _chunks_of(handle: BinaryIO) -> Iterator[bytes]:

@@ -10,6 +10,11 @@ A blob is the object ``<prefix>/ab/<sha256>``. The bytes are hashed as they arri
 local temporary file, and only bytes that hash right are put (in parts, past 5 MiB): a
 blob's object exists only whole and right. obstore is imported when a store is made, so a
 server without the ``s3`` extra runs on its local store.
+
+A direct upload (a presigned PUT, ``tether.server.direct_blobs``) lands at a staging object
+``<prefix>/staging/<id>``, never at a blob's own key. Confirmed, it is copied to
+``<prefix>/staging/<id>.check`` (no URL names it: the PUT URL can no longer change those
+bytes), hashed there, and copied to the blob's key unless the store holds it already.
 """
 
 from __future__ import annotations
@@ -27,7 +32,9 @@ from tether.server.blobs.store import (
     BlobStore,
     BlobStoreError,
     HashingChunks,
+    digest_of,
     is_sha256,
+    is_staging_id,
 )
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
@@ -157,6 +164,62 @@ class S3BlobStore(BlobStore):
         key = self.key(sha256)
         with _store_errors(key):
             return str(obstore.sign(self._store, verb, key, timedelta(seconds=expires_s)))
+
+    def staging_key(self, staging: str) -> str:
+        if not is_staging_id(staging):
+            raise ValueError(f"{staging!r} is not a staging id (32 lowercase hex digits)")
+        name = f"staging/{staging}"
+        return f"{self.prefix}/{name}" if self.prefix else name
+
+    def presign_staged_put(self, staging: str, *, expires_s: int = 3600) -> str | None:
+        import obstore
+
+        key = self.staging_key(staging)
+        with _store_errors(key):
+            return str(obstore.sign(self._store, "PUT", key, timedelta(seconds=expires_s)))
+
+    def take_staged(self, staging: str, sha256: str, *, limit: int | None = None) -> int:
+        import obstore
+
+        staged, final = self.staging_key(staging), self.key(sha256)
+        checked = f"{staged}.check"
+        with _store_errors(staged):  # FileNotFoundError when nothing was put
+            obstore.copy(self._store, staged, checked)
+        self._delete_key(staged)
+        try:
+            with _store_errors(checked):
+                result = obstore.get(self._store, checked)
+            chunks = (bytes(chunk) for chunk in result.stream(min_chunk_size=READ_CHUNK))
+            size = digest_of(chunks, sha256, limit=limit)
+            if not self.exists(sha256):
+                with _store_errors(final):
+                    obstore.copy(self._store, checked, final)
+        finally:
+            self._delete_key(checked)
+        return size
+
+    def delete_staged(self, *, older_than: float) -> int:
+        import obstore
+
+        prefix = f"{self.prefix}/staging/" if self.prefix else "staging/"
+        old: list[str] = []
+        with _store_errors(prefix):
+            for batch in obstore.list(self._store, prefix=prefix):
+                old.extend(
+                    meta["path"] for meta in batch if meta["last_modified"].timestamp() < older_than
+                )
+        for key in old:
+            self._delete_key(key)
+        return len(old)
+
+    def _delete_key(self, key: str) -> None:
+        import obstore
+
+        try:
+            with _store_errors(key):
+                obstore.delete(self._store, key)
+        except FileNotFoundError:
+            pass
 
     def delete(self, sha256: str) -> None:
         import obstore

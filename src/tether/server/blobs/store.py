@@ -123,6 +123,28 @@ class BlobStore(ABC):
         (a local directory: the bytes go through the server)."""
         return None
 
+    def presign_staged_put(self, staging: str, *, expires_s: int = 3600) -> str | None:
+        """A presigned PUT URL for the staging object ``staging`` (never a blob's own key:
+        whoever holds the URL can write there until it expires); None without such URLs."""
+        return None
+
+    def take_staged(self, staging: str, sha256: str, *, limit: int | None = None) -> int:
+        """Move staging object ``staging`` out of its URL's reach, hash it, and make it blob
+        ``sha256`` (kept as it is when the store holds that blob already); returns its size.
+        ``FileNotFoundError`` when absent; ``BlobMismatchError``/``BlobTooLargeError`` (the
+        staged bytes are deleted)."""
+        raise FileNotFoundError(f"this store stages nothing ({staging})")
+
+    def delete_staged(self, *, older_than: float) -> int:
+        """Delete staging objects last written before ``older_than`` (epoch seconds);
+        returns how many."""
+        return 0
+
     def read(self, sha256: str) -> bytes:
         """The whole blob (for small ones and tests)."""
         return b"".join(self.open(sha256))
+
+
+def is_staging_id(value: str) -> bool:
+    """A direct upload's staging id: 32 lowercase hex digits (``secrets.token_hex(16)``)."""
+    return len(value) == 32 and all(c in "0123456789abcdef" for c in value)

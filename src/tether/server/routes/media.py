@@ -63,8 +63,8 @@ def missing_blobs(
 ) -> Any:
     """Which of these blobs the run has not sent yet (all of them for a run not seen yet);
     those another run of the owner sent are linked at once (``owner_blobs``);
-    with an S3 store, ``upload_urls``: presigned PUT URLs for those the store lacks
-    (``tether.server.direct_blobs``)."""
+    with an S3 store, ``upload_urls`` and ``upload_staging``: presigned PUT URLs to staging
+    objects, and their ids, for those the store lacks (``tether.server.direct_blobs``)."""
     import time
 
     try:
@@ -89,8 +89,9 @@ def missing_blobs(
     with engine.connect() as connection:
         answer: dict[str, Any] = {"missing": lacking}
         urls = direct_blobs.upload_urls(connection, request.app.state.blob_store, lacking)
-    if urls:
-        answer["upload_urls"] = urls
+    if urls.urls:
+        answer["upload_urls"] = urls.urls
+        answer["upload_staging"] = urls.staging
     return answer
 
 
@@ -195,6 +196,10 @@ async def _linked(engine: Engine, run_pk: int, sha256: str, received: Any) -> An
 
 class UploadedNote(BaseModel):
     media_type: str | None = Field(default=None, max_length=128, description="image/png...")
+    staging: str = Field(
+        pattern="^[0-9a-f]{32}$",
+        description="the staging id that blobs/missing answered with the PUT URL",
+    )
 
 
 @router.post(f"{RUN}/blobs/{{sha256}}/uploaded")
@@ -205,19 +210,20 @@ async def blob_uploaded(
     sha256: Sha256Path,
     owner: WriteOwner,
     engine: EngineDep,
-    body: Annotated[UploadedNote | None, Body()] = None,
+    body: Annotated[UploadedNote, Body()],
 ) -> Any:
-    """The client PUT blob ``sha256`` straight into the S3 store (a URL from
-    ``blobs/missing``): the server reads it back, hashing it, and links it to the run."""
+    """The client PUT blob ``sha256`` straight into the S3 store (a URL and staging id from
+    ``blobs/missing``): the server moves the staged object out of the URL's reach, hashes
+    it, makes it the blob and links it to the run."""
     import time
 
     store: BlobStore = request.app.state.blob_store
-    media_type = media_blobs.media_type_of(body.media_type if body else None)
+    media_type = media_blobs.media_type_of(body.media_type)
     try:
         run = await run_in_threadpool(_upload_run, engine, owner, project, run_id, time.time())
         received = await run_in_threadpool(
             lambda: direct_blobs.verify_and_link(
-                engine, store, run.id, sha256, media_type=media_type
+                engine, store, run.id, sha256, body.staging, media_type=media_type
             )
         )
     except FileNotFoundError:
