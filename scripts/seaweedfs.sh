@@ -8,7 +8,9 @@
 # benchmark of 1 GiB files more (bench/artifact_bench.py starts its own with 1024).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-STATE=${TETHER_SEAWEEDFS_DIR:-${TMPDIR:-/tmp}/tether-seaweedfs-$(id -u)}
+# One instance per checkout (two clones on one machine must not share a data folder: the
+# filer's database allows one process).
+STATE=${TETHER_SEAWEEDFS_DIR:-${TMPDIR:-/tmp}/tether-seaweedfs-$(id -u)-$(pwd | cksum | cut -d' ' -f1)}
 ACCESS=tether-tests
 SECRET=tether-tests-secret
 BUCKET=tether-tests
@@ -28,15 +30,15 @@ if [ "${1:-}" = "stop" ]; then
 fi
 
 # One HTTP request through python3 (no curl needed). GET: true when anything answers (an S3
-# error is an answer); POST: true on a 2xx.
+# error is an answer); POST: true on a 2xx, or a 409 (the bucket is there already).
 request() {
   python3 -c '
 import sys, urllib.error, urllib.request
 method, url = sys.argv[1], sys.argv[2]
 try:
     urllib.request.urlopen(urllib.request.Request(url, method=method), timeout=2)
-except urllib.error.HTTPError:
-    sys.exit(0 if method == "GET" else 1)
+except urllib.error.HTTPError as error:
+    sys.exit(0 if method == "GET" or error.code == 409 else 1)
 except OSError:
     sys.exit(1)
 ' "$@"
@@ -48,6 +50,9 @@ if alive && [ -f "$STATE/url" ] && answers "$(cat "$STATE/s3port")"; then
   exit 0
 fi
 
+# The test store's contents are disposable: each start begins empty (no half-written state
+# of an instance that was killed).
+rm -rf "$STATE/data"
 mkdir -p "$STATE/data"
 # Six free ports (master, volume, filer, s3 and the gRPC ports weed derives as port+10000).
 read -r MASTER VOLUME FILER S3 < <(python3 - <<'EOF'
