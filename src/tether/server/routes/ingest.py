@@ -24,16 +24,19 @@ RunPath = Annotated[str, Path(pattern=ID_PATTERN, description="Run id.")]
 WriterPath = Annotated[str, Path(pattern=ID_PATTERN, description="Writer id.")]
 
 
+# The OpenAPI body of a PUT whose body is raw bytes (segments, blobs): read from the request
+# stream, so FastAPI cannot infer it.
+BINARY_BODY: dict[str, Any] = {
+    "requestBody": {
+        "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+        "required": False,
+    }
+}
+
+
 @router.put(
     "/projects/{project}/runs/{run_id}/segments/{writer_id}",
-    openapi_extra={
-        "requestBody": {
-            "content": {
-                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
-            },
-            "required": False,
-        }
-    },
+    openapi_extra=BINARY_BODY,
     responses={
         409: {"description": "Resume from the offset in the body."},
         413: {"description": "Over the body limit; `limit` says how many bytes fit."},

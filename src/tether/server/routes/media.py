@@ -32,7 +32,7 @@ from tether.server.deps import EngineDep, UserDep
 from tether.server.ingest import upload_run
 from tether.server.ingest_checks import KEY_CHARS
 from tether.server.media_blobs import MAX_BLOB_BYTES, MAX_MISSING_ASKED, OCTET_STREAM
-from tether.server.routes.ingest import ProjectPath, RunPath
+from tether.server.routes.ingest import BINARY_BODY, ProjectPath, RunPath
 from tether.server.routes.runs import NO_NUL
 from tether.server.upload_limits import RETRY_AFTER_S, UploadSlots
 
@@ -97,14 +97,7 @@ def missing_blobs(
 
 @router.put(
     f"{RUN}/blobs/{{sha256}}",
-    openapi_extra={
-        "requestBody": {
-            "content": {
-                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
-            },
-            "required": False,
-        }
-    },
+    openapi_extra=BINARY_BODY,
     responses={
         413: {"description": "Over the blob size limit; `limit` says how many bytes fit."},
         422: {"description": "The bytes do not hash to `sha256`."},
