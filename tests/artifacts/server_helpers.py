@@ -4,7 +4,6 @@ record), and a server per database, for the server-side artifact tests."""
 from __future__ import annotations
 
 import hashlib
-import secrets
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,29 +22,9 @@ def server_per_database(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LiveServer]:
     """A live server on SQLite, or on a fresh PostgreSQL database (dropped after)."""
-    from tests.server.accounts import POSTGRES_URL
+    from tests.server.accounts import server_on
 
-    url = None
-    name = "tether_test_" + secrets.token_hex(4)
-    if request.param == "postgresql":
-        if not POSTGRES_URL:
-            pytest.skip("TETHER_TEST_POSTGRES_URL not set (scripts/postgres.sh prints one)")
-        import psycopg
-
-        with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
-            admin.execute(f"CREATE DATABASE {name}")
-        url = POSTGRES_URL.rsplit("/", 1)[0] + "/" + name
-    live = LiveServer(tmp_path_factory.mktemp("artifacts") / "data", database_url=url).start()
-    try:
-        yield live
-    finally:
-        live.stop()
-        if url is not None:
-            import psycopg
-
-            assert POSTGRES_URL is not None
-            with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
-                admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    yield from server_on(request.param, tmp_path_factory.mktemp("artifacts") / "data")
 
 
 def file_entry(

@@ -3,6 +3,7 @@ made through its admin API (a real server, a real database; nothing mocked)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 from collections.abc import Iterator
@@ -17,10 +18,11 @@ from tether.server.testing import LiveServer
 POSTGRES_URL = os.environ.get("TETHER_TEST_POSTGRES_URL")
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str | None]:
-    """None (SQLite in the server's data dir), or a fresh PostgreSQL database, dropped after."""
-    if request.param == "sqlite":
+@contextlib.contextmanager
+def fresh_database(kind: str) -> Iterator[str | None]:
+    """None for ``"sqlite"`` (SQLite in the server's data dir), or for ``"postgresql"`` the
+    URL of a fresh PostgreSQL database, dropped after (skips the test without one)."""
+    if kind == "sqlite":
         yield None
         return
     if not POSTGRES_URL:
@@ -35,6 +37,24 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     finally:
         with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
             admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def server_on(kind: str, data_dir: Path) -> Iterator[LiveServer]:
+    """A live server in ``data_dir`` on ``kind``'s database (``fresh_database``), stopped and
+    its database dropped after: the body of a server fixture parametrised by database."""
+    with fresh_database(kind) as url:
+        live = LiveServer(data_dir, database_url=url).start()
+        try:
+            yield live
+        finally:
+            live.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str | None]:
+    """None (SQLite in the server's data dir), or a fresh PostgreSQL database, dropped after."""
+    with fresh_database(request.param) as url:
+        yield url
 
 
 @pytest.fixture

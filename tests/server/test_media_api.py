@@ -4,7 +4,6 @@ the media routes, on SQLite and PostgreSQL (a real server; raw HTTP as a client 
 from __future__ import annotations
 
 import hashlib
-import secrets
 import socket
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -17,7 +16,7 @@ import tether
 from tether.server.testing import LiveServer
 from tether.store import format as fmt
 
-from .accounts import POSTGRES_URL
+from .accounts import server_on
 from .conftest import sample_items
 
 
@@ -26,27 +25,7 @@ def server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LiveServer]:
     """One server per database for the module (each test makes runs of its own)."""
-    url = None
-    name = "tether_test_" + secrets.token_hex(4)
-    if request.param == "postgresql":
-        if not POSTGRES_URL:
-            pytest.skip("TETHER_TEST_POSTGRES_URL not set (scripts/postgres.sh prints one)")
-        import psycopg
-
-        with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
-            admin.execute(f"CREATE DATABASE {name}")
-        url = POSTGRES_URL.rsplit("/", 1)[0] + "/" + name
-    live = LiveServer(tmp_path_factory.mktemp("media") / "data", database_url=url).start()
-    try:
-        yield live
-    finally:
-        live.stop()
-        if url is not None:
-            import psycopg
-
-            assert POSTGRES_URL is not None
-            with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
-                admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    yield from server_on(request.param, tmp_path_factory.mktemp("media") / "data")
 
 
 def run_path(run: tether.Run, owner: str = "") -> str:
