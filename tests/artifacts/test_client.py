@@ -221,14 +221,17 @@ def test_a_full_run_disk_is_a_warning_not_an_error(
 
 
 LOG_FROM_CHILD = """
-import multiprocessing, sys
+import multiprocessing, os
 import tether
 
 def child(i):
     run = tether.current_run()
     with open(f"f{i}.bin", "wb") as handle:
         handle.write(bytes([i]) * 1000)
-    print(run.log_artifact(f"f{i}.bin", name="shared").digest)
+    digest = run.log_artifact(f"f{i}.bin", name="shared").digest
+    # one write per line: unbuffered print() writes the text and the newline apart, and four
+    # children sharing the pipe interleaved them
+    os.write(1, f"{digest}\n".encode())
 
 if __name__ == "__main__":
     with tether.init(project="p", dir=".", console="off", mode="offline", system=0) as run:
