@@ -118,3 +118,52 @@ def test_sigterm_waits_for_the_main_thread_rather_than_landing_on_ours(run_dir: 
     data = only_run(run_dir)
     assert data.state == "killed"
     assert [row["loss"] for row in data.rows()] == [1.0]
+
+
+def test_a_flag_is_set_even_while_another_thread_holds_its_lock() -> None:
+    # What a SIGTERM handler's helper meets when the handler interrupted the main thread
+    # inside set(): threading.Event.set waited for that lock; Flag.set does not.
+    import threading
+
+    from tether._threads import Flag
+
+    flag = Flag()
+    with flag._cond:
+        setter = threading.Thread(target=flag.set)
+        setter.start()
+        setter.join(5)
+        assert not setter.is_alive()
+    assert flag.is_set() and flag.wait(0)
+    flag.clear()
+    assert not flag.wait(0.01)
+
+
+SIGTERM_INSIDE_THE_EXIT_HOOK = """
+import os, signal, sys, threading
+import tether
+
+def hook(frame, event, arg):
+    # SIGTERM exactly while the writer's exit hook wakes the flusher (lock held), as a Pool's
+    # terminate() once met a worker that was leaving anyway
+    if event == "call" and frame.f_code.co_name == "notify_all":
+        caller = frame.f_back
+        while caller is not None and caller.f_code.co_name != "_leaving":
+            caller = caller.f_back
+        if caller is not None:
+            sys.setprofile(None)
+            os.kill(os.getpid(), signal.SIGTERM)
+
+run = tether.init(dir=".", console="off", system=0)
+for i in range(50):
+    run.log({"i": i})
+sys.setprofile(hook)
+threading.setprofile(None)
+"""
+
+
+def test_sigterm_inside_the_writers_exit_hook_still_writes_everything(run_dir: Path) -> None:
+    result = run_script(run_dir, SIGTERM_INSIDE_THE_EXIT_HOOK, check=False, timeout=60)
+    assert result.returncode == -signal.SIGTERM, result.stderr
+    data = only_run(run_dir)
+    assert [r["i"] for r in data.rows()] == list(range(50))
+    assert data.state == "killed"  # the handler ended the run; before, it waited 10 s and gave up

@@ -45,3 +45,45 @@ def start_without_signals(thread: threading.Thread) -> None:
         thread.start()
     finally:
         mask(signal.SIG_SETMASK, previous)
+
+
+# How long ``Flag.set`` waits for the lock before it leaves the waking to the waiter's timeout.
+_WAKE_LOCK_S: Final = 0.05
+
+
+class Flag:
+    """``threading.Event``'s flag, whose ``set()`` never waits for long.
+
+    ``Event.set`` takes the lock of its condition. A SIGTERM handler interrupts the main thread
+    between two bytecodes, possibly inside ``Event.set`` itself (a writer's exit hook sets its
+    stop event as the process leaves, which is when a ``Pool`` terminates its workers), with
+    that lock held; the handler's helper thread then waited on ``Event.set`` for the lock
+    until the handler gave up, and the process died with its last rows unwritten. Here the
+    flag is set first, without the lock; the waiters are then woken if the lock comes within
+    ``_WAKE_LOCK_S``, and otherwise see the flag when their own timeout ends.
+    """
+
+    def __init__(self) -> None:
+        self._set = False
+        self._cond = threading.Condition(threading.Lock())
+
+    def is_set(self) -> bool:
+        return self._set
+
+    def set(self) -> None:
+        self._set = True
+        if self._cond.acquire(timeout=_WAKE_LOCK_S):
+            try:
+                self._cond.notify_all()
+            finally:
+                self._cond.release()
+
+    def clear(self) -> None:
+        self._set = False
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """True once set; False after ``timeout`` seconds unset."""
+        with self._cond:
+            if not self._set:
+                self._cond.wait(timeout)
+            return self._set

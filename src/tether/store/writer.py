@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from tether import _tokens
 from tether._diagnostics import warn_failure
-from tether._threads import start_without_signals
+from tether._threads import Flag, start_without_signals
 from tether._values import MAX_STEP
 from tether.store import format as fmt
 from tether.store.rows import QueuedRow, encode_rows, fold_latest
@@ -137,7 +137,7 @@ class Writer:
         self._good_size = 0
         self._last_write = time.monotonic()
         self._thread: threading.Thread | None = None
-        self._stop = threading.Event()
+        self._stop = Flag()
         self._exiting = False
         self.closed = False
         self.degraded = False

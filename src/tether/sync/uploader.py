@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Final
 
 from tether._diagnostics import warn_failure
-from tether._threads import start_without_signals
+from tether._threads import Flag, start_without_signals
 from tether.sync.http import AuthError, HttpClient, ServerError
 from tether.sync.run_upload import RunUpload, Sent
 
@@ -90,8 +90,8 @@ class Uploader:
         # Reentrant: a signal handler that finishes the run may call wait() inside wait().
         self._lock = threading.RLock()
         self._done = threading.Condition(self._lock)
-        self._wake = threading.Event()
-        self._stopping = threading.Event()
+        self._wake = Flag()
+        self._stopping = Flag()
         self._thread: threading.Thread | None = None
         self._requested = 0  # wait() calls so far
         self._completed = 0  # the last request a whole pass has answered

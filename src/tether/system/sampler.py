@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from tether._diagnostics import warn_failure
-from tether._threads import start_without_signals
+from tether._threads import Flag, start_without_signals
 from tether.store import format as fmt
 from tether.system.forks import no_fork
 from tether.system.nvml import QUIET_ERRORS, NvmlSource
@@ -87,7 +87,7 @@ class Sampler:
         self._root_pid = os.getpid() if root_pid is None else root_pid
         self._gpu_source = gpu_source
         self._visible = visible_devices
-        self._stop = threading.Event()
+        self._stop = Flag()
         self._thread: threading.Thread | None = None
         self._warned: set[str] = set()
         self.samples = 0
