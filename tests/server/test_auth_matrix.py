@@ -106,6 +106,7 @@ _PROJECT_ROUTES = (
     ("get", "/projects/{project}/runs/keys"),
     ("get", "/projects/{project}/runs/groups"),
     ("get", "/projects/{project}/runs/groups/history"),
+    ("get", "/projects/{project}/runs/lines"),
     ("get", "/projects/{project}/views"),
     ("put", "/projects/{project}/views/{name}"),
     ("delete", "/projects/{project}/views/{name}"),

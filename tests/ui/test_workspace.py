@@ -257,6 +257,35 @@ def test_charts_of_all_visible_runs_share_colours_hover_and_isolate(ws: Any, swe
     assert width > 1200
 
 
+def test_the_charts_come_in_one_request_sent_with_the_runs_not_after(ws: Any, sweep: Sweep) -> None:
+    # Before, the charts asked for the runs' series only once the 1,000 visible runs had come
+    # (their ids and keys), a round trip later: the first chart of 1,000 runs waited for both.
+    events: list[tuple[str, str]] = []
+
+    def sent(request: Any) -> None:
+        events.append(("sent", request.url))
+
+    def done(request: Any) -> None:
+        events.append(("done", request.url))
+
+    ws.on("request", sent)
+    ws.on("requestfinished", done)
+    try:
+        ws.goto(sweep.url + "?order=name")
+        charts_drawn(ws, "train/loss", 9)
+        charts_drawn(ws, "val/acc", 9)
+    finally:
+        ws.remove_listener("request", sent)
+        ws.remove_listener("requestfinished", done)
+    charted = [i for i, (what, url) in enumerate(events) if what == "sent" and "/runs/lines" in url]
+    assert len(charted) == 1, events
+    assert not any("/runs/history" in url for _, url in events)
+    visible = next(
+        i for i, (what, url) in enumerate(events) if what == "done" and "limit=1000" in url
+    )
+    assert charted[0] < visible, events
+
+
 def test_grouping_folds_the_table_and_draws_a_line_per_group(ws: Any, sweep: Sweep) -> None:
     ws.goto(sweep.url)
     total(ws, 9)

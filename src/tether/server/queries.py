@@ -86,6 +86,34 @@ def run_json(row: Any, project: str, owner: User, writer_count: int) -> dict[str
     }
 
 
+def run_conditions(
+    connection: Connection,
+    owner: User,
+    project: str,
+    *,
+    state: str | None = None,
+    group: str | None = None,
+    tag: str | None = None,
+    search: str | None = None,
+    where: ColumnElement[bool] | None = None,
+) -> list[ColumnElement[bool]]:
+    """The conditions on ``runs`` that the runs list applies: the project (404 if the owner
+    has none of that name), a run filter's ``where``, and the table's state, group, tag and
+    name search."""
+    conditions = [runs.c.project_id == project_pk(connection, owner, project)]
+    if where is not None:
+        conditions.append(where)
+    if state:
+        conditions.append(runs.c.state == state)
+    if group:
+        conditions.append(runs.c.group_name == group)
+    if search:
+        conditions.append(runs.c.name.contains(search, autoescape=True))
+    if tag:
+        conditions.append(has_tag(tag, dialect=connection.dialect.name))
+    return conditions
+
+
 def list_runs(
     connection: Connection,
     owner: User,
@@ -103,19 +131,10 @@ def list_runs(
     """One page of a project's runs, filtered, sorted and cut in SQL (``runs_order``); the
     full rows, their JSON and their writer counts are built for that page only. ``where``:
     a run filter's condition (``tether.server.run_filter``)."""
-    pk = project_pk(connection, owner, project)
     dialect = connection.dialect.name
-    conditions = [runs.c.project_id == pk]
-    if where is not None:
-        conditions.append(where)
-    if state:
-        conditions.append(runs.c.state == state)
-    if group:
-        conditions.append(runs.c.group_name == group)
-    if search:
-        conditions.append(runs.c.name.contains(search, autoescape=True))
-    if tag:
-        conditions.append(has_tag(tag, dialect=dialect))
+    conditions = run_conditions(
+        connection, owner, project, state=state, group=group, tag=tag, search=search, where=where
+    )
     page = page_ids(conditions, order, limit=limit, offset=offset, dialect=dialect)
     ids = [int(row.id) for row in connection.execute(page)]
     total = connection.execute(select(func.count()).select_from(runs).where(*conditions)).scalar()

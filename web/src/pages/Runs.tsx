@@ -63,12 +63,12 @@ export function RunsPage({ project, query }: { project: string; query: URLSearch
   const highlight = useMemo(() => new Highlight(), []);
   const { text: filter, offset: filterOffset } = effectiveFilter(ws.filter, ws.brush);
   const [answered, setAnswered] = useState(false);
-  const { keys: projectKeys, visible } = useWorkspaceData(
-    answered,
-    project,
-    { filter: ws.filter, order, search, state },
-    refresh,
-  );
+  const {
+    keys: projectKeys,
+    visible,
+    lines,
+    linesError,
+  } = useWorkspaceData(answered, project, { filter: ws.filter, order, search, state }, refresh, ws.group.length > 0);
   const grouped = useGroups(project, ws.group, filter);
   const [, setVersion] = useState(0);
   const [scrollTop, setScrollTop] = useState(0);
@@ -380,12 +380,16 @@ export function RunsPage({ project, query }: { project: string; query: URLSearch
         </div>
       )}
       {visible && visible.runs.length > 0 && (
-        <Unchanged deps={[query.toString(), visible, grouped.groups, projectKeys, isolated, keyColumns]}>
+        <Unchanged
+          deps={[query.toString(), visible, lines, linesError, grouped.groups, projectKeys, isolated, keyColumns]}
+        >
           <WorkspacePanels
             project={project}
             ws={ws}
             runs={visible.runs}
             total={visible.total}
+            lines={lines}
+            linesError={linesError}
             filter={filter}
             configKeys={keyColumns.filter((k) => k.startsWith("config."))}
             summaryKeys={keyColumns.filter((k) => k.startsWith("summary."))}

@@ -1,12 +1,13 @@
-// The workspace's charts: one per metric key, over every run the filter passes (one request:
-// POST P/runs/history, downsampled on the server), or, grouped, one line per group with its
-// band (GET P/runs/groups/history, aggregated on the server). A grid as wide as the page; the
+// The workspace's charts: one per metric key, over every run the filter passes (the lines of
+// GET P/runs/lines, asked for with the runs themselves in data.ts: on one step axis,
+// downsampled on the server), or, grouped, one line per group with its band
+// (GET P/runs/groups/history, aggregated on the server). A grid as wide as the page; the
 // user sets the charts' width, and the smoothing and log scale the run page has.
 import { useEffect, useMemo, useState } from "preact/hooks";
 import { ApiError, isAbort } from "../api";
 import { colour } from "../format";
 import { useWidth } from "../hooks";
-import { type Agg, type Band, fetchGroupHistory, fetchRunsHistory } from "./api";
+import { type Agg, type Band, type RunLines, fetchGroupHistory } from "./api";
 import type { Highlight } from "./highlight";
 import { type ChartLine, ManyLines } from "./ManyLines";
 
@@ -18,6 +19,9 @@ interface Props {
   /** The runs charted, in the table's order; their colours are their rows'. */
   runs: { id: string; label: string; colour: number }[];
   keys: string[];
+  /** Not grouped: the runs' lines (null while they load), or why they could not be had. */
+  lines: RunLines | null;
+  linesError: ApiError | null;
   filter: string;
   group: string[];
   agg: Agg;
@@ -36,54 +40,60 @@ interface Props {
 type Charted = Map<string, ChartLine[]>;
 
 function useChartData(props: Props): { data: Charted | null; error: ApiError | null } {
-  const { project, runs, keys, filter, group, agg, band, groupColour } = props;
+  const grouped = useGroupData(props);
+  const { runs, keys, lines, linesError, group } = props;
+  const runKey = runs.map((r) => `${r.id}:${r.colour}`).join(",");
+  const ungrouped = useMemo(() => {
+    if (group.length > 0 || !lines) return null;
+    const charted: Charted = new Map();
+    for (const key of keys) {
+      const aligned = lines.byKey.get(key);
+      const drawn: ChartLine[] = [];
+      for (const run of aligned ? runs : []) {
+        const y = aligned!.rows.get(run.id);
+        // The same x array for every line: ManyLines then skips the join.
+        if (y) drawn.push({ id: run.id, label: run.label, colour: colour(run.colour), x: aligned!.step, y });
+      }
+      charted.set(key, drawn);
+    }
+    return charted;
+  }, [lines, runKey, keys.join("\u0000"), group.length > 0]);
+  if (group.length > 0) return grouped;
+  return { data: ungrouped, error: linesError };
+}
+
+/** Grouped: per group and metric a line with its band, from the server's aggregates. */
+function useGroupData(props: Props): { data: Charted | null; error: ApiError | null } {
+  const { project, keys, filter, group, agg, band, groupColour } = props;
   const [state, setState] = useState<{ data: Charted | null; error: ApiError | null }>({ data: null, error: null });
-  const runKey = runs.map((r) => r.id).join(",");
   useEffect(() => {
-    if (keys.length === 0 || (group.length === 0 && runs.length === 0)) {
+    if (group.length === 0) return;
+    if (keys.length === 0) {
       setState({ data: new Map(), error: null });
       return;
     }
     const controller = new AbortController();
     const load = async (): Promise<Charted> => {
       const charted: Charted = new Map(keys.map((k) => [k, []]));
-      if (group.length) {
-        const history = await fetchGroupHistory(
-          project,
-          { by: group, filter, keys, agg, band, points: POINTS },
-          controller.signal,
-        );
-        Object.entries(history).forEach(([label, metrics], index) => {
-          for (const [key, series] of Object.entries(metrics)) {
-            charted.get(key)?.push({
-              id: label,
-              label,
-              colour: colour(groupColour(label) ?? index),
-              x: series.step,
-              y: series.value,
-              low: band === "none" ? undefined : series.low,
-              high: band === "none" ? undefined : series.high,
-              n: series.n,
-            });
-          }
-        });
-      } else {
-        const history = await fetchRunsHistory(
-          project,
-          runs.map((r) => r.id),
-          keys,
-          POINTS,
-          controller.signal,
-        );
-        for (const run of runs) {
-          const metrics = history[run.id] ?? {};
-          for (const [key, series] of Object.entries(metrics)) {
-            charted
-              .get(key)
-              ?.push({ id: run.id, label: run.label, colour: colour(run.colour), x: series.step, y: series.value });
-          }
+      const history = await fetchGroupHistory(
+        project,
+        { by: group, filter, keys, agg, band, points: POINTS },
+        controller.signal,
+      );
+      Object.entries(history).forEach(([label, metrics], index) => {
+        for (const [key, series] of Object.entries(metrics)) {
+          charted.get(key)?.push({
+            id: label,
+            label,
+            colour: colour(groupColour(label) ?? index),
+            x: series.step,
+            y: series.value,
+            low: band === "none" ? undefined : series.low,
+            high: band === "none" ? undefined : series.high,
+            n: series.n,
+          });
         }
-      }
+      });
       return charted;
     };
     load()
@@ -93,7 +103,7 @@ function useChartData(props: Props): { data: Charted | null; error: ApiError | n
         setState({ data: null, error: caught instanceof ApiError ? caught : new ApiError(0, String(caught)) });
       });
     return () => controller.abort();
-  }, [project, runKey, keys.join("\u0000"), filter, group.join(","), agg, band]);
+  }, [project, keys.join("\u0000"), filter, group.join(","), agg, band]);
   return state;
 }
 

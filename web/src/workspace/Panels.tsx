@@ -3,7 +3,8 @@
 import { Component, type ComponentChildren } from "preact";
 import { useState } from "preact/hooks";
 import type { Run } from "../api";
-import { type Agg, type Band } from "./api";
+import type { ApiError } from "../api";
+import { type Agg, type Band, type RunLines } from "./api";
 import { MAX_CHART_KEYS, WorkspaceCharts } from "./Charts";
 import type { Highlight } from "./highlight";
 import { ParallelCoordinates } from "./Parallel";
@@ -17,6 +18,9 @@ interface Props {
   /** The runs the user's filter passes (brushes not applied), in the table's order. */
   runs: Run[];
   total: number;
+  /** Not grouped: the charts' lines of these runs (null while they load). */
+  lines: RunLines | null;
+  linesError: ApiError | null;
   /** The filter with the brushes' clauses: what the groups are made of. */
   filter: string;
   configKeys: string[];
@@ -97,7 +101,9 @@ export function WorkspacePanels(props: Props) {
   const sx = ws.sx || props.configKeys[0] || "";
   const sy = ws.sy || summaryChoices[0] || "";
   const chartRuns = brushed.map((run) => ({ id: run.id, label: run.name || run.id, colour: props.colourOf(run.id) }));
-  const keys = metricKeys(runs, MAX_CHART_KEYS);
+  // The metrics the runs logged (the server's choice, with their lines); grouped, the numeric
+  // summary keys stand in for them.
+  const keys = props.lines?.keys ?? metricKeys(runs, MAX_CHART_KEYS);
   const togglePanel = (panel: Panel) => {
     const next = ws.panels.includes(panel)
       ? ws.panels.filter((p) => p !== panel)
@@ -253,6 +259,8 @@ export function WorkspacePanels(props: Props) {
           project={props.project}
           runs={chartRuns}
           keys={keys}
+          lines={props.lines}
+          linesError={props.linesError}
           filter={props.filter}
           group={ws.group}
           agg={ws.agg}

@@ -149,25 +149,76 @@ export function fetchGroupHistory(
   return fetchJson<GroupHistory>(`${projectPath(project)}/runs/groups/history?${params}`, signal);
 }
 
-export interface StepSeries {
+/** One metric of many runs on one shared step axis: a row of values per run, null where the
+ * run has no point there (`GET P/runs/lines`). `step` is the same array for every row, so the
+ * chart needs no join of a thousand x axes. */
+export interface AlignedLines {
   step: number[];
-  value: (number | null)[];
+  rows: Map<string, (number | null)[]>;
 }
 
-/** run id -> metric -> downsampled series. */
-export type RunsHistory = Record<string, Record<string, StepSeries>>;
+export interface RunLines {
+  /** The metrics charted, in order. */
+  keys: string[];
+  byKey: Map<string, AlignedLines>;
+}
 
-export const MAX_HISTORY_RUNS = 2000;
+interface RunLinesAnswer {
+  keys: string[];
+  lines: Record<string, { step: number[]; runs: string[]; values: string }>;
+}
 
-export function fetchRunsHistory(
+const LITTLE_ENDIAN = new Uint8Array(new Float64Array([1]).buffer)[7] === 0x3f;
+
+/** Little-endian float64 values from base64 (the server's `values`). */
+export function decodeFloats(text: string): Float64Array {
+  const decoder = (Uint8Array as unknown as { fromBase64?: (s: string) => Uint8Array }).fromBase64;
+  let bytes: Uint8Array;
+  if (decoder) bytes = decoder(text);
+  else {
+    const binary = atob(text);
+    bytes = new Uint8Array(binary.length);
+    for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  }
+  if (LITTLE_ENDIAN) return new Float64Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 8);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return Float64Array.from({ length: bytes.byteLength / 8 }, (_, i) => view.getFloat64(i * 8, true));
+}
+
+/** The charts of the first `limit` runs the table lists (same filter, order, search, state):
+ * per metric, every run's line on a shared step axis, downsampled on the server. */
+export async function fetchRunLines(
   project: string,
-  runs: string[],
-  keys: string[],
-  points: number,
+  {
+    filter,
+    order,
+    limit,
+    search,
+    state,
+  }: { filter: string; order: string; limit: number; search: string; state: string },
   signal?: AbortSignal,
-): Promise<RunsHistory> {
-  const body = { runs: runs.slice(0, MAX_HISTORY_RUNS), keys, points };
-  return call<RunsHistory>("POST", `${projectPath(project)}/runs/history`, signal, body);
+): Promise<RunLines> {
+  const params = new URLSearchParams({ order, limit: String(limit) });
+  if (search) params.set("search", search);
+  if (state) params.set("state", state);
+  if (filter) params.set("filter", filter);
+  const answer = await fetchJson<RunLinesAnswer>(`${projectPath(project)}/runs/lines?${params}`, signal);
+  const byKey = new Map<string, AlignedLines>();
+  for (const [key, line] of Object.entries(answer.lines)) {
+    const values = decodeFloats(line.values);
+    const width = line.step.length;
+    const rows = new Map<string, (number | null)[]>();
+    line.runs.forEach((run, r) => {
+      const row: (number | null)[] = new Array(width);
+      for (let i = 0; i < width; i++) {
+        const v = values[r * width + i];
+        row[i] = Number.isNaN(v) ? null : v;
+      }
+      rows.set(run, row);
+    });
+    byKey.set(key, { step: line.step, rows });
+  }
+  return { keys: answer.keys, byKey };
 }
 
 export interface SavedView {

@@ -18,10 +18,13 @@ from tether.server.deps import ID_PATTERN, EngineDep
 from tether.server.group_history import AGGREGATES, BANDS, group_history
 from tether.server.routes.ingest import ProjectPath
 from tether.server.routes.run_query import FilterParam, database_refusals, filter_condition
+from tether.server.routes.runs import ORDER_PATTERN
 from tether.server.run_filter import FilterError
 from tether.server.run_filter.parse import Field as RunField
 from tether.server.run_filter.parse import parse_field
 from tether.server.run_groups import group_runs, groups_json
+from tether.server.run_lines import chosen_keys, run_lines
+from tether.server.runs_order import page_ids
 from tether.server.series import json_values
 from tether.server.series_batch import cut_many, read_flat, read_series
 from tether.server.storage.schema import runs
@@ -138,3 +141,36 @@ def runs_history(
     for (run_id, key), (steps, values) in zip(named, cut, strict=True):
         answer.setdefault(run_id, {})[key] = {"step": steps.tolist(), "value": json_values(values)}
     return answer
+
+
+@router.get("/projects/{project}/runs/lines", response_model=None)
+def lines(
+    project: ProjectPath,
+    owner: ReadOwner,
+    engine: EngineDep,
+    filter: FilterParam = None,
+    order: Annotated[str, Query(pattern=ORDER_PATTERN)] = "-start_time",
+    search: Annotated[str | None, Query(max_length=256, pattern=NO_NUL)] = None,
+    state: Annotated[str | None, Query(max_length=16, pattern=NO_NUL)] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_RUNS)] = 1000,
+    keys: Annotated[list[MetricKey] | None, Query(max_length=MAX_KEYS)] = None,
+    points: Annotated[int, Query(ge=2, le=5000)] = 300,
+) -> dict[str, Any]:
+    """The workspace's charts in one request: the first ``limit`` runs of the table (the same
+    filter, order, search and state), and per metric (``keys``, or the numeric metrics those
+    runs logged, 24 at most) their lines on one shared step axis: ``{"keys": [...], "lines":
+    {key: {step, runs, values}}}``, ``values`` a base64 block of little-endian float64, runs x
+    steps, NaN where a run has no point (``docs/api.md``)."""
+    with engine.connect() as connection, database_refusals():
+        conditions = queries.run_conditions(
+            connection,
+            owner,
+            project,
+            state=state,
+            search=search,
+            where=filter_condition(filter, connection, owner),
+        )
+        page = page_ids(conditions, order, limit=limit, offset=0, dialect=connection.dialect.name)
+        pks = [int(row.id) for row in connection.execute(page)]
+        charted = list(keys) if keys else chosen_keys(connection, pks)
+        return {"keys": charted, "lines": run_lines(connection, pks, charted, points=points)}
