@@ -231,7 +231,7 @@ def child(i):
     digest = run.log_artifact(f"f{i}.bin", name="shared").digest
     # one write per line: unbuffered print() writes the text and the newline apart, and four
     # children sharing the pipe interleaved them
-    os.write(1, f"{digest}\n".encode())
+    os.write(1, f"{digest}\\n".encode())
 
 if __name__ == "__main__":
     with tether.init(project="p", dir=".", console="off", mode="offline", system=0) as run:
