@@ -173,3 +173,48 @@ def test_set_alias_inside_a_run_is_a_record_even_with_the_server_down(
                 api.artifact("al/net:prod")
     finally:
         again.stop()
+
+
+def test_wait_gives_an_online_runs_artifact_the_servers_number(
+    server: LiveServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another machine logged v0 first, so this directory's local v0 is the server's v1:
+    ``wait()`` takes the server's number once the uploader's chunks committed it. Before it
+    existed, ``committed`` stayed False and ``version`` the local number forever."""
+    (tmp_path / "first.bin").write_bytes(b"another machine's weights")
+    with tether.init(project="waits", dir=tmp_path / "elsewhere", console="off",
+                     mode="offline", system=0) as elsewhere:  # fmt: skip
+        elsewhere.log_artifact(tmp_path / "first.bin", name="net")
+    assert sync_paths(
+        [tmp_path / "elsewhere"], base_url=server.base_url, api_key=server.api_key, progress=False
+    ).ok
+    monkeypatch.setenv("TETHER_BASE_URL", server.base_url)
+    monkeypatch.setenv("TETHER_API_KEY", server.api_key)
+    (tmp_path / "mine.bin").write_bytes(os.urandom(17 * MiB))  # two chunks
+    with tether.init(project="waits", dir=tmp_path / "here", console="off", system=0) as run:
+        art = run.log_artifact(tmp_path / "mine.bin", name="net", aliases=["best"],
+                               metadata={"epoch": 2})  # fmt: skip
+        assert (art.version, art.committed) == ("v0", False)  # the local index's number
+        assert art.wait(timeout=120) is art
+        assert (art.version, art.committed) == ("v1", True)
+        assert sorted(art.aliases) == ["best", "latest"]
+        assert art.producer == {"id": run.id, "name": run.name}
+        assert art.metadata == {"epoch": 2}
+        assert art.wait(timeout=0) is art  # committed: no request, no wait
+        # The same files again: the server's v1, not a new version.
+        again = run.log_artifact(tmp_path / "mine.bin", name="net").wait(timeout=120)
+        assert (again.version, again.digest) == ("v1", art.digest)
+        # A name the server has no version of yet: waited for after the run (finish sends it).
+        (tmp_path / "late.bin").write_bytes(b"late")
+        late = run.log_artifact(tmp_path / "late.bin", name="late")
+    with Api(server.base_url, server.api_key) as api:
+        assert [
+            v["version"] for v in api.client.get_json("/projects/waits/artifacts/net/versions")
+        ] == ["v1", "v0"]
+    assert late.wait(timeout=120).version == "v0"  # sent by the run's finish meanwhile
+
+    with tether.init(project="waits", dir=tmp_path / "off", console="off", mode="offline",
+                     system=0) as offline:  # fmt: skip
+        local = offline.log_artifact(tmp_path / "late.bin", name="late")
+    with pytest.raises(tether.UsageError, match=r"late:v0 is known only to this machine"):
+        local.wait()

@@ -96,6 +96,7 @@ _PROJECT_ROUTES = (
     ("get", "/projects/{project}/runs/{run_id}/media"),
     ("get", "/projects/{project}/runs/{run_id}/media/steps"),
     ("post", "/projects/{project}/runs/{run_id}/blobs/{sha256}/uploaded"),
+    ("get", "/projects/{project}/runs/{run_id}/artifacts"),
     ("get", "/projects/{project}/artifacts"),
     ("get", "/projects/{project}/artifacts/{name}/versions"),
     ("get", "/projects/{project}/artifacts/{name}/{ref}"),

@@ -22,8 +22,8 @@ PROJECT = "uiart"
 
 # "producer" logs a dataset (a folder: two files, one nested), two versions of "model" (the
 # second with the alias best and metadata), two of "scratch" (for the delete test) and
-# "vocab"; "reader-a" uses model:best and dataset:latest, "reader-b" model:v1, thirteen "fan"
-# runs vocab; "idle" touches nothing.
+# "vocab"; "reader-a" uses model:best and dataset:latest and logs "report", "reader-b"
+# model:v1, thirteen "fan" runs vocab; "idle" touches nothing.
 TRAINING = """
 import os
 from pathlib import Path
@@ -57,6 +57,9 @@ for name, refs in (("reader-a", ["model:best", "dataset:latest"]), ("reader-b", 
     reader = tether.init(project="uiart", name=name, id=name)
     for ref in refs:
         reader.use_artifact(ref)
+    if name == "reader-a":  # a run that both used and logged
+        Path("report.md").write_text("# eval")
+        reader.log_artifact("report.md", "report", type="report")
     reader.finish()
 
 tether.init(project="uiart", name="idle", id="idle").finish()
@@ -266,6 +269,9 @@ def test_run_page_artifacts_tab(page: Any, server: LiveServer) -> None:
     assert page.locator('[data-section="used"] .muted').first.inner_text() == "0"
     screenshot(page, "run-artifacts-tab", full_page=True)
 
+    # Both lists of a run that used and logged, from one request (not one per version).
+    asked: list[str] = []
+    page.on("request", lambda r: asked.append(r.url) if "/api/v1/" in r.url else None)
     page.goto(f"{server.base_url}/projects/{PROJECT}/runs/reader-a/artifacts")
     used = page.locator('table[data-table="used"] tbody tr')
     used.first.wait_for()
@@ -273,6 +279,15 @@ def test_run_page_artifacts_tab(page: Any, server: LiveServer) -> None:
         "dataset:v0",
         "model:v1",
     ]
+    logged = page.locator('table[data-table="logged"] tbody tr')
+    assert logged.evaluate_all("r => r.map(x => x.dataset.artifact)") == ["report:v0"]
+    assert page.locator('[data-section="used"] h2 .muted').inner_text() == "2"
+    assert used.locator('a:text-is("producer")').count() == 2  # who logged what it used
+    artifact_requests = [url for url in asked if "artifacts" in url.split("/api/v1/", 1)[1]]
+    assert artifact_requests == [
+        f"{server.base_url}/api/v1/projects/{PROJECT}/runs/reader-a/artifacts"
+    ]
+    screenshot(page, "run-artifacts-both", full_page=True)
     # Each row links to the version's page.
     used.locator('a:text-is("model:v1")').click()
     page.locator('.artifact-version[data-version="v1"]').wait_for()

@@ -20,7 +20,7 @@ import re
 import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import msgspec
 
@@ -30,8 +30,11 @@ from tether.artifacts.artifact import Artifact
 from tether.artifacts.local_index import LocalIndex, blob_reader
 from tether.artifacts.manifest import ArtifactFile
 from tether.artifacts.snapshot import StoreError, snapshot
-from tether.errors import ServerError, ServerUnreachableError
+from tether.errors import NotOnServerError, ServerError, ServerUnreachableError
 from tether.store import format as fmt
+
+if TYPE_CHECKING:
+    from tether.artifacts.remote import Remote
 
 MAX_METADATA_BYTES: Final = 64 * 1024
 MAX_DEPTH: Final = 16
@@ -162,7 +165,18 @@ class RunArtifacts:
             on_alias=(lambda alias: self._set_alias(name, version, digest, alias))
             if version is not None
             else None,
+            lookup=(lambda: self._committed(name, digest)) if self._client is not None else None,
         )
+
+    def _committed(self, name: str, digest: str) -> dict[str, Any] | None:
+        """The server's summary of the committed version of ``name`` with ``digest``; None
+        while it is not committed (or not uploaded yet, or the server cannot be reached:
+        ``Artifact.wait`` asks again)."""
+        try:
+            versions = self._remote_api().versions(name)
+        except (NotOnServerError, ServerUnreachableError):
+            return None
+        return next((v for v in versions if v.get("digest") == digest), None)
 
     def _set_alias(self, name: str, version: str | None, digest: str, alias: str) -> None:
         self._record(
@@ -184,25 +198,28 @@ class RunArtifacts:
     def _remote(self, name: str, ref: str) -> Artifact | None:
         """The server's version, or None when the server cannot be reached or fails (the
         local index answers then); a version the server does not have raises ValueError."""
+        try:
+            return self._remote_api().version(name, ref)
+        except (ServerUnreachableError, ServerError) as exc:  # down, busy, failing: ours
+            warn_failure(
+                "artifact-use", f"use_artifact('{name}:{ref}'): {exc}; the local index answers"
+            )
+            return None
+
+    def _remote_api(self) -> Remote:
         from tether.artifacts.remote import Remote
         from tether.sync.http import HttpClient
 
         if self._http is None or self._http_pid != os.getpid():  # a fork child: its own
             self._http = HttpClient(self._client.base_url, self._client.api_key)
             self._http_pid = os.getpid()
-        try:
-            # Its aliases are records of this run (uploaded later), never a request that
-            # could raise into training or wait for a server that is down.
-            return Remote(
-                self._http,
-                self._project,
-                record_alias=lambda n, digest, alias: self._set_alias(n, None, digest, alias),
-            ).version(name, ref)
-        except (ServerUnreachableError, ServerError) as exc:  # down, busy, failing: ours
-            warn_failure(
-                "artifact-use", f"use_artifact('{name}:{ref}'): {exc}; the local index answers"
-            )
-            return None
+        # Its aliases are records of this run (uploaded later), never a request that could
+        # raise into training or wait for a server that is down.
+        return Remote(
+            self._http,
+            self._project,
+            record_alias=lambda n, digest, alias: self._set_alias(n, None, digest, alias),
+        )
 
 
 def default_name(path: str | os.PathLike[str]) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, and_, func, select
 
 from tether.server.artifacts import LATEST, is_version_ref
 from tether.server.queries import NotFoundError
@@ -234,3 +234,76 @@ def version_detail(connection: Connection, project_pk: int, name: str, ref: str)
         consumers=[{"id": c.run_id, "name": c.name} for c in consumers],
     )
     return detail
+
+
+def of_run(connection: Connection, project_pk: int, run_pk: int) -> dict[str, Any]:
+    """``{"logged": [...], "used": [...]}``: the committed versions run ``run_pk`` produced
+    (oldest first), and those it used (in the order it used them, each with the ``ref`` it
+    asked for); each entry a version's summary with its artifact's ``name`` and ``type``. A
+    use of a version that is not (or no longer) committed is left out: nothing can be shown
+    of it."""
+    named = select(
+        artifact_versions,
+        artifacts.c.name.label("artifact_name"),
+        artifacts.c.type.label("artifact_type"),
+        runs.c.run_id,
+        runs.c.name.label("run_name"),
+    ).join(artifacts, artifacts.c.id == artifact_versions.c.artifact_id)
+    logged = connection.execute(
+        named.outerjoin(runs, runs.c.id == artifact_versions.c.run_pk)
+        .where(
+            artifact_versions.c.run_pk == run_pk, artifacts.c.project_id == project_pk, _COMMITTED
+        )
+        .order_by(artifact_versions.c.created_at, artifact_versions.c.id)
+    ).all()
+    used = connection.execute(
+        named.add_columns(artifact_uses.c.ref)
+        .join(
+            artifact_uses,
+            and_(
+                artifact_uses.c.project_id == artifacts.c.project_id,
+                artifact_uses.c.name == artifacts.c.name,
+                artifact_uses.c.digest == artifact_versions.c.digest,
+            ),
+        )
+        .outerjoin(runs, runs.c.id == artifact_versions.c.run_pk)
+        .where(artifact_uses.c.run_pk == run_pk, artifacts.c.project_id == project_pk, _COMMITTED)
+        .order_by(artifact_uses.c.time, artifacts.c.name)
+    ).all()
+    aliases = _aliases_of_rows(connection, [*logged, *used])
+
+    def entry(row: Any) -> dict[str, Any]:
+        found = _version_json(row, aliases.get(int(row.id), []))
+        found.update(name=row.artifact_name, type=row.artifact_type)
+        return found
+
+    return {
+        "logged": [entry(row) for row in logged],
+        "used": [{**entry(row), "ref": row.ref} for row in used],
+    }
+
+
+def _aliases_of_rows(connection: Connection, rows: Sequence[Any]) -> dict[int, list[str]]:
+    """The aliases of versions of any artifacts (``latest`` first where it is theirs)."""
+    if not rows:
+        return {}
+    artifact_pks = sorted({int(r.artifact_id) for r in rows})
+    newest = {
+        int(artifact_pk): int(number)
+        for artifact_pk, number in connection.execute(
+            select(artifact_versions.c.artifact_id, func.max(artifact_versions.c.version))
+            .where(artifact_versions.c.artifact_id.in_(artifact_pks), _COMMITTED)
+            .group_by(artifact_versions.c.artifact_id)
+        )
+    }
+    found: dict[int, list[str]] = {}
+    for row in rows:
+        if newest.get(int(row.artifact_id)) == int(row.version):
+            found[int(row.id)] = [LATEST]
+    for alias in connection.execute(
+        select(artifact_aliases.c.alias, artifact_aliases.c.version_pk)
+        .where(artifact_aliases.c.version_pk.in_(sorted({int(r.id) for r in rows})))
+        .order_by(artifact_aliases.c.alias)
+    ):
+        found.setdefault(int(alias.version_pk), []).append(alias.alias)
+    return found

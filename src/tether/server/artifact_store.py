@@ -2,13 +2,21 @@
 
 A ``log`` makes a *pending* version (no number, invisible to every read) with its files and
 the blobs they need (``artifact_blobs``). The version *commits* when every one of those blobs
-is linked to its producing run (``run_blobs``: the run sent the bytes, hashed and checked):
-it takes ``artifacts.next_version`` as its number, moving that counter with an optimistic
-``UPDATE ... WHERE next_version = <read>`` so two server processes cannot hand out one number
-twice (the loser's transaction fails; its client retries). A commit is tried when the record
-arrives, and again whenever a blob arrives that a pending version of that run needs
-(``commit_waiting``): the client usually sends the blobs first, so most versions commit at
-once; the direct-to-S3 path and an interrupted upload commit on the last blob.
+is linked to a run of its project (``run_blobs``: that run sent the bytes, hashed and checked;
+usually the producing run itself): it takes ``artifacts.next_version`` as its number, moving
+that counter with an optimistic ``UPDATE ... WHERE next_version = <read>`` so two server
+processes cannot hand out one number twice (the loser's transaction fails; its client
+retries). A commit is tried when the record arrives, and again whenever a blob arrives that a
+pending version of that run's project needs (``commit_waiting``): the client usually sends
+the blobs first, so most versions commit at once; the direct-to-S3 path and an interrupted
+upload commit on the last blob.
+
+A second run that logs the same files (same name, same digest) while the first run's version
+is still pending adds no version: one digest is one version. Its bytes complete that pending
+version, which is why a blob of *any* run of the project counts: were only the producer's
+counted, a producer that crashed before sending its blobs would leave the version pending
+forever, and the second run's upload, complete, would never become visible. Within an owner
+this proves no less than before: ``owner_blobs`` links a blob any run of the owner sent.
 
 ``latest`` is not stored: it is the newest committed version, whatever was deleted.
 """
@@ -31,6 +39,7 @@ from tether.server.storage.schema import (
     artifact_versions,
     artifacts,
     run_blobs,
+    runs,
 )
 
 
@@ -79,6 +88,14 @@ def _log(connection: Connection, run: Any, op: LogOp, now: float) -> None:
     ).first()
     if found is not None:  # the same files again: that version, its aliases moved
         _want_aliases(connection, found, op.aliases, now)
+        if found.version is None:  # pending: this run's blobs may be the ones it lacks
+            if found.run_pk is None:  # its producer was deleted: this run produced it now
+                connection.execute(
+                    update(artifact_versions)
+                    .where(artifact_versions.c.id == found.id)
+                    .values(run_pk=run.id)
+                )
+            try_commit(connection, int(found.id), now)
         return
     result = connection.execute(
         insert(artifact_versions).values(
@@ -202,26 +219,30 @@ def set_alias(
 
 
 def try_commit(connection: Connection, version_pk: int, now: float) -> bool:
-    """Commit the pending version if its run holds every blob it needs; True when it did."""
+    """Commit the pending version if runs of its project hold every blob it needs; True when
+    it did."""
     version = connection.execute(
-        select(artifact_versions).where(artifact_versions.c.id == version_pk)
+        select(artifact_versions, artifacts.c.project_id)
+        .join(artifacts, artifacts.c.id == artifact_versions.c.artifact_id)
+        .where(artifact_versions.c.id == version_pk)
     ).first()
-    if version is None or version.version is not None or version.run_pk is None:
+    if version is None or version.version is not None:
         return False
-    lacking = connection.execute(
-        select(func.count())
-        .select_from(artifact_blobs)
-        .where(
-            artifact_blobs.c.version_pk == version_pk,
-            ~exists().where(
-                and_(
-                    run_blobs.c.run_pk == version.run_pk,
-                    run_blobs.c.sha256 == artifact_blobs.c.sha256,
-                )
-            ),
-        )
-    ).scalar_one()
-    if lacking:
+    # The producer's own blobs first: one indexed query settles the usual case.
+    lacking = list(
+        connection.execute(
+            select(artifact_blobs.c.sha256).where(
+                artifact_blobs.c.version_pk == version_pk,
+                ~exists().where(
+                    and_(
+                        run_blobs.c.run_pk == version.run_pk,
+                        run_blobs.c.sha256 == artifact_blobs.c.sha256,
+                    )
+                ),
+            )
+        ).scalars()
+    )
+    if lacking and not _held_in_project(connection, int(version.project_id), lacking):
         return False
     number = connection.execute(
         select(artifacts.c.next_version).where(artifacts.c.id == version.artifact_id)
@@ -243,14 +264,31 @@ def try_commit(connection: Connection, version_pk: int, now: float) -> bool:
     return True
 
 
+def _held_in_project(connection: Connection, project_pk: int, hashes: list[str]) -> bool:
+    """Whether runs of the project sent every blob of ``hashes``. The first is asked alone:
+    while an upload is under way it is usually missing, and one small query says so."""
+    batches = [hashes[:1], *(hashes[i : i + 500] for i in range(1, len(hashes), 500))]
+    for batch in batches:
+        held = connection.execute(
+            select(func.count(run_blobs.c.sha256.distinct()))
+            .join(runs, runs.c.id == run_blobs.c.run_pk)
+            .where(runs.c.project_id == project_pk, run_blobs.c.sha256.in_(batch))
+        ).scalar_one()
+        if held < len(set(batch)):
+            return False
+    return True
+
+
 def commit_waiting(connection: Connection, run_pk: int, sha256: str, now: float) -> int:
-    """Try to commit the pending versions of run ``run_pk`` that need blob ``sha256`` (it just
-    arrived); returns how many committed."""
+    """Try to commit the pending versions of run ``run_pk``'s project that need blob
+    ``sha256`` (it just arrived); returns how many committed."""
+    project_pk = select(runs.c.project_id).where(runs.c.id == run_pk).scalar_subquery()
     pending = connection.execute(
         select(artifact_versions.c.id)
         .join(artifact_blobs, artifact_blobs.c.version_pk == artifact_versions.c.id)
+        .join(artifacts, artifacts.c.id == artifact_versions.c.artifact_id)
         .where(
-            artifact_versions.c.run_pk == run_pk,
+            artifacts.c.project_id == project_pk,
             artifact_versions.c.version.is_(None),
             artifact_blobs.c.sha256 == sha256,
         )

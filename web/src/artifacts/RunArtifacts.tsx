@@ -1,9 +1,10 @@
-// The run page's artifacts tab: the versions this run logged, and those it used (lineage).
+// The run page's artifacts tab: the versions this run logged, and those it used (lineage),
+// from one request (GET R/artifacts).
 import { useEffect, useState } from "preact/hooks";
 import { ApiError, isAbort, runPath } from "../api";
 import { ErrorBox, Loading } from "../components";
 import { formatBytes, formatTime } from "../format";
-import { type RunArtifacts as Found, artifactsPage, runArtifacts } from "./api";
+import { type RunArtifacts as Found, type RunVersion, artifactsPage, runArtifacts } from "./api";
 import "./artifacts.css";
 
 export function RunArtifacts({ project, run }: { project: string; run: string }) {
@@ -34,92 +35,74 @@ export function RunArtifacts({ project, run }: { project: string; run: string })
     );
   return (
     <div class="run-artifacts">
-      <section data-section="logged">
-        <h2>
-          logged <span class="muted">{found.logged.length}</span>
-        </h2>
-        {found.logged.length === 0 ? (
-          <p class="muted">none</p>
-        ) : (
-          <table class="simple" data-table="logged">
-            <thead>
-              <tr>
-                <th>artifact</th>
-                <th>type</th>
-                <th>aliases</th>
-                <th class="num">size</th>
-                <th class="num">files</th>
-                <th>logged</th>
-              </tr>
-            </thead>
-            <tbody>
-              {found.logged.map(({ name, type, version }) => (
-                <tr data-artifact={`${name}:${version.version}`}>
-                  <td>
-                    <a href={artifactsPage(project, name, version.version)}>
-                      {name}:{version.version}
-                    </a>
-                  </td>
-                  <td>{type}</td>
-                  <td>
-                    {version.aliases.map((alias) => (
-                      <span class="tag alias">{alias}</span>
-                    ))}
-                  </td>
-                  <td class="num">{formatBytes(version.size)}</td>
-                  <td class="num">{version.files}</td>
-                  <td>{formatTime(version.created)}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        )}
-      </section>
-      <section data-section="used">
-        <h2>
-          used <span class="muted">{found.used.length}</span>
-        </h2>
-        {found.used.length === 0 ? (
-          <p class="muted">none</p>
-        ) : (
-          <table class="simple" data-table="used">
-            <thead>
-              <tr>
-                <th>artifact</th>
-                <th>type</th>
-                <th>aliases</th>
-                <th class="num">size</th>
-                <th>logged by</th>
-              </tr>
-            </thead>
-            <tbody>
-              {found.used.map(({ name, type, version }) => (
-                <tr data-artifact={`${name}:${version.version}`}>
-                  <td>
-                    <a href={artifactsPage(project, name, version.version)}>
-                      {name}:{version.version}
-                    </a>
-                  </td>
-                  <td>{type}</td>
-                  <td>
-                    {version.aliases.map((alias) => (
-                      <span class="tag alias">{alias}</span>
-                    ))}
-                  </td>
-                  <td class="num">{formatBytes(version.size)}</td>
-                  <td>
-                    {version.producer ? (
-                      <a href={runPath(project, version.producer.id)}>{version.producer.name || version.producer.id}</a>
-                    ) : (
-                      "—"
-                    )}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        )}
-      </section>
+      <VersionTable project={project} which="logged" versions={found.logged} />
+      <VersionTable project={project} which="used" versions={found.used} />
     </div>
+  );
+}
+
+/** One half of the tab: the versions the run logged, or those it used (the same columns). */
+function VersionTable({
+  project,
+  which,
+  versions,
+}: {
+  project: string;
+  which: "logged" | "used";
+  versions: RunVersion[];
+}) {
+  return (
+    <section data-section={which}>
+      <h2>
+        {which} <span class="muted">{versions.length}</span>
+      </h2>
+      {versions.length === 0 ? (
+        <p class="muted">none</p>
+      ) : (
+        <table class="simple" data-table={which}>
+          <thead>
+            <tr>
+              <th>artifact</th>
+              <th>type</th>
+              <th>aliases</th>
+              <th class="num">size</th>
+              <th class="num">files</th>
+              <th>logged</th>
+              <th>logged by</th>
+            </tr>
+          </thead>
+          <tbody>
+            {versions.map(({ name, type, ref, ...version }) => (
+              <tr data-artifact={`${name}:${version.version}`}>
+                <td>
+                  <a
+                    href={artifactsPage(project, name, version.version)}
+                    title={ref ? `asked for as ${name}:${ref}` : undefined}
+                  >
+                    {name}:{version.version}
+                  </a>
+                </td>
+                <td>{type}</td>
+                <td>
+                  {version.aliases.map((alias) => (
+                    <span class="tag alias">{alias}</span>
+                  ))}
+                </td>
+                <td class="num">{formatBytes(version.size)}</td>
+                <td class="num">{version.files}</td>
+                <td>{formatTime(version.created)}</td>
+                <td>
+                  {version.run ? (
+                    <a href={runPath(project, version.run.id)}>{version.run.name || version.run.id}</a>
+                  ) : (
+                    "—"
+                  )}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </section>
   );
 }

@@ -2,7 +2,7 @@
 // artifact's versions, one version with its files and lineage, file downloads, aliases.
 // Downloads are plain same-origin links, so the session cookie authorises them and the browser
 // streams the file to disk (Content-Disposition: attachment), whatever its size.
-import { type Json, enc, get, projectPath, send } from "../api";
+import { type Json, enc, get, projectPath, runPath, send } from "../api";
 
 /** `GET P/artifacts`: one entry per artifact with a committed version. */
 export interface ArtifactSummary {
@@ -104,41 +104,21 @@ export function deleteVersion(project: string, name: string, version: string): P
   return send("DELETE", versionPath(project, name, version));
 }
 
-/** What a run logged and used, gathered from the project's artifacts (no route per run). */
+/** One version in a run's artifacts: its summary, with its artifact's name and type. */
+export interface RunVersion extends VersionSummary {
+  name: string;
+  type: string;
+  /** For a used version: the ref the run asked for (`best`, `v3`). */
+  ref?: string;
+}
+
+/** `GET P/runs/{run}/artifacts`: the versions the run logged (oldest first) and used. */
 export interface RunArtifacts {
-  logged: { name: string; type: string; version: VersionSummary }[];
-  used: { name: string; type: string; version: VersionDetail }[];
+  logged: RunVersion[];
+  used: RunVersion[];
 }
 
-/** At most this many requests at once while gathering a run's artifacts. */
-const PARALLEL = 6;
-
-async function inBatches<T, R>(items: T[], work: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = [];
-  for (let i = 0; i < items.length; i += PARALLEL) {
-    results.push(...(await Promise.all(items.slice(i, i + PARALLEL).map(work))));
-  }
-  return results;
-}
-
-/** The versions `run` logged (from each artifact's versions) and used (each version's
- * consumers). Costs one request per artifact and one per version. */
-export async function runArtifacts(project: string, run: string, signal?: AbortSignal): Promise<RunArtifacts> {
-  const artifacts = await listArtifacts(project, signal);
-  const lists = await inBatches(artifacts, (a) => listVersions(project, a.name, signal));
-  const logged: RunArtifacts["logged"] = [];
-  const all: { artifact: ArtifactSummary; version: VersionSummary }[] = [];
-  artifacts.forEach((artifact, i) => {
-    for (const version of lists[i]) {
-      all.push({ artifact, version });
-      if (version.run?.id === run) logged.push({ name: artifact.name, type: artifact.type, version });
-    }
-  });
-  const details = await inBatches(all, ({ artifact, version }) =>
-    getVersion(project, artifact.name, version.version, signal),
-  );
-  const used = details
-    .filter((detail) => detail.consumers.some((c) => c.id === run))
-    .map((detail) => ({ name: detail.name, type: detail.type, version: detail }));
-  return { logged, used };
+/** What `run` logged and used, in one request. */
+export function runArtifacts(project: string, run: string, signal?: AbortSignal): Promise<RunArtifacts> {
+  return get<RunArtifacts>(`${runPath(project, run)}/artifacts`, signal);
 }

@@ -30,7 +30,7 @@ from tether.server.artifacts import (
 )
 from tether.server.blobs import BlobStore
 from tether.server.deps import EngineDep
-from tether.server.routes.ingest import ProjectPath
+from tether.server.routes.ingest import ProjectPath, RunPath
 from tether.server.routes.runs import NO_NUL
 from tether.server.storage.schema import (
     artifact_aliases,
@@ -68,6 +68,17 @@ def list_artifacts(
     with engine.connect() as connection:
         pk = queries.project_pk(connection, owner, project)
         return artifact_reads.list_artifacts(connection, pk, type)
+
+
+@router.get("/projects/{project}/runs/{run_id}/artifacts")
+def run_artifacts(
+    project: ProjectPath, run_id: RunPath, owner: ReadOwner, engine: EngineDep
+) -> dict[str, Any]:
+    """The committed versions the run logged and those it used, in one answer (the run
+    page's artifacts tab); 404 for a run the caller cannot read, as for the run itself."""
+    with engine.connect() as connection:
+        run = queries.run_row(connection, owner, project, run_id)
+        return artifact_reads.of_run(connection, int(run.project_id), int(run.id))
 
 
 @router.get(f"{ART}/{{name}}/versions")
