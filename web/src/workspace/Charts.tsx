@@ -3,7 +3,7 @@
 // downsampled on the server), or, grouped, one line per group with its band
 // (GET P/runs/groups/history, aggregated on the server). A grid as wide as the page; the
 // user sets the charts' width, and the smoothing and log scale the run page has.
-import { useEffect, useMemo, useState } from "preact/hooks";
+import { useLayoutEffect, useMemo, useState } from "preact/hooks";
 import { ApiError, isAbort } from "../api";
 import { colour } from "../format";
 import { useWidth } from "../hooks";
@@ -66,7 +66,8 @@ function useChartData(props: Props): { data: Charted | null; error: ApiError | n
 function useGroupData(props: Props): { data: Charted | null; error: ApiError | null } {
   const { project, keys, filter, group, agg, band, groupColour } = props;
   const [state, setState] = useState<{ data: Charted | null; error: ApiError | null }>({ data: null, error: null });
-  useEffect(() => {
+  // A layout effect: the request leaves right after the render, not after the next paint.
+  useLayoutEffect(() => {
     if (group.length === 0) return;
     if (keys.length === 0) {
       setState({ data: new Map(), error: null });

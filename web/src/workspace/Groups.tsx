@@ -1,6 +1,6 @@
 // Grouping: the group-by control (config keys, group, job_type, tags), and the table folded
 // into groups with their counts and aggregated summaries (GET P/runs/groups).
-import { useEffect, useState } from "preact/hooks";
+import { useLayoutEffect, useState } from "preact/hooks";
 import { ApiError, isAbort, runPath } from "../api";
 import { colour, formatNumber, formatValue } from "../format";
 import { type Aggregate, type ProjectKeys, type RunGroup, fetchGroups } from "./api";
@@ -65,7 +65,8 @@ export function useGroups(
     groups: null,
     error: null,
   });
-  useEffect(() => {
+  // A layout effect: the request leaves right after the render, not after the next paint.
+  useLayoutEffect(() => {
     if (by.length === 0) return;
     const controller = new AbortController();
     setState((old) => ({ groups: old.groups, error: null }));

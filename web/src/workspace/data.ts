@@ -1,7 +1,7 @@
 // What the workspace asks for beside the table's pages: the project's keys (completion,
 // group-by, columns), the runs the filter passes (panels, default columns, colours) and, when
 // not grouped, their charts (one request, on a shared step axis).
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useLayoutEffect, useState } from "preact/hooks";
 import { ApiError, type RunPage, isAbort } from "../api";
 import { type ProjectKeys, type RunLines, fetchKeys, fetchRunLines, fetchRuns } from "./api";
 
@@ -32,7 +32,8 @@ export function useWorkspaceData(
       .catch(() => undefined); // completion is a help: without it the box still filters
     return () => controller.abort();
   }, [go, settled, project, refresh]);
-  useEffect(() => {
+  // Layout effects: these requests leave right after the render, not after the next paint.
+  useLayoutEffect(() => {
     if (!go) return;
     const controller = new AbortController();
     fetchRuns(project, { ...query, limit: VISIBLE_LIMIT }, controller.signal)
@@ -42,7 +43,7 @@ export function useWorkspaceData(
     return () => controller.abort();
   }, [go, project, query.filter, query.order, query.search, query.state, refresh]);
   const linesOf = JSON.stringify([project, query.filter, query.order, query.search, query.state, refresh]);
-  useEffect(() => {
+  useLayoutEffect(() => {
     if (!go || grouped) return;
     const controller = new AbortController();
     fetchRunLines(project, { ...query, limit: VISIBLE_LIMIT }, controller.signal)

@@ -10,7 +10,7 @@ from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import select
 
 from tether.server import queries
 from tether.server.access import ReadOwner
@@ -26,7 +26,8 @@ from tether.server.run_groups import group_runs, groups_json
 from tether.server.run_lines import chosen_keys, run_lines
 from tether.server.runs_order import page_ids
 from tether.server.series import json_values
-from tether.server.series_batch import cut_many, read_flat, read_series
+from tether.server.series_batch import cut_many, read_series
+from tether.server.series_cache import project_series
 from tether.server.storage.schema import runs
 
 router = APIRouter()
@@ -102,14 +103,9 @@ def groups_history(
         found = group_runs(
             connection, owner=owner.name, project_pk=pk, by=fields, where=where, with_summary=False
         )
-        chosen = _selected(pk, where)
-        series = {key: read_flat(connection, chosen, key, points=points) for key in keys}
+        # The whole project's series (cached while unchanged): runs in no group are left out.
+        series = {key: project_series(connection, pk, key, points=points) for key in keys}
     return group_history(found, series, agg=agg, band=band, points=points)
-
-
-def _selected(project_pk: int, where: ColumnElement[bool] | None) -> Any:
-    query = select(runs.c.id).where(runs.c.project_id == project_pk)
-    return query if where is None else query.where(where)
 
 
 class HistoryRequest(BaseModel):

@@ -1,0 +1,64 @@
+"""The project's series of a metric kept between requests (``series_cache``): read once while
+nothing changed, read again as soon as a chunk is added or a run leaves, on SQLite and
+PostgreSQL; and the grouped lines of the shared sweep server follow a run added meanwhile."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+from sqlalchemy import Engine, delete
+
+import tether
+from tests.server.sweep import Workspace, ingest, upload
+from tether.server import queries
+from tether.server.auth import add_user
+from tether.server.series_cache import project_series
+from tether.server.storage.schema import runs
+
+
+def _log(run_dir: Path, values: list[float], project: str = "p") -> tether.Run:
+    with tether.init(
+        project=project, dir=run_dir, mode="offline", console="off", system=False
+    ) as run:
+        for step, value in enumerate(values):
+            run.log({"loss": value}, step=step)
+    return run
+
+
+def test_a_project_series_is_read_again_only_when_its_chunks_change(
+    database_engine: Engine, run_dir: Path
+) -> None:
+    user = add_user(database_engine, "alice")
+    first = _log(run_dir, [3.0, 2.0, 1.0])
+    ingest(database_engine, user, first, "p")
+    with database_engine.connect() as connection:
+        pk = queries.project_pk(connection, user, "p")
+        read = project_series(connection, pk, "loss", points=100)
+        assert project_series(connection, pk, "loss", points=100) is read  # unchanged: kept
+        assert read.values.tolist() == [3.0, 2.0, 1.0]
+    second = _log(run_dir, [9.0, 8.0])
+    ingest(database_engine, user, second, "p")
+    with database_engine.connect() as connection:
+        grown = project_series(connection, pk, "loss", points=100)
+        assert sorted(grown.values.tolist()) == [1.0, 2.0, 3.0, 8.0, 9.0]
+    with database_engine.begin() as connection:
+        connection.execute(delete(runs).where(runs.c.run_id == first.id))
+    with database_engine.connect() as connection:
+        left = project_series(connection, pk, "loss", points=100)
+        assert sorted(left.values.tolist()) == [8.0, 9.0]  # a run gone is gone from the lines
+
+
+def test_grouped_lines_follow_a_run_added_after_the_first_grouping(
+    workspace: Workspace, run_dir: Path
+) -> None:
+    http: httpx.Client = workspace.http
+    params = {"by": "config.opt", "keys": "loss"}
+    path = "/api/v1/projects/cache-check/runs/groups/history"
+    upload(http, _log(run_dir, [1.0, 1.0], project="cache-check"), "cache-check")
+    before = http.get(path, params=params).json()
+    assert before["config.opt=null"]["loss"]["high"] == [1.0, 1.0]
+    upload(http, _log(run_dir, [5.0, 7.0], project="cache-check"), "cache-check")
+    after = http.get(path, params=params).json()
+    assert after["config.opt=null"]["loss"]["high"] == [5.0, 7.0]
+    assert after["config.opt=null"]["loss"]["n"] == [2, 2]
