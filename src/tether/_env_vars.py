@@ -198,6 +198,14 @@ SERVER_UPLOADS_PER_USER = Variable(
     "server",
 )
 
+SERVER_SERIES_CACHE_MB = Variable(
+    "TETHER_SERVER_SERIES_CACHE_MB",
+    "an integer >= 0",
+    "64",
+    "MiB of a project's series kept between grouped-lines requests, per database; 0 keeps none.",
+    "server",
+)
+
 SERVER_BLOB_URL = Variable(
     "TETHER_SERVER_BLOB_URL",
     "`file:///path` or `s3://bucket/prefix`",

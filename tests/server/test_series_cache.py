@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import httpx
+import pytest
 from sqlalchemy import Engine, delete
 
 import tether
@@ -62,3 +63,26 @@ def test_grouped_lines_follow_a_run_added_after_the_first_grouping(
     after = http.get(path, params=params).json()
     assert after["config.opt=null"]["loss"]["high"] == [5.0, 7.0]
     assert after["config.opt=null"]["loss"]["n"] == [2, 2]
+
+
+def test_a_budget_of_nothing_keeps_nothing_and_a_bad_size_is_refused(
+    tmp_path: Path, run_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tether.server.config import server_settings
+    from tether.server.series_cache import budget
+    from tether.server.storage.db import make_engine, migrate
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    migrate(engine)
+    budget(engine, 0)  # TETHER_SERVER_SERIES_CACHE_MB=0
+    user = add_user(engine, "alice")
+    ingest(engine, user, _log(run_dir, [1.0, 2.0]), "p")
+    with engine.connect() as connection:
+        pk = queries.project_pk(connection, user, "p")
+        once = project_series(connection, pk, "loss", points=100)
+        assert project_series(connection, pk, "loss", points=100) is not once
+    monkeypatch.setenv("TETHER_SERVER_SERIES_CACHE_MB", "8")
+    assert server_settings(tmp_path).series_cache_bytes == 8 * 2**20
+    monkeypatch.setenv("TETHER_SERVER_SERIES_CACHE_MB", "lots")
+    with pytest.raises(ValueError, match="TETHER_SERVER_SERIES_CACHE_MB='lots'"):
+        server_settings(tmp_path)

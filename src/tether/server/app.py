@@ -16,6 +16,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 
 from tether import __version__
+from tether.server import series_cache
 from tether.server.access import include_project_routes
 from tether.server.blobs import open_blob_store
 from tether.server.config import ServerSettings
@@ -85,6 +86,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
     blob_store = open_blob_store(settings.blob_url, settings.data_dir)  # ValueError: bad URL
     engine = make_engine(settings.database_url)
     migrate(engine)
+    series_cache.budget(engine, settings.series_cache_bytes)
     settings.files_dir.mkdir(parents=True, exist_ok=True)
     app = FastAPI(
         title="tether",

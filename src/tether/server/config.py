@@ -15,6 +15,7 @@ from tether import _env_vars
 
 MAX_BODY_BYTES: Final = 16 * 1024 * 1024
 UPLOADS_PER_USER: Final = 4
+SERIES_CACHE_BYTES: Final = 64 * 2**20
 LOOPBACK_NAMES: Final = ("127.0.0.1", "localhost", "[::1]")
 
 
@@ -33,6 +34,8 @@ class ServerSettings:
     # Where media and artifact bytes live: None for ``<data dir>/blobs``, else ``file:///path``
     # or ``s3://bucket/prefix`` (``tether.server.blobs``).
     blob_url: str | None = None
+    # The grouped lines' series kept between requests (``series_cache``); 0 keeps none.
+    series_cache_bytes: int = SERIES_CACHE_BYTES
 
     @property
     def files_dir(self) -> Path:
@@ -82,10 +85,15 @@ def server_settings(
         raise ValueError(
             f"{variable.name}={uploads!r}: must be {variable.form}, e.g. {UPLOADS_PER_USER}"
         )
+    cache_mb = _env_vars.get(_env_vars.SERVER_SERIES_CACHE_MB, env) or ""
+    if cache_mb and not cache_mb.isdigit():
+        variable = _env_vars.SERVER_SERIES_CACHE_MB
+        raise ValueError(f"{variable.name}={cache_mb!r}: must be {variable.form}, e.g. 64")
     return ServerSettings(
         data_dir=directory,
         database_url=url,
         allowed_hosts=tuple(host.strip().lower() for host in hosts if host.strip()),
         uploads_per_user=int(uploads) if uploads else UPLOADS_PER_USER,
         blob_url=blob_url or _env_vars.get(_env_vars.SERVER_BLOB_URL, env) or None,
+        series_cache_bytes=int(cache_mb) * 2**20 if cache_mb else SERIES_CACHE_BYTES,
     )

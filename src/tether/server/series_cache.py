@@ -6,7 +6,8 @@ aggregate or band, reads the same series again. So the whole project's series of
 kept (``read_flat``), with a token of what they were read from: the count, highest id and sum
 of run pks of the key's numeric chunks in the project. A new chunk, a run deleted or moved
 changes the token, and the next request reads again: a cached answer is never stale. The
-cache holds ``MAX_BYTES`` at most per database, least recently used first out.
+cache holds ``budget(engine, ...)`` bytes at most per database (``DEFAULT_BYTES`` unless the
+server says otherwise: ``TETHER_SERVER_SERIES_CACHE_MB``), least recently used first out.
 """
 
 from __future__ import annotations
@@ -22,14 +23,15 @@ from tether.server.series import F8
 from tether.server.series_batch import Flat, read_flat
 from tether.server.storage.schema import metric_keys, runs, series_chunks
 
-MAX_BYTES: Final = 64 * 2**20
+DEFAULT_BYTES: Final = 64 * 2**20
 
 _Token = tuple[Any, ...]
 _Entry = tuple[_Token, Flat, int]
 
 
 class _Store:
-    def __init__(self) -> None:
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
         self.lock = threading.Lock()
         self.entries: OrderedDict[tuple[int, str, int], _Entry] = OrderedDict()
         self.bytes = 0
@@ -44,7 +46,7 @@ class _Store:
 
     def put(self, ident: tuple[int, str, int], token: _Token, flat: Flat) -> None:
         size = sum(a.nbytes for a in (flat.pks, flat.lengths, flat.steps, flat.values))
-        if size > MAX_BYTES:
+        if size > self.max_bytes:
             return
         with self.lock:
             old = self.entries.pop(ident, None)
@@ -52,7 +54,7 @@ class _Store:
                 self.bytes -= old[2]
             self.entries[ident] = (token, flat, size)
             self.bytes += size
-            while self.bytes > MAX_BYTES:
+            while self.bytes > self.max_bytes:
                 _, (_, _, freed) = self.entries.popitem(last=False)
                 self.bytes -= freed
 
@@ -61,11 +63,17 @@ _stores: weakref.WeakKeyDictionary[Engine, _Store] = weakref.WeakKeyDictionary()
 _stores_lock = threading.Lock()
 
 
+def budget(engine: Engine, max_bytes: int) -> None:
+    """How many bytes of series the cache keeps for ``engine``'s database (0: none)."""
+    with _stores_lock:
+        _stores[engine] = _Store(max_bytes)
+
+
 def project_series(connection: Connection, project_pk: int, key: str, *, points: int) -> Flat:
     """``key``'s numeric series of every run of the project (``series_batch.read_flat``),
     from the cache when the project's chunks of that key are the same as when it was read."""
     with _stores_lock:
-        store = _stores.setdefault(connection.engine, _Store())
+        store = _stores.setdefault(connection.engine, _Store(DEFAULT_BYTES))
     ident = (project_pk, key, points)
     token = _token(connection, project_pk, key)
     found = store.get(ident, token)
