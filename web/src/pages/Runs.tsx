@@ -296,7 +296,8 @@ export function RunsPage({ project, query }: { project: string; query: URLSearch
         </select>
         <GroupBy keys={projectKeys} value={ws.group} onChange={(by) => setQuery({ group: by.join(",") || null })} />
         <ColumnPicker all={[...base.map((c) => c.id), ...keyColumns]} shown={shownIds} onChange={chooseColumns} />
-        {answered && <Views project={project} current={ws.view} />}
+        {/* Once runs came: with the server gone, the page says so once, not again here. */}
+        {shown.total !== null && <Views project={project} current={ws.view} />}
         <span class="muted runs-count">
           {shown.total === null ? "" : `${total.toLocaleString()} runs`}
           {shown !== cache && " (loading…)"}
