@@ -157,3 +157,45 @@ def test_a_run_without_media_imports_none_of_it(run_dir: Path) -> None:
         timeout=60,
     )
     assert result.stdout.splitlines() == ["[]", "True True"]
+
+
+def test_the_flusher_imports_nothing_while_encoding_media(run_dir: Path) -> None:
+    # A module first imported on the flusher thread holds its import lock while it loads; a
+    # fork() by the training thread just then leaves that lock held forever in the child,
+    # whose own flusher then hung on the same import (a fork child's blob write waited on
+    # `import hashlib` under load). encode.prepare() imports on the logging thread instead.
+    result = run_script(
+        run_dir,
+        """
+        import sys, threading, time
+        import numpy as np
+        import tether
+
+        seen = []
+
+        class Watch:
+            def find_spec(self, name, path=None, target=None):
+                if threading.current_thread().name == "tether-flusher":
+                    seen.append((threading.current_thread().name, name))
+                return None
+
+        sys.meta_path.insert(0, Watch())
+        run = tether.init(dir=".", mode="offline", console="off", system=False)
+        run.log({
+            "img": tether.Image(np.zeros((8, 8, 3), dtype=np.uint8)),
+            "jpeg": tether.Image(np.zeros((300, 300, 3), dtype=np.uint8), format="jpeg"),
+            "hist": tether.Histogram(np.arange(100.0)),
+            "table": tether.Table(columns=["a"], rows=[[1], [2]]),
+            "text": tether.Text("**hi**", format="markdown"),
+        }, step=0)
+        # The flusher encodes them (not this thread: no flush() here) and writes their blobs.
+        deadline = time.monotonic() + 50
+        while len(list((run.dir / "blobs").glob("*"))) < 4 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        run.finish()
+        print(seen)
+        print("hashlib" in sys.modules)
+        """,
+        timeout=60,
+    )
+    assert result.stdout.split("\n")[:2] == ["[]", "True"]

@@ -47,7 +47,9 @@ def write_blob(run_dir: Path, data: bytes) -> tuple[str, int]:
     Idempotent: a blob already there is left as it is. Raises ``OSError`` when the disk
     refuses (the caller counts and reports it; nothing is left half-written).
     """
-    import hashlib  # here: the writer imports this module in every process that logs
+    # Here, not at import (the writer imports this module in every process that logs); the
+    # flusher calls this, so encode.prepare() imports hashlib first, on the logging thread.
+    import hashlib
 
     sha256 = hashlib.sha256(data).hexdigest()
     path = blob_path(run_dir, sha256)

@@ -33,12 +33,14 @@ def prepare() -> None:
     worker, a fork child), whose own first encode would then hang. Pillow loads its PNG and
     JPEG plugins lazily, so ``preinit()`` loads them here too.
     """
+    import hashlib  # blobs.write_blob's
+
     import msgspec.json
     import numpy
     from PIL import Image as PILImage
 
     PILImage.preinit()
-    del msgspec, numpy
+    del hashlib, msgspec, numpy
 
 
 def file_info(run_dir: Path, key: str, step: int, index: int, media: Media) -> dict[str, Any]:
