@@ -27,6 +27,14 @@ def server_per_database(
     yield from server_on(request.param, tmp_path_factory.mktemp("artifacts") / "data")
 
 
+def sync_run(server: LiveServer, run: tether.Run) -> None:
+    """``tether sync`` of the run's directory to ``server``, every body accepted."""
+    from tether.sync.offline import sync_paths
+
+    report = sync_paths([run.dir], base_url=server.base_url, api_key=server.api_key, progress=False)
+    assert report.ok, report
+
+
 def file_entry(
     path: str, data: bytes, chunk: int | None = None
 ) -> tuple[dict[str, Any], dict[str, bytes]]:

@@ -5,7 +5,6 @@ records uploaded by ``tether sync``)."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -14,32 +13,11 @@ import pytest
 import tether
 from tether.server.testing import LiveServer
 from tether.store import format as fmt
-from tether.sync.offline import sync_paths
 
 from ..server.accounts import add_user
-from .server_helpers import file_entry, log_info, server_per_database, write_artifact
+from .server_helpers import file_entry, log_info, sync_run, write_artifact
 
 PROJECT = "runart"
-
-
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def server(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[LiveServer]:
-    yield from server_per_database(request, tmp_path_factory)
-
-
-@pytest.fixture
-def http(server: LiveServer) -> Iterator[httpx.Client]:
-    with httpx.Client(
-        base_url=server.base_url + "/api/v1", headers=server.headers, timeout=120
-    ) as client:
-        yield client
-
-
-def _sync(server: LiveServer, run: tether.Run) -> None:
-    report = sync_paths([run.dir], base_url=server.base_url, api_key=server.api_key, progress=False)
-    assert report.ok, report
 
 
 def _use(run: tether.Run, name: str, ref: str, digest: str) -> None:
@@ -63,15 +41,15 @@ def runs(server: LiveServer, tmp_path_factory: pytest.TempPathFactory) -> dict[s
         info = log_info("data", [entry])
         write_artifact(producer, {**info, "type": "dataset"}, blobs)
         digests["data:v0"] = info["digest"]
-    _sync(server, producer)
+    sync_run(server, producer)
     with tether.init(project=PROJECT, dir=where, console="off", mode="offline") as consumer:
         _use(consumer, "model", "best", digests["model:v1"])
         _use(consumer, "data", "latest", digests["data:v0"])
         _use(consumer, "model", "v7", "e" * 64)  # never committed here: left out
-    _sync(server, consumer)
+    sync_run(server, consumer)
     with tether.init(project=PROJECT, dir=where, console="off", mode="offline") as idle:
         idle.log({"loss": 1.0})
-    _sync(server, idle)
+    sync_run(server, idle)
     return {"producer": producer.id, "consumer": consumer.id, "idle": idle.id}
 
 

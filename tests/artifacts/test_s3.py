@@ -14,9 +14,8 @@ import pytest
 import tether
 from tests.server.conftest import S3Endpoint, s3
 from tether.server.testing import LiveServer
-from tether.sync.offline import sync_paths
 
-from .server_helpers import file_entry, log_info, write_artifact
+from .server_helpers import file_entry, log_info, sync_run, write_artifact
 
 MiB = 1024 * 1024
 __all__ = ["s3"]  # a fixture, imported for pytest
@@ -83,8 +82,7 @@ def test_presigned_put_uploaded_and_get(
 
     # The real upload: sync sends the blobs to the URLs it is given, then the segment.
     written = server_bytes_written(server)
-    report = sync_paths([run.dir], base_url=server.base_url, api_key=server.api_key, progress=False)
-    assert report.ok, report
+    sync_run(server, run)
     # Through the server, 16 MiB would be spooled to disk and sent on to the store (written
     # twice); straight to the store, the server only reads them back to check them.
     assert server_bytes_written(server) - written < 4 * MiB

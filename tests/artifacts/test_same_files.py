@@ -4,31 +4,14 @@ it, on SQLite and PostgreSQL (a real server; segments and blobs PUT as a client 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
 import tether
-from tether.server.testing import LiveServer
 
-from .server_helpers import file_entry, log_info, segment_of, server_per_database, write_artifact
-
-
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def server(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[LiveServer]:
-    yield from server_per_database(request, tmp_path_factory)
-
-
-@pytest.fixture
-def http(server: LiveServer) -> Iterator[httpx.Client]:
-    with httpx.Client(
-        base_url=server.base_url + "/api/v1", headers=server.headers, timeout=120
-    ) as client:
-        yield client
+from .server_helpers import file_entry, log_info, segment_of, write_artifact
 
 
 def _logged(

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -15,31 +14,16 @@ import pytest
 import tether
 from tether.server.testing import LiveServer
 from tether.store import format as fmt
-from tether.sync.offline import sync_paths
 
-from .server_helpers import file_entry, log_info, segment_of, server_per_database, write_artifact
+from .server_helpers import (
+    file_entry,
+    log_info,
+    segment_of,
+    sync_run,
+    write_artifact,
+)
 
 MiB = 1024 * 1024
-
-
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def server(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[LiveServer]:
-    yield from server_per_database(request, tmp_path_factory)
-
-
-@pytest.fixture
-def http(server: LiveServer) -> Iterator[httpx.Client]:
-    with httpx.Client(
-        base_url=server.base_url + "/api/v1", headers=server.headers, timeout=120
-    ) as client:
-        yield client
-
-
-def sync(server: LiveServer, run: tether.Run) -> None:
-    report = sync_paths([run.dir], base_url=server.base_url, api_key=server.api_key, progress=False)
-    assert report.ok, report
 
 
 def test_versions_files_aliases_and_dedup(
@@ -59,7 +43,7 @@ def test_versions_files_aliases_and_dedup(
         write_artifact(run, second, {**big_blobs, **b_blobs})
         write_artifact(run, {**first, "aliases": ["prod"]}, {})  # v0 again: an alias only
     assert len(big_entry["chunks"]) == 2
-    sync(server, run)
+    sync_run(server, run)
     listed = http.get("/projects/art/artifacts").json()
     assert listed == [
         {
@@ -132,11 +116,11 @@ def test_aliases_deletion_lineage_and_not_found(
             entry, blobs = file_entry("w.bin", b"weights %d" % n)
             infos.append(log_info("net", [entry]))
             write_artifact(producer, infos[-1], blobs)
-    sync(server, producer)
+    sync_run(server, producer)
     with tether.init(project="life", dir=run_dir, console="off", mode="offline") as consumer:
         use = {"op": "use", "name": "net", "ref": "v1", "digest": infos[1]["digest"]}
         consumer._writer.append([fmt.RecordKind.ARTIFACT, time.time(), use])
-    sync(server, consumer)
+    sync_run(server, consumer)
     art = "/projects/life/artifacts/net"
     detail = http.get(f"{art}/v1").json()
     assert detail["consumers"] == [{"id": consumer.id, "name": consumer.name}]
@@ -159,7 +143,7 @@ def test_aliases_deletion_lineage_and_not_found(
     with tether.init(project="life", dir=run_dir, console="off", mode="offline") as again:
         entry, blobs = file_entry("w.bin", b"weights 2")
         write_artifact(again, log_info("net", [entry]), blobs)
-    sync(server, again)
+    sync_run(server, again)
     assert [v["version"] for v in http.get(f"{art}/versions").json()] == ["v3", "v1", "v0"]
 
 
@@ -226,14 +210,14 @@ def test_another_run_of_the_owner_sends_no_blob_again(
             head_entry, head_blobs = file_entry("head.bin", head)
             write_artifact(run, log_info("ft", [backbone, head_entry]), {**blobs, **head_blobs})
         runs.append((run, head_entry["sha256"]))
-    sync(server, runs[0][0])
+    sync_run(server, runs[0][0])
     second, head_sha = runs[1]
     asked = http.post(
         f"/projects/own/runs/{second.id}/blobs/missing",
         json={"sha256": [backbone["sha256"], head_sha]},
     ).json()
     assert asked["missing"] == [head_sha]
-    sync(server, second)
+    sync_run(server, second)
     assert [v["version"] for v in http.get("/projects/own/artifacts/ft/versions").json()] == [
         "v1",
         "v0",
