@@ -8,7 +8,7 @@ import { ErrorBox } from "../components";
 import { colour } from "../format";
 import { useDebounced } from "../hooks";
 import { navigate } from "../router";
-import { type FilterProblem, FilterError, fetchJson } from "../workspace/api";
+import { type FilterProblem, FilterError, fetchJson, runsParams } from "../workspace/api";
 import { useWorkspaceData } from "../workspace/data";
 import { BulkActions } from "../workspace/Bulk";
 import { FilterBox } from "../workspace/FilterBox";
@@ -95,10 +95,7 @@ export function RunsPage({ project, query }: { project: string; query: URLSearch
   }, [ws.legacy]);
 
   // In this order: public/prefetch.js asks for the same first page before the app loads.
-  const params = new URLSearchParams({ order, limit: String(PAGE) });
-  if (search) params.set("search", search);
-  if (state) params.set("state", state);
-  if (filter) params.set("filter", filter);
+  const params = runsParams({ filter, order, limit: PAGE, search, state });
   const queryKey = `${projectPath(project)}/runs?${params}`;
   const cache = useMemo(() => new PageCache(queryKey), [queryKey, refresh]);
   const controller = useMemo(() => new AbortController(), [cache]);

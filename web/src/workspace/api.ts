@@ -75,23 +75,27 @@ export function fetchKeys(project: string, signal?: AbortSignal): Promise<Projec
   return fetchJson<ProjectKeys>(`${projectPath(project)}/runs/keys`, signal);
 }
 
-/** Up to `limit` runs passing `filter`, in `order`: what the charts and panels show. */
-export function fetchRuns(
-  project: string,
-  {
-    filter,
-    order,
-    limit,
-    search,
-    state,
-  }: { filter: string; order: string; limit: number; search: string; state: string },
-  signal?: AbortSignal,
-): Promise<RunPage> {
+/** The table's query: its filter, order, name search and state, and how many runs. */
+export interface RunsQuery {
+  filter: string;
+  order: string;
+  limit: number;
+  search: string;
+  state: string;
+}
+
+/** The runs list's parameters, in the order public/prefetch.js writes them. */
+export function runsParams({ filter, order, limit, search, state }: RunsQuery): URLSearchParams {
   const params = new URLSearchParams({ order, limit: String(limit) });
   if (search) params.set("search", search);
   if (state) params.set("state", state);
   if (filter) params.set("filter", filter);
-  return fetchJson<RunPage>(`${projectPath(project)}/runs?${params}`, signal);
+  return params;
+}
+
+/** Up to `limit` runs passing `filter`, in `order`: what the charts and panels show. */
+export function fetchRuns(project: string, query: RunsQuery, signal?: AbortSignal): Promise<RunPage> {
+  return fetchJson<RunPage>(`${projectPath(project)}/runs?${runsParams(query)}`, signal);
 }
 
 export interface Aggregate {
@@ -187,22 +191,8 @@ export function decodeFloats(text: string): Float64Array {
 
 /** The charts of the first `limit` runs the table lists (same filter, order, search, state):
  * per metric, every run's line on a shared step axis, downsampled on the server. */
-export async function fetchRunLines(
-  project: string,
-  {
-    filter,
-    order,
-    limit,
-    search,
-    state,
-  }: { filter: string; order: string; limit: number; search: string; state: string },
-  signal?: AbortSignal,
-): Promise<RunLines> {
-  const params = new URLSearchParams({ order, limit: String(limit) });
-  if (search) params.set("search", search);
-  if (state) params.set("state", state);
-  if (filter) params.set("filter", filter);
-  const answer = await fetchJson<RunLinesAnswer>(`${projectPath(project)}/runs/lines?${params}`, signal);
+export async function fetchRunLines(project: string, query: RunsQuery, signal?: AbortSignal): Promise<RunLines> {
+  const answer = await fetchJson<RunLinesAnswer>(`${projectPath(project)}/runs/lines?${runsParams(query)}`, signal);
   const byKey = new Map<string, AlignedLines>();
   for (const [key, line] of Object.entries(answer.lines)) {
     const values = decodeFloats(line.values);
