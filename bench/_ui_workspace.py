@@ -31,6 +31,7 @@ from typing import Any
 
 import httpx
 
+from _browser import FIRST_ROW, first_shown_ms, watch_first
 from _common import fmt_num, machine_lines, median, table
 
 PROJECT = "bench-ws"
@@ -363,12 +364,9 @@ def measure_browser(
             # The table's first rows, then the first chart of the first 1,000 runs (the long
             # ones: oldest first), each from navigation start.
             tab = page()
+            watch_first(tab, FIRST_ROW)
             tab.goto(url)
-            first = tab.wait_for_function(
-                "() => document.querySelector('.runs-row[data-run]') && performance.now()",
-                polling="raf",
-            )
-            ms.setdefault(f"the {s.runs:,}-run table's first rows", []).append(first.json_value())
+            ms.setdefault(f"the {s.runs:,}-run table's first rows", []).append(first_shown_ms(tab))
             tab.context.close()
 
             tab = page()

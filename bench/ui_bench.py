@@ -48,6 +48,7 @@ from typing import Any
 
 import httpx
 
+from _browser import FIRST_ROW, first_shown_ms, watch_first
 from _common import (
     fmt_num,
     fmt_ratio,
@@ -336,12 +337,9 @@ def measure_table(browser: Browser, sizes: Sizes, results: Results) -> None:
     orders["config.lr"] = "-config.lr"
     for _ in range(sizes.repeats):
         page = browser.page()
+        watch_first(page, FIRST_ROW)
         page.goto(f"{browser.base_url}/projects/{PROJECT}?cols=config.lr,summary.acc")
-        handle = page.wait_for_function(
-            "() => document.querySelector('.runs-row[data-run]') && performance.now()",
-            polling="raf",
-        )
-        results.first_rows_ms.append(handle.json_value())
+        results.first_rows_ms.append(first_shown_ms(page))
         results.shell_ms.append(float(page.get_attribute("#app", "data-shown-at")))
         for column, order in orders.items():
             expected = api.get(
@@ -513,16 +511,15 @@ def measure_mlflow(playwright_browser: Any, tmp: Path, sizes: Sizes, results: Re
         timeouts = 0
         for _ in range(sizes.repeats):
             context = playwright_browser.new_context(viewport=VIEWPORT)
+            watch_first(
+                context,
+                "() => [...document.querySelectorAll('.ag-row')].some((r) => "
+                f"r.textContent.includes({json.dumps(newest)}))",
+            )
             page = context.new_page()
             try:
                 page.goto(f"{url}/#/experiments/{experiment_id}/runs")
-                handle = page.wait_for_function(
-                    "() => [...document.querySelectorAll('.ag-row')].some((r) => "
-                    f"r.innerText.includes({json.dumps(newest)})) && performance.now()",
-                    polling="raf",
-                    timeout=MLFLOW_TIMEOUT_MS,
-                )
-                results.mlflow_first_rows_ms.append(handle.json_value())
+                results.mlflow_first_rows_ms.append(first_shown_ms(page, MLFLOW_TIMEOUT_MS))
             except Exception as exc:  # a bounded wait: reported, not fatal
                 if "Timeout" not in type(exc).__name__ + str(exc):
                     raise

@@ -1,5 +1,5 @@
 // The server's HTTP API (docs/api.md): typed responses, the API key, and errors as values.
-import { takePrefetched } from "./prefetch";
+import { takeFirstResponse } from "./firstAnswer";
 
 export interface Project {
   name: string;
@@ -220,8 +220,7 @@ async function request(path: string, signal?: AbortSignal): Promise<Response> {
 }
 
 export async function get<T>(path: string, signal?: AbortSignal): Promise<T> {
-  const response = (await takePrefetched(path)) ?? (await request(path, signal));
-  // The early request knew no signal: a caller that gave up meanwhile gets what fetch gives.
+  const response = takeFirstResponse(path) ?? (await request(path, signal));
   if (signal?.aborted) throw new DOMException("the request was aborted", "AbortError");
   if (!response.ok) {
     const body = await response.json().catch(() => null);

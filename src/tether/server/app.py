@@ -16,7 +16,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 
 from tether import __version__
-from tether.server import series_cache
+from tether.server import first_answer, series_cache
 from tether.server.access import include_project_routes
 from tether.server.blobs import open_blob_store
 from tether.server.config import ServerSettings
@@ -55,7 +55,7 @@ def _serve_ui(app: FastAPI) -> None:
     """The built web UI at ``/``; every non-API path answers index.html (deep links)."""
 
     @app.get("/{path:path}", include_in_schema=False)
-    def ui(path: str) -> Response:
+    async def ui(request: Request, path: str) -> Response:
         if path.startswith("api/") or path == "api":
             return JSONResponse({"detail": f"no API route /{path}; see /api/openapi.json"}, 404)
         if "\x00" in path:  # no file has a NUL in its name, and Path() refuses one
@@ -73,7 +73,23 @@ def _serve_ui(app: FastAPI) -> None:
             found = False
         if found:
             return FileResponse(candidate)
+        return await _index_page(request, index, path)
+
+
+async def _index_page(request: Request, index: Path, path: str) -> Response:
+    """index.html, with the answer to the page's first API request in it when there is one
+    (``first_answer``): it then holds the caller's data, so no cache may keep it."""
+    query: dict[str, str] = {}
+    for name, value in request.query_params.multi_items():
+        query.setdefault(name, value)  # the first, as URLSearchParams.get takes
+    api_path = first_answer.first_api_path([p for p in path.split("/") if p], query)
+    body = None if api_path is None else await first_answer.answer(request, api_path)
+    if api_path is None or body is None:
         return FileResponse(index, headers={"Cache-Control": "no-cache"})
+    page = first_answer.embed(index.read_bytes(), api_path, body)
+    return Response(
+        page, media_type="text/html; charset=utf-8", headers={"Cache-Control": "no-store"}
+    )
 
 
 def create_app(settings: ServerSettings) -> FastAPI:

@@ -6,6 +6,7 @@ import { useEffect, useLayoutEffect, useMemo, useRef, useState } from "preact/ho
 import { ApiError, type Run, type RunPage, type RunState, enc, isAbort, projectPath } from "../api";
 import { ErrorBox } from "../components";
 import { colour } from "../format";
+import { takeFirstAnswer } from "../firstAnswer";
 import { useDebounced } from "../hooks";
 import { navigate } from "../router";
 import { type FilterProblem, FilterError, fetchJson, runsParams } from "../workspace/api";
@@ -35,6 +36,7 @@ import {
 const ROW = 34;
 const PAGE = 100;
 const OVERSCAN = 10;
+const FIRST_OVERSCAN = 2;
 const LIVE_MS = 3000;
 const IDLE_REFRESH_MS = 15_000;
 const NO_RUNS: Run[] = [];
@@ -47,6 +49,22 @@ class PageCache {
   states: RunState[] = [];
   error: ApiError | null = null;
   constructor(readonly query: string) {}
+
+  /** Keep a page the server answered. */
+  fill(page: number, answer: RunPage): void {
+    this.pages.set(page, answer.runs);
+    this.total = answer.total;
+    this.states = answer.states;
+    this.error = null;
+  }
+}
+
+/** A query's pages, starting with its first page if the server put it into the page. */
+function newPageCache(query: string): PageCache {
+  const cache = new PageCache(query);
+  const early = takeFirstAnswer(`${query}&offset=0`) as RunPage | undefined;
+  if (early) cache.fill(0, early);
+  return cache;
 }
 
 export function RunsPage({ project, query }: { project: string; query: URLSearchParams }) {
@@ -62,17 +80,34 @@ export function RunsPage({ project, query }: { project: string; query: URLSearch
   const [isolated, setIsolated] = useState<string | null>(null);
   const highlight = useMemo(() => new Highlight(), []);
   const { text: filter, offset: filterOffset } = effectiveFilter(ws.filter, ws.brush);
-  const [answered, setAnswered] = useState(false);
+  // In this order: the server embeds the answer to this first page (server/first_answer.py).
+  const params = runsParams({ filter, order, limit: PAGE, search, state });
+  const queryKey = `${projectPath(project)}/runs?${params}`;
+  const cache = useMemo(() => newPageCache(queryKey), [queryKey, refresh]);
+  // The charts' requests (a thousand runs and their lines) leave once the table's first rows
+  // are on screen: on a machine that also runs the server, their work slowed that first paint.
+  const [tableShown, setTableShown] = useState(false);
+  const settled = cache.total !== null || cache.error !== null;
+  useEffect(() => {
+    if (settled) setTableShown(true); // an effect: it runs after the paint
+  }, [settled]);
   const {
     keys: projectKeys,
     visible,
     lines,
     linesError,
-  } = useWorkspaceData(answered, project, { filter: ws.filter, order, search, state }, refresh, ws.group.length > 0);
+  } = useWorkspaceData(tableShown, project, { filter: ws.filter, order, search, state }, refresh, ws.group.length > 0);
   const grouped = useGroups(project, ws.group, filter);
   const [, setVersion] = useState(0);
   const [scrollTop, setScrollTop] = useState(0);
-  const [viewHeight, setViewHeight] = useState(800);
+  // Before any layout, the table's height is what workspace.css allows it (42vh at most), so
+  // the first render makes only the rows in view, and a few more; the rows beyond, for
+  // scrolling, come after the first paint: a fresh tab styles and lays out each row cold.
+  const [viewHeight, setViewHeight] = useState(() => Math.ceil(window.innerHeight * 0.42));
+  const [overscan, setOverscan] = useState(FIRST_OVERSCAN);
+  useEffect(() => {
+    setOverscan(OVERSCAN);
+  }, []);
   const scroller = useRef<HTMLDivElement>(null);
   const scrolledTo = useRef(0);
   const pageRef = useRef<HTMLDivElement>(null);
@@ -94,10 +129,6 @@ export function RunsPage({ project, query }: { project: string; query: URLSearch
     if (ws.legacy) setQuery({ filter: ws.filter, group: ws.group.join(",") || null, tag: null });
   }, [ws.legacy]);
 
-  // In this order: public/prefetch.js asks for the same first page before the app loads.
-  const params = runsParams({ filter, order, limit: PAGE, search, state });
-  const queryKey = `${projectPath(project)}/runs?${params}`;
-  const cache = useMemo(() => new PageCache(queryKey), [queryKey, refresh]);
   const controller = useMemo(() => new AbortController(), [cache]);
   useEffect(() => () => controller.abort(), [controller]);
 
@@ -105,16 +136,10 @@ export function RunsPage({ project, query }: { project: string; query: URLSearch
     if (cache.loading.has(page) || (!refresh && cache.pages.has(page))) return;
     cache.loading.add(page);
     try {
-      const result = await fetchJson<RunPage>(`${cache.query}&offset=${page * PAGE}`, controller.signal);
-      cache.pages.set(page, result.runs);
-      cache.total = result.total;
-      cache.states = result.states;
-      cache.error = null;
-      setAnswered(true);
+      cache.fill(page, await fetchJson<RunPage>(`${cache.query}&offset=${page * PAGE}`, controller.signal));
     } catch (caught) {
       if (isAbort(caught)) return;
       cache.error = caught instanceof ApiError ? caught : new ApiError(0, String(caught));
-      setAnswered(true);
     } finally {
       cache.loading.delete(page);
     }
@@ -144,8 +169,8 @@ export function RunsPage({ project, query }: { project: string; query: URLSearch
   if (cache.total !== null) lastShown.current = cache;
   const shown = cache.total !== null ? cache : (lastShown.current ?? cache);
   const total = shown.total ?? 0;
-  const first = Math.max(0, Math.floor(scrollTop / ROW) - OVERSCAN);
-  const last = Math.min(total, Math.ceil((scrollTop + viewHeight) / ROW) + OVERSCAN);
+  const first = Math.max(0, Math.floor(scrollTop / ROW) - overscan);
+  const last = Math.min(total, Math.ceil((scrollTop + viewHeight) / ROW) + overscan);
   const firstPage = Math.floor(first / PAGE);
   const lastPage = Math.floor(Math.max(first, last - 1) / PAGE);
 

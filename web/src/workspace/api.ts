@@ -2,7 +2,7 @@
 // groups and their aggregated histories, many runs' histories in one request, views, bulk actions.
 // A malformed filter comes back as a FilterError carrying the server's position.
 import { ApiError, type Json, type RunPage, enc, notifyUnauthorized, projectPath, requestHeaders, send } from "../api";
-import { takePrefetched } from "../prefetch";
+import { takeFirstResponse } from "../firstAnswer";
 
 /** The server's answer to a malformed filter (HTTP 422). */
 export interface FilterProblem {
@@ -31,7 +31,7 @@ function problemOf(body: unknown): FilterProblem | null {
 async function call<T>(method: string, path: string, signal?: AbortSignal, body?: unknown): Promise<T> {
   const headers = requestHeaders();
   if (body !== undefined) headers["Content-Type"] = "application/json";
-  let response: Response | null = method === "GET" ? await takePrefetched(path) : null;
+  let response: Response | null = method === "GET" ? takeFirstResponse(path) : null;
   if (signal?.aborted) throw new DOMException("the request was aborted", "AbortError");
   try {
     response ??= await fetch(`/api/v1${path}`, {
@@ -84,7 +84,7 @@ export interface RunsQuery {
   state: string;
 }
 
-/** The runs list's parameters, in the order public/prefetch.js writes them. */
+/** The runs list's parameters, in the order server/first_answer.py writes them. */
 export function runsParams({ filter, order, limit, search, state }: RunsQuery): URLSearchParams {
   const params = new URLSearchParams({ order, limit: String(limit) });
   if (search) params.set("search", search);
