@@ -15,6 +15,7 @@ done. That is when the user could first see it, not merely when the DOM had it.
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 _WATCH = """
@@ -58,3 +59,28 @@ def first_shown_ms(page: Any, timeout_ms: float = 120_000) -> float:
             timeout_ms,
         )
     )
+
+
+def settle(
+    pid: int, *, window_s: float = 0.25, busy_ms: float = 10.0, limit_s: float = 10.0
+) -> None:
+    """Wait until process ``pid`` (the server) is idle: it used under ``busy_ms`` of CPU in
+    the last ``window_s``. A page closed right after its measurement leaves the server
+    answering its later requests (a thousand runs' lines): a fresh tab opened meanwhile
+    would be timed against that, which no user opening the workspace sees."""
+    import psutil
+
+    process = psutil.Process(pid)
+
+    def cpu_ms() -> float:
+        times = process.cpu_times()
+        return (times.user + times.system) * 1e3
+
+    deadline = time.monotonic() + limit_s
+    before = cpu_ms()
+    while time.monotonic() < deadline:
+        time.sleep(window_s)
+        now = cpu_ms()
+        if now - before < busy_ms:
+            return
+        before = now

@@ -31,7 +31,7 @@ from typing import Any
 
 import httpx
 
-from _browser import FIRST_ROW, first_shown_ms, watch_first
+from _browser import FIRST_ROW, first_shown_ms, settle, watch_first
 from _common import fmt_num, machine_lines, median, table
 
 PROJECT = "bench-ws"
@@ -303,16 +303,22 @@ def measure_mlflow(tmp: Path, runs: list[dict[str, Any]], timings: Timings) -> N
 
 # -- the browser ------------------------------------------------------------------------------
 def measure_browser(
-    base_url: str, api_key: str, timings: Timings, *, grouping_only: str | None = None
+    base_url: str,
+    api_key: str,
+    timings: Timings,
+    server_pid: int,
+    *,
+    grouping_only: str | None = None,
 ) -> None:
     """The workspace in Chromium (workspace-ui's part): append rows of
     ``[what, median ms, target, answer]`` to ``timings.browser_rows``.
 
-    Each load is a fresh context (cold cache, signed in). Times are the page's own clock
-    (``performance.now()``): from navigation start for a load, from the user's action (an
-    Enter in the filter box, a pick in the group-by menu) for the rest, to the moment the
-    DOM shows the answer (a MutationObserver checks after every change; charts stamp
-    ``data-drawn`` when uPlot has drawn).
+    Each load is a fresh context (cold cache, signed in), opened once the server is idle
+    (``_browser.settle``). Times are the page's own clock (``performance.now()``): from
+    navigation start for a load, from the user's action (an Enter in the filter box, a pick
+    in the group-by menu) for the rest, to the moment the DOM shows the answer (a
+    MutationObserver checks after every change; charts stamp ``data-drawn`` when uPlot has
+    drawn; the first rows, the frame after they came: ``_browser.first_shown_ms``).
     """
     import json
     import os
@@ -339,6 +345,7 @@ def measure_browser(
         browser = playwright.chromium.launch(executable_path=chromium, args=list(CHROMIUM_ARGS))
 
         def page() -> Any:
+            settle(server_pid)  # a fresh tab, on a server done with the last one's requests
             context = browser.new_context(viewport={"width": 1920, "height": 1080})
             signed_in = context.request.post(
                 f"{base_url}/api/v1/session",
@@ -511,14 +518,15 @@ def run_workspace(*, quick: bool, mlflow: bool, write: bool, argv: list[str]) ->
             print(f"{len(runs):,} runs uploaded in {timings.setup_s['upload']:.0f} s", flush=True)
             assert server.process is not None
             measure_server(server.base_url, server.api_key, runs, timings, server.process.pid)
-            measure_browser(server.base_url, server.api_key, timings)
+            measure_browser(server.base_url, server.api_key, timings, server.process.pid)
             # Grouping with the series read for each request, as the first grouping of a
             # project is (a second server on the same data, its series cache off).
             os.environ["TETHER_SERVER_SERIES_CACHE_MB"] = "0"
             try:
                 with LiveServer(tmp / "server", api_key=server.api_key) as cold:
+                    assert cold.process is not None
                     measure_browser(
-                        cold.base_url, cold.api_key, timings,
+                        cold.base_url, cold.api_key, timings, cold.process.pid,
                         grouping_only=", series not cached (a project's first grouping)",
                     )  # fmt: skip
             finally:

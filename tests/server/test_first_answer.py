@@ -3,6 +3,7 @@ answer the API gives, under the same access rules, written where no script can r
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import shutil
@@ -12,6 +13,7 @@ from urllib.parse import quote
 
 import httpx
 import pytest
+from starlette.requests import Request
 
 from tests.server.sweep import Workspace
 from tether.server import first_answer
@@ -96,34 +98,61 @@ def test_a_run_page_carries_its_run_in_a_teams_project(workspace: Workspace) -> 
 
 
 @pytest.mark.parametrize(
-    ("path", "keyed"),
+    ("path", "keyed", "cache"),
     [
-        ("/projects/sweep", False),  # the API answers 401
-        ("/owners/nobody/projects/p", True),  # 404
-        ("/projects/sweep/runs/no-such-run", True),  # 404
-        ("/projects/sweep?filter=config.lr%20%3C", True),  # a malformed filter: 422
-        ("/projects/sweep?order=%3Bdrop", True),  # a refused order: 422
-        ("/projects/sweep/compare", True),  # a page with no first request
-        ("/settings/keys", True),
+        ("/projects/sweep", False, "no-store"),  # the API answers 401
+        ("/owners/nobody/projects/p", True, "no-store"),  # 404
+        ("/projects/sweep/runs/no-such-run", True, "no-store"),  # 404
+        ("/projects/sweep?filter=config.lr%20%3C", True, "no-store"),  # a malformed filter: 422
+        ("/projects/sweep?order=%3Bdrop", True, "no-store"),  # a refused order: 422
+        ("/projects/sweep/compare", True, "no-cache"),  # a page with no first request
+        ("/settings/keys", True, "no-cache"),
     ],
 )
-def test_no_answer_is_embedded_but_a_success(workspace: Workspace, path: str, keyed: bool) -> None:
+def test_no_answer_is_embedded_but_a_success(
+    workspace: Workspace, path: str, keyed: bool, cache: str
+) -> None:
     page = httpx.get(
         workspace.server.base_url + path, headers=workspace.server.headers if keyed else {}
     )
     assert embedded(page) is None  # the page asks itself, and shows what it gets
-    assert page.headers["cache-control"] == "no-cache"
-    assert '<script type="module"' in page.text
+    assert page.headers["cache-control"] == cache
+    assert page.text == (STATIC_DIR / "index.html").read_text()
 
 
 def test_the_block_cannot_end_early_or_run() -> None:
     body = json.dumps({"name": "</script><script>alert(1)</script><!-- \u2028"}).encode()
-    page = first_answer.embed(
-        b"<html><head><script type=module src=/a.js></script></head></html>", "/p", body
+    head, tail = first_answer.split(
+        b"<html><head><script type=module src=/a.js></script></head><body></body></html>"
     )
+    page = head + first_answer.block("/p", body) + tail
     inline = re.findall(rb"<script\b([^>]*)>(.*?)</script>", page, re.S)
     assert [attributes for attributes, _ in inline] == [
-        b' type="application/json" id="tether-first"',
         b" type=module src=/a.js",
+        b' type="application/json" id="tether-first"',
     ]
-    assert json.loads(inline[0][1]) == {"path": "/p", "body": json.loads(body)}
+    assert page.endswith(b"</script></body></html>")
+    assert json.loads(inline[1][1]) == {"path": "/p", "body": json.loads(body)}
+
+
+def _request_to(app: Any) -> Request:
+    return Request({"type": "http", "app": app, "headers": [(b"cookie", b"s=1")]})
+
+
+async def _slow_api(scope: Any, receive: Any, send: Any) -> None:
+    """An ASGI application that answers 200 after 0.3 s, and says what it was asked."""
+    await asyncio.sleep(0.3)
+    said = json.dumps(
+        [scope["path"], scope["query_string"].decode(), scope["headers"][0][0].decode()]
+    )
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": said.encode()})
+
+
+def test_a_slow_first_answer_is_not_waited_for() -> None:
+    request = _request_to(_slow_api)
+    late = asyncio.run(first_answer.answer_within(request, "/projects/p/runs?a=1", 0.05))
+    assert late is None
+    came = asyncio.run(first_answer.answer_within(request, "/projects/p/runs?a=1", 5))
+    assert came is not None
+    assert json.loads(came) == ["/api/v1/projects/p/runs", "a=1", "cookie"]

@@ -8,12 +8,13 @@ own refusals say what to do, and an unexpected exception is logged and answered 
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import msgspec
 from fastapi import FastAPI, Request
-from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 
 from tether import __version__
 from tether.server import first_answer, series_cache
@@ -78,17 +79,26 @@ def _serve_ui(app: FastAPI) -> None:
 
 async def _index_page(request: Request, index: Path, path: str) -> Response:
     """index.html, with the answer to the page's first API request in it when there is one
-    (``first_answer``): it then holds the caller's data, so no cache may keep it."""
+    (``first_answer``): the page up to the answer's place is sent at once, so the browser
+    fetches the scripts while the answer is made. Such a page may hold the caller's data:
+    no cache keeps it."""
     query: dict[str, str] = {}
     for name, value in request.query_params.multi_items():
         query.setdefault(name, value)  # the first, as URLSearchParams.get takes
     api_path = first_answer.first_api_path([p for p in path.split("/") if p], query)
-    body = None if api_path is None else await first_answer.answer(request, api_path)
-    if api_path is None or body is None:
+    if api_path is None:
         return FileResponse(index, headers={"Cache-Control": "no-cache"})
-    page = first_answer.embed(index.read_bytes(), api_path, body)
-    return Response(
-        page, media_type="text/html; charset=utf-8", headers={"Cache-Control": "no-store"}
+    head, tail = first_answer.split(index.read_bytes())
+
+    async def page() -> AsyncIterator[bytes]:
+        yield head
+        body = await first_answer.answer_within(request, api_path, first_answer.WAIT_S)
+        if body is not None:
+            yield first_answer.block(api_path, body)
+        yield tail
+
+    return StreamingResponse(
+        page(), media_type="text/html; charset=utf-8", headers={"Cache-Control": "no-store"}
     )
 
 

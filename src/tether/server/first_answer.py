@@ -17,6 +17,7 @@ The paths and parameters here are those the app writes (``web/src/api.ts`` ``pro
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from typing import Final
 from urllib.parse import quote, quote_plus, unquote
@@ -26,6 +27,7 @@ from starlette.requests import Request
 from starlette.types import Message
 
 ELEMENT_ID: Final = "tether-first"
+WAIT_S: Final = 1.0  # the longest a page waits for its first answer
 RUNS_PAGE: Final = 100  # web/src/pages/Runs.tsx PAGE
 # Of the page's request headers, those the API reads: who asks, and for which host.
 _FORWARDED: Final = frozenset({b"host", b"cookie", b"authorization"})
@@ -102,17 +104,33 @@ async def answer(request: Request, api_path: str) -> bytes | None:
     return b"".join(chunks) if status == 200 else None
 
 
-def embed(index_html: bytes, api_path: str, body: bytes) -> bytes:
-    """``index_html`` with the answer to ``api_path`` as a JSON data block, placed before the
-    first script so that it is parsed before any script could look for it."""
+def split(index_html: bytes) -> tuple[bytes, bytes]:
+    """``index_html`` cut where the answer goes: at the end of the body. The app's module
+    script runs once the document is parsed, so the block is there when it looks; and the
+    part before can be sent while the answer is made (the browser fetches the scripts)."""
+    at = index_html.rfind(b"</body>")
+    if at < 0:
+        at = len(index_html)
+    return index_html[:at], index_html[at:]
+
+
+def block(api_path: str, body: bytes) -> bytes:
+    """The answer to ``api_path`` as a JSON data block."""
     # "<" escaped: the text can then hold no "</script>" nor "<!--" that would end the block.
     data = b'{"path":' + msgspec.json.encode(api_path) + b',"body":' + body + b"}"
-    block = (
+    return (
         f'<script type="application/json" id="{ELEMENT_ID}">'.encode()
         + data.replace(b"<", b"\\u003c")
         + b"</script>"
     )
-    at = index_html.find(b"<script")
-    if at < 0:
-        at = index_html.find(b"</head>")
-    return index_html[:at] + block + index_html[at:]
+
+
+async def answer_within(request: Request, api_path: str, seconds: float) -> bytes | None:
+    """``answer``, or None if it takes longer than ``seconds``: the page then goes without
+    it (the app asks, and shows that it is loading) rather than staying blank meanwhile."""
+    task = asyncio.ensure_future(answer(request, api_path))
+    done, _ = await asyncio.wait({task}, timeout=seconds)
+    if task in done:
+        return task.result()
+    task.add_done_callback(lambda late: late.cancelled() or late.exception())  # dropped
+    return None
