@@ -5,11 +5,14 @@ sends the first API request, then for that answer, and paints its table a frame 
 the app could have. So the UI route answers the API request the page's first render makes (a
 runs table's first page, or a run) itself, through the whole application as any API request
 (the same authentication, roles, validation and errors), and puts the answer into the page
-as a JSON data block: ``<script type="application/json" id="tether-first">``. A data block
-is never executed, so the Content-Security-Policy's "no inline script" holds. The app takes
-it in its first render when the path it would ask for is the same (``web/src/prefetch.ts``).
+as a JSON data block at the end of the body: ``<script type="application/json"
+id="tether-first">``. A data block is never executed, so the Content-Security-Policy's "no
+inline script" holds. The page before the block is sent first, so the browser loads the
+scripts while the answer is made. The app takes it in its first render when the path it would
+ask for is the same (``web/src/firstAnswer.ts``).
 
-Only a 200 is embedded; for anything else the page asks as usual and shows what it gets.
+Only a 200 is embedded, and only one made within ``WAIT_S``; otherwise the page asks as usual
+and shows what it gets.
 The paths and parameters here are those the app writes (``web/src/api.ts`` ``projectPath``,
 ``web/src/workspace/api.ts`` ``runsParams``), encoded as ``encodeURIComponent`` and
 ``URLSearchParams`` encode, so that the app finds its own request.
