@@ -567,7 +567,10 @@ def report(results: Results, argv: list[str], load_at_start: float) -> str:
         machine_lines(SCRIPT.name, argv, load_at_start),
         f"Headless Chromium ({CHROMIUM}), viewport {VIEWPORT['width']}x{VIEWPORT['height']}, "
         "a fresh browser context (cold cache) per page load; server: `tether server` on "
-        f"SQLite, 127.0.0.1. Medians of {s.repeats} page loads.",
+        f"SQLite, 127.0.0.1. Medians of {s.repeats} page loads. First rows (here and in "
+        "MLflow) are timed on the page's own clock, at the frame after they came "
+        "(`bench/_browser.py`); until 2026-11-29 they were Playwright's first poll after the "
+        "load event, about 100 ms later on the workspace.",
         "",
         table(
             ["measure", "median", "target", "met"],
