@@ -46,6 +46,7 @@ SAME_FILTER = (
 )
 # The first rows as this bench timed them until 2026-11-29: Playwright's first poll, which
 # comes after the page's load event and a DevTools round trip (kept to compare with).
+COLD_GROUPING = "series not cached (a project's first grouping)"
 POLLED = "the same rows, as timed before: Playwright's first poll after the load event"
 TARGETS_MS = {"first rows": 300.0, "filter": 200.0, "grouping": 300.0, "first chart": 1500.0}
 
@@ -311,7 +312,7 @@ def measure_browser(
     timings: Timings,
     server_pid: int,
     *,
-    grouping_only: str | None = None,
+    cold: bool = False,
 ) -> None:
     """The workspace in Chromium (workspace-ui's part): append rows of
     ``[what, median ms, target, answer]`` to ``timings.browser_rows``.
@@ -359,6 +360,19 @@ def measure_browser(
             context.set_default_timeout(120_000)
             return context.new_page()
 
+        chart_label = f"{s.chart_runs:,} runs x {s.chart_points:,} points, first chart drawn"
+
+        def chart_drawn(tab: Any) -> float:
+            """Navigation to the first chart of the first 1,000 runs drawn (the page's stamp)."""
+            drawn = tab.wait_for_function(
+                f"""() => {{
+                  const c = document.querySelector('.ws-chart[data-key="train/loss"] .many-lines');
+                  return c && c.dataset.lines === '{charted}' && Number(c.dataset.firstDrawn);
+                }}""",
+                polling=50,
+            )
+            return float(drawn.json_value())
+
         def settled(tab: Any) -> None:
             """The user acts on a page done loading: its charts drawn, the server idle."""
             tab.wait_for_function(
@@ -369,16 +383,19 @@ def measure_browser(
             settle(server_pid)
 
         for _ in range(s.repeats):
-            if grouping_only is not None:
+            if cold:
+                # The first chart and the first grouping of a project whose series the
+                # server has not kept (the charts and the grouping share them when kept).
                 tab = page()
-                tab.goto(url)
+                tab.goto(f"{url}?order=start_time")
+                ms.setdefault(f"{chart_label}, series not cached", []).append(chart_drawn(tab))
                 tab.wait_for_function(  # the group-by menu lists the config keys
                     "() => [...document.querySelectorAll('select[aria-label=\"group by\"] option')]"
                     ".some(o => o.value === 'config.optimizer')"
                 )
                 settled(tab)
                 grouped = tab.evaluate(MEASURE, ["group", "config.optimizer", GROUPED(groups)])
-                ms.setdefault(f"grouping {s.runs:,} runs{grouping_only}", []).append(grouped)
+                ms.setdefault(f"grouping {s.runs:,} runs, {COLD_GROUPING}", []).append(grouped)
                 tab.context.close()
                 continue
             # The table's first rows, then the first chart of the first 1,000 runs (the long
@@ -395,16 +412,7 @@ def measure_browser(
 
             tab = page()
             tab.goto(f"{url}?order=start_time")
-            drawn = tab.wait_for_function(
-                f"""() => {{
-                  const c = document.querySelector('.ws-chart[data-key="train/loss"] .many-lines');
-                  return c && c.dataset.lines === '{charted}' && Number(c.dataset.firstDrawn);
-                }}""",
-                polling=50,
-            )
-            ms.setdefault(
-                f"{s.chart_runs:,} runs x {s.chart_points:,} points, first chart drawn", []
-            ).append(drawn.json_value())
+            ms.setdefault(chart_label, []).append(chart_drawn(tab))
 
             # On the loaded page, settled: a filter over all runs, then grouping them by a
             # config key.
@@ -506,7 +514,11 @@ def report(timings: Timings, argv: list[str], load_at_start: float) -> str:
         f"of {s.repeats}, ms); the targets are the issue's for what the browser shows, of "
         "which these requests are the server's part. `server CPU ms`: the tether server "
         "process's CPU time (user + system) for the request, steadier than wall time on this "
-        "shared machine (MLflow's server is not measured so).",
+        "shared machine (MLflow's server is not measured so). A grouping keeps the "
+        "project's series of a metric (`server/series_cache.py`), and the charts cut theirs "
+        'from it when it is kept: so "first chart" here, measured after the first grouping, '
+        'and in Chromium is mostly served from it; the rows "series not cached" are a '
+        "server that keeps nothing.",
         "",
         f"Filter: `{FILTER}`; as MLflow's: `{SAME_FILTER[0]}` vs `{SAME_FILTER[1]}`.",
         "",
@@ -539,15 +551,16 @@ def run_workspace(*, quick: bool, mlflow: bool, write: bool, argv: list[str]) ->
             assert server.process is not None
             measure_server(server.base_url, server.api_key, runs, timings, server.process.pid)
             measure_browser(server.base_url, server.api_key, timings, server.process.pid)
-            # Grouping with the series read for each request, as the first grouping of a
-            # project is (a second server on the same data, its series cache off).
+            # The first chart and the grouping with the series read for each request, as on a
+            # project the server has kept nothing of (a second server on the same data, its
+            # series cache off).
             os.environ["TETHER_SERVER_SERIES_CACHE_MB"] = "0"
             try:
                 with LiveServer(tmp / "server", api_key=server.api_key) as cold:
                     assert cold.process is not None
                     measure_browser(
                         cold.base_url, cold.api_key, timings, cold.process.pid,
-                        grouping_only=", series not cached (a project's first grouping)",
+                        cold=True,
                     )  # fmt: skip
             finally:
                 del os.environ["TETHER_SERVER_SERIES_CACHE_MB"]

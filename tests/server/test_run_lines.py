@@ -131,7 +131,9 @@ def test_lines_sql_on_both_databases(database_engine: Engine, run_dir: Path) -> 
         )
         pks = [int(row.id) for row in connection.execute(page)]
         keys = chosen_keys(connection, pks)
-        found = run_lines(connection, pks, keys, points=100)
+        found = run_lines(
+            connection, queries.project_pk(connection, user, "p"), pks, keys, points=100
+        )
     assert keys == ["acc2", "acc10", "loss"]  # natural order; the text key has no line
     line = found["loss"]
     assert line["runs"] == [run.id for run in reversed(made)]

@@ -8,13 +8,14 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import Engine, delete
+from sqlalchemy import Engine, delete, select
 
 import tether
 from tests.server.sweep import Workspace, ingest, upload
 from tether.server import queries
 from tether.server.auth import add_user
-from tether.server.series_cache import project_series
+from tether.server.run_lines import run_lines
+from tether.server.series_cache import cached_series, project_series
 from tether.server.storage.schema import runs
 
 
@@ -48,6 +49,32 @@ def test_a_project_series_is_read_again_only_when_its_chunks_change(
     with database_engine.connect() as connection:
         left = project_series(connection, pk, "loss", points=100)
         assert sorted(left.values.tolist()) == [8.0, 9.0]  # a run gone is gone from the lines
+
+
+def test_the_charts_and_the_grouping_share_one_read_of_the_series(
+    database_engine: Engine, run_dir: Path
+) -> None:
+    user = add_user(database_engine, "alice")
+    made = [_log(run_dir, [float(i), float(i) + 0.5, 9.0 - i]) for i in range(3)]
+    for run in made:
+        ingest(database_engine, user, run, "p")
+    with database_engine.connect() as connection:
+        pk = queries.project_pk(connection, user, "p")
+        pks = {run_id: p for p, run_id in connection.execute(select(runs.c.id, runs.c.run_id))}
+        two = [pks[made[2].id], pks[made[0].id]]  # a filter's runs, in the table's order
+        # Two of three runs, nothing kept: those two are read, the project's are not.
+        alone = run_lines(connection, pk, two, ["loss"], points=100)
+        assert cached_series(connection, pk, "loss", points=100) is None
+        # Every run of the project (a project of up to 1,000 runs): the project's series are
+        # read and kept, and the grouping takes them without reading again.
+        every = run_lines(connection, pk, list(pks.values()), ["loss"], points=100)
+        kept = cached_series(connection, pk, "loss", points=100)
+        assert kept is not None
+        assert project_series(connection, pk, "loss", points=100) is kept
+        assert sorted(every["loss"]["runs"]) == sorted(run.id for run in made)
+        # The two runs again, now cut from what is kept: the same answer as read alone.
+        assert run_lines(connection, pk, two, ["loss"], points=100) == alone
+        assert alone["loss"]["runs"] == [made[2].id, made[0].id]
 
 
 def test_grouped_lines_follow_a_run_added_after_the_first_grouping(

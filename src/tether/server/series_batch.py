@@ -61,6 +61,13 @@ class Flat:
     steps: npt.NDArray[np.int64]
     values: npt.NDArray[np.float64]
 
+    def of_runs(self, run_pks: Sequence[int]) -> Flat:
+        """The series of the runs ``run_pks`` only, as ``read_flat`` of those runs reads them
+        (which copy of a long series it takes is decided per run, not per set)."""
+        keep = np.isin(self.pks, np.asarray(run_pks, dtype=np.int64))
+        points = np.repeat(keep, self.lengths)
+        return Flat(self.pks[keep], self.lengths[keep], self.steps[points], self.values[points])
+
 
 def read_flat(connection: Connection, run_pks: Select[Any], key: str, *, points: int) -> Flat:
     """``key``'s numeric series of the runs ``run_pks`` selects, end to end, by run pk."""

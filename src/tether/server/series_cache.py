@@ -36,6 +36,10 @@ class _Store:
         self.entries: OrderedDict[tuple[int, str, int], _Entry] = OrderedDict()
         self.bytes = 0
 
+    def holds(self, ident: tuple[int, str, int]) -> bool:
+        with self.lock:
+            return ident in self.entries
+
     def get(self, ident: tuple[int, str, int], token: _Token) -> Flat | None:
         with self.lock:
             entry = self.entries.get(ident)
@@ -69,11 +73,15 @@ def budget(engine: Engine, max_bytes: int) -> None:
         _stores[engine] = _Store(max_bytes)
 
 
+def _store(engine: Engine) -> _Store:
+    with _stores_lock:
+        return _stores.setdefault(engine, _Store(DEFAULT_BYTES))
+
+
 def project_series(connection: Connection, project_pk: int, key: str, *, points: int) -> Flat:
     """``key``'s numeric series of every run of the project (``series_batch.read_flat``),
     from the cache when the project's chunks of that key are the same as when it was read."""
-    with _stores_lock:
-        store = _stores.setdefault(connection.engine, _Store(DEFAULT_BYTES))
+    store = _store(connection.engine)
     ident = (project_pk, key, points)
     token = _token(connection, project_pk, key)
     found = store.get(ident, token)
@@ -83,6 +91,16 @@ def project_series(connection: Connection, project_pk: int, key: str, *, points:
     flat = read_flat(connection, project_runs, key, points=points)
     store.put(ident, token, flat)
     return flat
+
+
+def cached_series(connection: Connection, project_pk: int, key: str, *, points: int) -> Flat | None:
+    """What ``project_series`` would answer if the cache holds it, still current; None
+    otherwise. It never reads the series, and costs no query when nothing is kept."""
+    store = _store(connection.engine)
+    ident = (project_pk, key, points)
+    if not store.holds(ident):
+        return None
+    return store.get(ident, _token(connection, project_pk, key))
 
 
 def _token(connection: Connection, project_pk: int, key: str) -> _Token:

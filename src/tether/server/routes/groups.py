@@ -169,4 +169,6 @@ def lines(
         page = page_ids(conditions, order, limit=limit, offset=0, dialect=connection.dialect.name)
         pks = [int(row.id) for row in connection.execute(page)]
         charted = list(keys) if keys else chosen_keys(connection, pks)
-        return {"keys": charted, "lines": run_lines(connection, pks, charted, points=points)}
+        project_pk = queries.project_pk(connection, owner, project)
+        lines = run_lines(connection, project_pk, pks, charted, points=points)
+        return {"keys": charted, "lines": lines}
