@@ -165,6 +165,12 @@ def test_filter_box_filters_completes_and_points_at_errors(ws: Any, sweep: Sweep
     assert sorted(ws.locator(".runs-row[data-run] .c-name").all_inner_texts()) == [
         "lr0.1-s0", "lr0.1-s1", "lr0.1-s2",
     ]  # fmt: skip
+    assert ws.locator(".runs-count").inner_text() == "3 runs"
+    apply_filter(ws, 'name ~ "^lr0.1-s1$"')
+    total(ws, 1)
+    assert ws.locator(".runs-count").inner_text() == "1 run"
+    apply_filter(ws, 'name ~ "^lr0.1-"')
+    total(ws, 3)
 
     # Completion: the project's keys for the word at the cursor, Tab takes the first.
     box = ws.get_by_label("filter", exact=True)

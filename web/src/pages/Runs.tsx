@@ -321,7 +321,7 @@ export function RunsPage({ project, query }: { project: string; query: URLSearch
         {/* Once runs came: with the server gone, the page says so once, not again here. */}
         {shown.total !== null && <Views project={project} current={ws.view} />}
         <span class="muted runs-count">
-          {shown.total === null ? "" : `${total.toLocaleString()} runs`}
+          {shown.total === null ? "" : `${total.toLocaleString()} ${total === 1 ? "run" : "runs"}`}
           {shown !== cache && " (loading…)"}
         </span>
       </div>
