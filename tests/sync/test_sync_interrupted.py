@@ -78,15 +78,17 @@ def test_a_sync_killed_mid_way_is_resumed_with_only_what_is_missing(
     # It began sending long before it could have read the run: the history is not decoded
     # first (imports and a few 4 MiB pieces are read by then, not the run's size).
     assert 0 < read_when_stored < size, (read_when_stored, size)
-    time.sleep(0.5)  # a piece in flight when the client died is still committed, or not
     kept = _server_offset(api, run_id)
     assert 0 < kept < size
 
     again = logged_in("sync", "--json")
     assert again.returncode == 0, again.stderr
     report = json.loads(again.stdout)
+    # Only what the server did not have: nothing twice, and no more than was missing when we
+    # looked. A piece in flight when the client died may be committed after that look (under
+    # load, seconds later), so the server may have had more by the time the sync asked.
     assert report["ok"] and report["duplicates"] == 0
-    assert report["bytes"] == size - kept  # only what the server did not have
+    assert kept <= size - report["bytes"] < size
     counts = history_counts(api, "big", run_id)
     assert counts[("a", "main")] == list(range(ROWS)) == counts[("e", "main")]
     assert api.run(f"big/{run_id}").state == "finished"
